@@ -1,0 +1,184 @@
+"""Cross references: forms, plans, media and links between steps, and `:::` blocks."""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path
+
+from builder.diagnostics import Diagnostics, did_you_mean
+from builder.markdown import CALLOUT_KINDS, DIRECTIVES, Directive, locate_in, walk
+from builder.validate import Program, Step
+
+EXTERNAL = ("https://", "http://", "mailto:", "tel:")
+
+
+def is_external(target: str) -> bool:
+    return target.startswith(EXTERNAL)
+
+
+def media_key(target: str) -> str | None:
+    """Normalise a path inside media/; None when it escapes the folder."""
+    if not target or target.startswith("/") or "\\" in target:
+        return None
+    norm = posixpath.normpath(target)
+    if norm.startswith("../") or norm == "..":
+        return None
+    return norm
+
+
+def step_index(program: Program) -> dict[Path, Step]:
+    """Every step by its resolved source file, for link resolution."""
+    return {step.file.resolve(): step for step in program.steps}
+
+
+def resolve_step_link(step: Step, href: str, index: dict[Path, Step]) -> Step | None:
+    """The step a relative `.md` link points at, or None."""
+    path = href.split("#", 1)[0]
+    target = (step.file.parent / path).resolve()
+    return index.get(target)
+
+
+class _RefChecker:
+    def __init__(self, program: Program, diags: Diagnostics) -> None:
+        self.program, self.diags = program, diags
+        self.index = step_index(program)
+        self.media = program.tree.media
+
+    def check_media(self, target: str, path: str, line: int, col: int) -> str | None:
+        key = media_key(target)
+        if key is None:
+            self.diags.add("REF-004", path, line, col, target=target)
+            return None
+        if key not in self.media:
+            guess = did_you_mean(key, self.media)
+            if not guess:
+                same_name = sorted(k for k in self.media if Path(k).name == Path(key).name)
+                guess = f" Menade du '{same_name[0]}'?" if same_name else ""
+            self.diags.add("REF-003", path, line, col, target=target, suggestion=guess)
+            return None
+        return key
+
+    def step(self, step: Step) -> None:
+        lines, first = step.body.lines, step.body.line
+        for d in step.body.directives:
+            self.directive(step, d)
+        for tok in walk(step.body.tokens):
+            if tok.type not in ("inline",):
+                continue
+            for child in tok.children or []:
+                if child.type == "link_open":
+                    href = str(child.attrs.get("href", ""))
+                    self.link(step, href, *locate_in(lines, tok.map, href, first))
+                elif child.type == "image":
+                    src = str(child.attrs.get("src", ""))
+                    line, col = locate_in(lines, tok.map, src, first)
+                    if is_external(src):
+                        self.diags.add("REF-005", step.path, line, col, target=src)
+                    else:
+                        self.check_media(src, step.path, line, col)
+
+    def link(self, step: Step, href: str, line: int, col: int) -> None:
+        if is_external(href) or href.startswith("#"):
+            return
+        path = href.split("#", 1)[0]
+        if ":" in path.split("/", 1)[0]:
+            self.diags.add("REF-005", step.path, line, col, target=href)
+        elif path.endswith(".md"):
+            target = (step.file.parent / path).resolve()
+            root = self.program.tree.root
+            if not target.is_relative_to(root):
+                self.diags.add("REF-004", step.path, line, col, target=href)
+            elif target not in self.index:
+                rels = {posixpath.relpath(p.as_posix(), step.file.parent.as_posix()): s for p, s in self.index.items()}
+                by_id = {s.id: rel for rel, s in rels.items()}
+                guess = did_you_mean(path, rels) or (
+                    f" Menade du '{by_id[Path(path).stem.split('-', 1)[-1]]}'?"
+                    if Path(path).stem.split("-", 1)[-1] in by_id else "")
+                self.diags.add("REF-002", step.path, line, col, target=href, suggestion=guess)
+        else:
+            self.check_media(path, step.path, line, col)
+
+    def directive(self, step: Step, d: Directive) -> None:
+        path = step.path
+        if d.name not in DIRECTIVES:
+            self.diags.add("BLOCK-001", path, d.line, name=d.name, suggestion=did_you_mean(d.name, DIRECTIVES))
+            return
+        if not d.closed:
+            self.diags.add("BLOCK-004", path, d.line, name=d.name)
+        for line, raw in d.bad_lines:
+            self.diags.add("BLOCK-003", path, line, name=d.name, line=raw)
+        for key, line in d.option_lines.items():
+            if key not in DIRECTIVES[d.name]:
+                allowed = ", ".join(sorted(DIRECTIVES[d.name])) or "inga"
+                self.diags.add("BLOCK-003", path, line, name=d.name, line=key,
+                               suggestion=(did_you_mean(key, DIRECTIVES[d.name]) + f" Tillåtna: {allowed}."))
+        if d.name == "form":
+            if not d.arg:
+                self.diags.add("BLOCK-002", path, d.line, name="form", what="formulärets id",
+                               hint="Skriv '::: form ID', där ID är filnamnet i forms/ utan .yaml.")
+            elif d.arg not in self.program.forms:
+                self.diags.add("REF-001", path, d.line, form=d.arg, suggestion=did_you_mean(d.arg, self.program.forms))
+        elif d.name == "video":
+            if not d.arg:
+                self.diags.add("BLOCK-002", path, d.line, name="video", what="filmens adress",
+                               hint="Skriv '::: video https://…' eller en sökväg inuti media/.")
+            elif not is_external(d.arg):
+                self.check_media(d.arg, path, d.line, 1)
+            self.captions(step, d)
+        elif d.name == "audio":
+            if not d.arg:
+                self.diags.add("BLOCK-002", path, d.line, name="audio", what="ljudfilens sökväg",
+                               hint="Skriv '::: audio ljud/namn.mp3' (sökvägen inuti media/).")
+            else:
+                self.check_media(d.arg, path, d.line, 1)
+            if "transcript" not in d.options:
+                self.diags.add("A11Y-006", path, d.line)
+            else:
+                self.check_media(d.options["transcript"], path, d.option_lines["transcript"], 1)
+        elif d.name == "callout":
+            kind = d.arg.split(" ", 1)[0]
+            if kind not in CALLOUT_KINDS:
+                self.diags.add("BLOCK-005", path, d.line, value=kind, suggestion=did_you_mean(kind, CALLOUT_KINDS))
+
+    def captions(self, step: Step, d: Directive) -> None:
+        if "captions" not in d.options and "transcript" not in d.options:
+            self.diags.add("A11Y-002", step.path, d.line)
+        if "captions" in d.options:
+            line = d.option_lines["captions"]
+            key = self.check_media(d.options["captions"], step.path, line, 1)
+            if key is not None:
+                head = self.media[key].read_bytes()[:16].lstrip(b"\xef\xbb\xbf")
+                if not head.startswith(b"WEBVTT"):
+                    self.diags.add("REF-008", step.path, line, 1, target=d.options["captions"])
+        if "transcript" in d.options:
+            self.check_media(d.options["transcript"], step.path, d.option_lines["transcript"], 1)
+
+
+def check_references(program: Program, diags: Diagnostics) -> None:
+    """Every form, plan, media file and step that content points at must exist."""
+    checker = _RefChecker(program, diags)
+    used_forms = set()
+    for step in program.steps:
+        checker.step(step)
+        used_forms.update(d.arg for d in step.body.directives if d.name == "form")
+    for form_id, fd in program.forms.items():
+        if form_id not in used_forms:
+            diags.add("REF-007", fd.doc.path, form=form_id)
+        for i, q in enumerate(fd.form.questions):
+            if q.image:
+                checker.check_media(q.image, fd.doc.path, *fd.doc.locate(("questions", i, "image")))
+    for plan_id, pd in program.plans.items():
+        for i, q in enumerate(pd.plan.fields):
+            if q.image:
+                checker.check_media(q.image, pd.doc.path, *pd.doc.locate(("fields", i, "image")))
+        goal_from = pd.plan.results.goal_from if pd.plan.results else None
+        if goal_from is None:
+            continue
+        other = program.plans.get(goal_from.plan)
+        if other is None:
+            diags.add("REF-006", pd.doc.path, *pd.doc.locate(("results", "goal_from", "plan")),
+                      plan=goal_from.plan, suggestion=did_you_mean(goal_from.plan, program.plans))
+        elif goal_from.field not in {f.id for f in other.plan.fields}:
+            diags.add("PLAN-005", pd.doc.path, *pd.doc.locate(("results", "goal_from", "field")),
+                      plan=goal_from.plan, field=goal_from.field,
+                      suggestion=did_you_mean(goal_from.field, [f.id for f in other.plan.fields]))

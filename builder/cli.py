@@ -1,0 +1,129 @@
+"""The `stegvis` command line: `build` and `check`.
+
+Exit codes: 0 success (warnings allowed unless --strict), 1 content errors,
+2 usage or environment errors, 3 an internal error (a bug in Stegvis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from builder import __version__
+from builder.config import BuildConfig
+from builder.diagnostics import Diagnostics, format_diagnostics
+
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called, or in its environment."""
+
+
+def default_programs(cwd: Path) -> list[Path]:
+    """content/ and every regions/*/ that has a program.yaml."""
+    programs = [cwd / "content"] if (cwd / "content").is_dir() else []
+    regions = cwd / "regions"
+    if regions.is_dir():
+        programs += sorted(p for p in regions.iterdir() if (p / "program.yaml").is_file())
+    return programs
+
+
+def _programs(args: argparse.Namespace) -> list[Path]:
+    programs = [Path(p) for p in args.programs] or default_programs(Path.cwd())
+    if not programs:
+        raise UsageError("Hittar inget program: ange en programmapp, eller kör i en mapp med content/.")
+    for p in programs:
+        if not p.is_dir():
+            raise UsageError(f"Programmappen {p} finns inte.")
+    return programs
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("programs", nargs="*", metavar="PROGRAM_DIR",
+                   help="program folders (default: content/ and every regions/*/)")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    p.add_argument("--format", choices=("text", "json", "github"), default="text", dest="fmt",
+                   help="diagnostics format: text for people, json for tools, github for annotations")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stegvis", description="Build support-and-treatment programs.")
+    parser.add_argument("--version", action="version", version=f"stegvis {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="check and build program packages into dist/")
+    _add_common(build)
+    build.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist/)")
+    build.add_argument("--no-audio", action="store_true", help="skip audio readouts")
+    build.add_argument("--no-pdf", action="store_true", help="skip PDFs")
+    build.add_argument("--release", action="store_true",
+                       help="refuse to replace an existing package of the same version with other content")
+    check = sub.add_parser("check", help="load, validate and check only; writes nothing")
+    _add_common(check)
+    return parser
+
+
+def _emit(diags: Diagnostics, fmt: str, strict: bool) -> None:
+    text = format_diagnostics(diags.items, fmt, strict)
+    if fmt == "json":
+        print(text)
+    elif text:
+        print(text, file=sys.stderr if fmt == "text" else sys.stdout)
+
+
+def run(args: argparse.Namespace) -> int:
+    from builder.pipeline import build_dir, check_dir
+
+    programs = _programs(args)
+    diags = Diagnostics()
+    started = time.perf_counter()
+    if args.command == "check":
+        for program_dir in programs:
+            check_dir(program_dir, diags, args.strict)
+        _emit(diags, args.fmt, args.strict)
+        return EXIT_CONTENT if diags.has_errors(args.strict) else EXIT_OK
+    config = BuildConfig(out=args.out, audio=not args.no_audio, pdf=not args.no_pdf, strict=args.strict,
+                         release=args.release, fmt=args.fmt)
+    built = []
+    for program_dir in programs:
+        try:
+            outcome = build_dir(program_dir, config, diags)
+        except OSError as exc:
+            raise UsageError(f"Kan inte skriva till {config.out}: {exc.strerror or exc}") from exc
+        if outcome.package is not None:
+            built.append(outcome)
+    _emit(diags, args.fmt, args.strict)
+    if args.fmt == "text":
+        for o in built:
+            state = "oförändrat" if o.package.unchanged else "byggt"
+            print(f"{o.program.meta.id} {o.program.meta.version}: {state} → {o.package.folder}", file=sys.stderr)
+        print(f"Klart på {time.perf_counter() - started:.1f} s.", file=sys.stderr)
+    failed = diags.has_errors(args.strict) or len(built) < len(programs)
+    return EXIT_CONTENT if failed else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"stegvis: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_USAGE
+    except Exception as exc:  # a bug in Stegvis, never a content mistake
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        else:
+            print(f"stegvis: internt fel ({type(exc).__name__}: {exc}). Kör igen med --debug och rapportera felet.",
+                  file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Build settings: one frozen model, passed as an argument (never a global)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Where the templates and stylesheets live (the repository's templates/ folder).
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+#: 1980-01-01, the earliest time a zip entry can carry; used when SOURCE_DATE_EPOCH is unset.
+ZIP_EPOCH = 315532800
+
+
+def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH from the environment (reproducible builds), else 1980-01-01."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return max(int(value), ZIP_EPOCH) if value.isdigit() else ZIP_EPOCH
+
+
+class BuildConfig(BaseModel):
+    """How a build runs; separate from the content's own program.yaml."""
+
+    model_config = ConfigDict(frozen=True)
+
+    out: Path = Field(Path("dist"), description="Folder that receives <program-id>/<version>/ and the zip.")
+    audio: bool = Field(True, description="Synthesise readouts (the audio stage).")
+    pdf: bool = Field(True, description="Print PDFs (the pdf stage).")
+    strict: bool = Field(False, description="Treat warnings as errors.")
+    release: bool = Field(False, description="Refuse to replace a package of the same version with other content.")
+    fmt: Literal["text", "json", "github"] = Field("text", description="Diagnostics format.")
+    source_date_epoch: int = Field(default_factory=source_date_epoch, description="Timestamp for zip entries.")
+    templates: Path = Field(TEMPLATES, description="Jinja2 templates and CSS.")

@@ -1,0 +1,203 @@
+"""Diagnostics shared by every stage: the catalogue of codes and the collector.
+
+Every mistake in content becomes a `Diagnostic` with a stable code, a severity, a
+repo-relative path, a 1-based line and column, a Swedish message and a hint. The
+message templates live here, keyed by code, so tests can assert on codes and
+locations while the wording stays free to improve. Codes are never reused.
+
+This module must not read files or know about any stage's data types.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Entry:
+    severity: Severity
+    message: str
+    hint: str
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+#: code -> (default severity, message template, hint template). Placeholders are
+#: filled with str.format from the keyword arguments given to `Diagnostics.add`.
+CATALOGUE: dict[str, Entry] = {
+    # Files
+    "FILE-001": Entry(E, "Filen är inte sparad som UTF-8.", "Spara filen som UTF-8 i din editor (”Spara som” → kodning UTF-8)."),
+    "FILE-002": Entry(E, "Filen är tom.", "Skriv innehållet i filen eller ta bort den."),
+    "FILE-003": Entry(W, "Filen {name} används inte av programmet.", "Steg är .md-filer i en modulmapp, formulär .yaml-filer i forms/. Flytta eller ta bort filen."),
+    # YAML
+    "YAML-001": Entry(E, "YAML-syntaxen går inte att läsa: {problem}.", "Kontrollera indrag, kolon och citattecken på raden och raden ovanför."),
+    "YAML-002": Entry(E, "Raden är indragen med tabb.", "Använd mellanslag för indrag i YAML, aldrig tabb."),
+    "YAML-003": Entry(E, "Nyckeln '{key}' finns två gånger.", "Ta bort den ena; annars skriver den sista över den första."),
+    "YAML-004": Entry(E, "Filen ska innehålla nycklar och värden (en mappning), inte {found}.", "Börja med till exempel 'title: …' på första raden."),
+    # Schema (all YAML and front matter)
+    "SCHEMA-001": Entry(E, "Okänd nyckel '{key}'.", "{suggestion}"),
+    "SCHEMA-002": Entry(E, "Nyckeln '{key}' saknas.", "Lägg till '{key}: …'."),
+    "SCHEMA-003": Entry(E, "'{key}' har fel sorts värde: {problem}.", "{expected}"),
+    "SCHEMA-004": Entry(E, "'{key}' kan inte vara {value}.", "Tillåtna värden: {allowed}.{suggestion}"),
+    "SCHEMA-005": Entry(E, "Id:t {value} är inte giltigt.", "Använd små bokstäver a–z, siffror och bindestreck, till exempel 'fysisk-aktivitet'."),
+    # Program
+    "PROGRAM-001": Entry(E, "Programmappen saknar program.yaml.", "Skapa program.yaml med id, title, version, language, publisher och modules."),
+    "PROGRAM-002": Entry(E, "Versionen {value} följer inte semver.", "Skriv versionen som MAJOR.MINOR.PATCH, till exempel 1.0.0."),
+    "PROGRAM-003": Entry(E, "Modulen '{module}' finns inte i modules/.", "{suggestion}"),
+    "PROGRAM-004": Entry(W, "Modulmappen {folder} finns men står inte i program.yaml.", "Lägg till '- {module}' under modules: i program.yaml, eller ta bort mappen."),
+    "PROGRAM-005": Entry(E, "Modulen '{module}' står flera gånger under modules:.", "Ta bort dubbletten."),
+    "PROGRAM-006": Entry(E, "Programmet har inga moduler.", "Lista modulernas id under modules: i program.yaml."),
+    # Modules
+    "MODULE-001": Entry(E, "Modulmappen {folder} saknar module.yaml.", "Skapa module.yaml med title, kind och start."),
+    "MODULE-002": Entry(E, "Modulen '{module}' har inga steg.", "Lägg till minst ett steg som NN-namn.md i modulmappen."),
+    "MODULE-003": Entry(E, "Två modulmappar har samma id '{module}': {folders}.", "Byt namn på den ena mappen."),
+    # Steps
+    "STEP-001": Entry(E, "Steget saknar inledande front matter (--- … ---).", "Börja filen med ---, sedan title: och section:, och avsluta med ---."),
+    "STEP-002": Entry(E, "Två steg i modulen har samma id '{step}': {files}.", "Byt namn på den ena filen; id:t är filnamnet utan NN- och .md."),
+    "STEP-003": Entry(E, "Front matter avslutas aldrig.", "Lägg till en rad med bara --- efter sista nyckeln."),
+    "STEP-004": Entry(E, "Steget har ingen text efter front matter.", "Skriv stegets text, med början i '# Rubrik'."),
+    # Markdown and blocks
+    "BLOCK-001": Entry(E, "Okänt block '::: {name}'.", "Tillåtna block: form, video, audio, callout.{suggestion}"),
+    "BLOCK-002": Entry(E, "Blocket '::: {name}' saknar {what}.", "{hint}"),
+    "BLOCK-003": Entry(E, "Blocket '::: {name}' har en rad som inte går att läsa: {line}.", "Skriv inställningar som 'nyckel: värde', en per rad.{suggestion}"),
+    "BLOCK-004": Entry(E, "Blocket '::: {name}' avslutas aldrig.", "Avsluta blocket med en rad med bara :::."),
+    "BLOCK-005": Entry(E, "Rutan har typen '{value}'.", "Skriv '::: callout info', '::: callout tip' eller '::: callout warning'.{suggestion}"),
+    # References
+    "REF-001": Entry(E, "Formuläret '{form}' finns inte.", "Formulär ligger som forms/<id>.yaml.{suggestion}"),
+    "REF-002": Entry(E, "Länken går till {target}, som inte är ett steg i programmet.", "Länka till stegets .md-fil räknat från det här steget, t.ex. ../03-fysisk-aktivitet/02-varfor.md.{suggestion}"),
+    "REF-003": Entry(E, "Filen {target} finns inte i media/.", "Sökvägen räknas inuti media/. Kontrollera stavning och stora/små bokstäver.{suggestion}"),
+    "REF-004": Entry(E, "Sökvägen {target} pekar utanför programmappen.", "Lägg filen i media/ och skriv sökvägen inuti media/, utan '..' eller '/' först."),
+    "REF-005": Entry(E, "Länken {target} har en adress som inte stöds.", "Länka till ett steg (.md), till webben med https://, eller till mailto:/tel:."),
+    "REF-006": Entry(E, "Aktivitetsplanen '{plan}' finns inte.", "Aktivitetsplaner ligger som activity-plans/<id>.yaml.{suggestion}"),
+    "REF-007": Entry(W, "Formuläret '{form}' används inte i något steg.", "Lägg till '::: form {form}' i ett steg, eller ta bort formuläret."),
+    "REF-008": Entry(E, "Textfilen {target} är inte en WebVTT-fil.", "En textningsfil ska börja med raden WEBVTT."),
+    # Accessibility
+    "A11Y-001": Entry(E, "Bilden {target} saknar alternativtext.", "Skriv vad bilden visar: ![Två personer promenerar i skogen]({target})."),
+    "A11Y-002": Entry(E, "Filmen saknar textning och transkription.", "Lägg till 'captions: film/namn.sv.vtt' eller 'transcript: film/namn.md' i blocket."),
+    "A11Y-003": Entry(E, "Rubriken hoppar från nivå {prev} till nivå {level}.", "Använd nivå {expected} här ({hashes}), så att skärmläsare kan följa strukturen."),
+    "A11Y-004": Entry(W, "Länktexten '{text}' säger inte vart länken leder.", "Skriv vart länken går, t.ex. 'Läs mer om sömn' i stället för 'klicka här'."),
+    "A11Y-005": Entry(W, "Steget har flera rubriker på nivå 1.", "Ha en enda '# Rubrik' först och använd '##' för underrubriker."),
+    "A11Y-006": Entry(E, "Ljudet saknar transkription.", "Lägg till 'transcript: ljud/namn.md' i blocket."),
+    "A11Y-007": Entry(E, "Bilden i frågan '{question}' saknar alternativtext.", "Lägg till 'alt: …' som beskriver bilden."),
+    "A11Y-008": Entry(W, "Stegets första rubrik är inte på nivå 1.", "Börja texten med '# {title}'."),
+    # Forms and questions
+    "FORM-001": Entry(E, "Frågan '{question}' av typen {type} saknar svarsalternativ.", "Lägg till options: med minst två alternativ, t.ex. - {{value: ja, label: Ja}}."),
+    "FORM-002": Entry(E, "Skalan i frågan '{question}' har min {min} som inte är mindre än max {max}.", "Sätt min lägre än max, t.ex. min: 0 och max: 10."),
+    "FORM-003": Entry(E, "Fråge-id:t '{question}' finns flera gånger.", "Ge varje fråga ett eget id."),
+    "FORM-004": Entry(E, "show_if hänvisar till '{question}', som inte är en tidigare fråga.", "show_if kan bara bero på en fråga som kommer före.{suggestion}"),
+    "FORM-005": Entry(E, "Poängräkningen hänvisar till '{question}', {problem}.", "Räkna bara frågor av typen single/multi med points, eller scale/number.{suggestion}"),
+    "FORM-006": Entry(E, "Tolkningarna i scoring.bands {problem}.", "Banden ska täcka {low}–{high} utan luckor eller överlapp, i stigande ordning."),
+    "FORM-007": Entry(E, "Svarsalternativet '{value}' finns flera gånger i frågan '{question}'.", "Ge varje alternativ ett eget value."),
+    "FORM-008": Entry(E, "Formuläret har inga frågor.", "Lägg till minst en fråga under questions:."),
+    "FORM-009": Entry(E, "Frågan '{question}' har {field}, som inte hör till typen {type}.", "Fältet {field} används av typerna {types}."),
+    "FORM-010": Entry(E, "show_if i frågan '{question}' jämför med '{value}', som inte är ett alternativ i '{target}'.", "Använd ett av alternativen: {allowed}."),
+    "FORM-011": Entry(E, "Frågan '{question}' har min {min} som är större än max {max}.", "Sätt min lägre än max."),
+    # Activity plans
+    "PLAN-001": Entry(E, "Okänd veckodag '{value}'.", "Skriv veckodagen på svenska: måndag, tisdag, onsdag, torsdag, fredag, lördag eller söndag.{suggestion}"),
+    "PLAN-002": Entry(E, "Klockslaget '{value}' är inte giltigt.", "Skriv klockslag som TT:MM, t.ex. 18:00."),
+    "PLAN-003": Entry(E, "results.field '{field}' är inte ett fält i planen.", "Välj ett av planens fält av typen number eller scale.{suggestion}"),
+    "PLAN-004": Entry(E, "Schemat har inga dagar.", "Ange minst en dag under schedule.days, t.ex. måndag: 18:00."),
+    "PLAN-005": Entry(E, "goal_from hänvisar till fältet '{field}' i planen '{plan}', som inte finns.", "Ange en plan i activity-plans/ och ett av dess fält.{suggestion}"),
+    "PLAN-006": Entry(E, "results har både goal och goal_from.", "Välj ett fast mål (goal) eller ett mål från en annan plan (goal_from)."),
+    # Readability
+    "READ-001": Entry(W, "Steget har LIX {lix} ({level}), över gränsen {limit}.", "Korta meningarna och välj kortare ord. Målet är LIX 40 eller lägre."),
+    # Package
+    "PACKAGE-001": Entry(E, "Version {version} av {program} är redan släppt med annat innehåll.", "En släppt version ändras aldrig. Höj version i program.yaml (t.ex. till {next}) och bygg igen."),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding about the content. Ordered by location for printing."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    severity: Severity = field(compare=False)
+    message: str = field(compare=False)
+    hint: str = field(compare=False)
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def did_you_mean(word: str, candidates: Iterable[str], prefix: str = " Menade du ") -> str:
+    """Return a Swedish "did you mean" suffix for the closest candidate, or ''."""
+    match = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"{prefix}'{match[0]}'?" if match else ""
+
+
+class Diagnostics:
+    """Collects every diagnostic of a run; never stops at the first."""
+
+    def __init__(self, silenced: Iterable[str] = ()) -> None:
+        self._items: set[Diagnostic] = set()
+        self.silenced = frozenset(silenced)
+
+    def add(self, code: str, path: str, line: int = 1, col: int = 1, **params: object) -> None:
+        entry = CATALOGUE[code]
+        if code in self.silenced and entry.severity is Severity.WARNING:
+            return
+        params.setdefault("suggestion", "")
+        message = entry.message.format(**params)
+        hint = entry.hint.format(**params).strip()
+        self._items.add(Diagnostic(path, max(line, 1), max(col, 1), code, entry.severity, message, hint))
+
+    def extend(self, other: Diagnostics) -> None:
+        self._items |= other._items
+
+    @property
+    def items(self) -> list[Diagnostic]:
+        return sorted(self._items)
+
+    def errors(self, strict: bool = False) -> list[Diagnostic]:
+        return [d for d in self.items if strict or d.severity is Severity.ERROR]
+
+    def has_errors(self, strict: bool = False) -> bool:
+        return bool(self.errors(strict))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def format_diagnostics(items: list[Diagnostic], fmt: str, strict: bool = False) -> str:
+    """Render diagnostics as 'text' (people), 'json' (tools) or 'github' (annotations)."""
+
+    def severity(d: Diagnostic) -> str:
+        return "error" if strict else d.severity.value
+
+    if fmt == "json":
+        return json.dumps(
+            [d.as_dict() | {"severity": severity(d)} for d in items], ensure_ascii=False, indent=2
+        )
+    lines = []
+    for d in items:
+        if fmt == "github":
+            kind = "error" if severity(d) == "error" else "warning"
+            text = f"{d.message} Tips: {d.hint}".replace("%", "%25").replace("\n", "%0A")
+            lines.append(f"::{kind} file={d.path},line={d.line},col={d.col},title={d.code}::{text}")
+        else:
+            lines.append(f"{d.path}:{d.line}:{d.col}: {severity(d)} {d.code}: {d.message}")
+            lines.append(f"    Tips: {d.hint}")
+    if fmt == "text" and items:
+        n_err = sum(1 for d in items if severity(d) == "error")
+        lines.append(f"{n_err} fel, {len(items) - n_err} varningar.")
+    return "\n".join(lines)

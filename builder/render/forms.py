@@ -1,0 +1,140 @@
+"""View models of forms and questions for the templates (no logic in templates).
+
+The same views serve step pages, form pages and activity-plan pages, so a form
+looks the same wherever it appears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from builder.schema.form import Form, Question
+
+REQUIRED_TEXT = "måste besvaras"
+
+
+@dataclass
+class Choice:
+    id: str
+    value: str
+    label: str
+    checked: bool = False
+
+
+@dataclass
+class QuestionView:
+    id: str  # html id of the input (or of the fieldset)
+    name: str
+    type: str
+    label: str
+    required: bool
+    help: str | None
+    help_id: str | None
+    widget: str  # input, textarea, radio, checkbox, display
+    input_type: str | None = None
+    choices: list[Choice] = field(default_factory=list)
+    attrs: dict[str, str] = field(default_factory=dict)
+    unit: str | None = None
+    condition: str | None = None  # Swedish sentence for show_if
+    show_if: dict | None = None
+    html: Markup | None = None  # display questions: rendered text
+    image: str | None = None
+    alt: str | None = None
+    scale_ends: tuple[str, str] | None = None
+
+
+@dataclass
+class FormView:
+    id: str
+    title: str
+    description: Markup | None
+    required: bool
+    page_comments: bool
+    flag_on_submit: bool
+    questions: list[QuestionView]
+    heading_id: str
+
+
+def _fmt(x: float | int) -> str:
+    return f"{x:g}".replace(".", ",")
+
+
+def _choices(q: Question, base: str) -> list[Choice]:
+    if q.type in ("single", "multi"):
+        return [Choice(f"{base}-{i + 1}", str(o.value), o.label) for i, o in enumerate(q.options or [])]
+    # scale: one radio per step, labelled with the number and any end label
+    step = q.step or 1
+    labels = q.labels or {}
+    values, v = [], q.min
+    while v <= q.max + 1e-9 and len(values) < 101:
+        values.append(v)
+        v = round(v + step, 10)
+    out = []
+    for i, value in enumerate(values):
+        text = _fmt(value)
+        if value in labels:
+            text = f"{text} – {labels[value]}"
+        out.append(Choice(f"{base}-{i + 1}", _fmt(value), text))
+    return out
+
+
+def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_md, media_url) -> QuestionView:
+    """A template-ready view of one question; `prefix` makes html ids unique per page."""
+    base = f"{prefix}-{q.id}"
+    help_id = f"{base}-hjalp" if q.help else None
+    view = QuestionView(id=base, name=q.id, type=q.type, label=q.label, required=q.required, help=q.help,
+                        help_id=help_id, widget="input")
+    if q.type == "text":
+        view.input_type = "text"
+    elif q.type == "textarea":
+        view.widget = "textarea"
+    elif q.type == "date":
+        view.input_type = "date"
+    elif q.type == "number":
+        view.input_type = "number"
+        view.unit = q.unit
+        view.attrs = {k: _fmt(v).replace(",", ".") for k, v in (("min", q.min), ("max", q.max), ("step", q.step)) if v is not None}
+        if q.step is None:
+            view.attrs["step"] = "any"
+    elif q.type in ("single", "scale"):
+        view.widget = "radio"
+        view.choices = _choices(q, base)
+        if q.type == "scale":
+            labels = q.labels or {}
+            view.scale_ends = (labels.get(q.min, ""), labels.get(q.max, ""))
+    elif q.type == "multi":
+        view.widget = "checkbox"
+        view.choices = _choices(q, base)
+    elif q.type == "display":
+        view.widget = "display"
+        view.html = render_md(q.label)
+        view.image = media_url(q.image) if q.image else None
+        view.alt = q.alt
+    if q.max_length:
+        view.attrs["maxlength"] = str(q.max_length)
+    if q.show_if is not None:
+        target = by_id[q.show_if.question]
+        values = [q.show_if.equals] if q.show_if.any_of is None else q.show_if.any_of
+        labels = {str(o.value): o.label for o in target.options or []}
+        shown = " eller ".join(f"”{labels.get(str(v), v)}”" for v in values)
+        view.condition = f"Besvara bara om du svarade {shown} på frågan ”{target.label}”."
+        view.show_if = {"question": target.id, "values": [str(v) for v in values]}
+    return view
+
+
+def form_view(form_id: str, form: Form, render_md, media_url, prefix: str | None = None) -> FormView:
+    """View of a whole form; `render_md` renders Markdown text, `media_url` maps media paths."""
+    prefix = prefix or f"f-{form_id}"
+    by_id = {q.id: q for q in form.questions}
+    return FormView(
+        id=prefix,
+        title=form.title,
+        description=render_md(form.description) if form.description else None,
+        required=form.required,
+        page_comments=form.page_comments,
+        flag_on_submit=form.flag_on_submit,
+        questions=[question_view(q, prefix, by_id, render_md, media_url) for q in form.questions],
+        heading_id=f"{prefix}-rubrik",
+    )

@@ -1,0 +1,254 @@
+"""HTML pages of a program package: steps, modules, forms, plans and the overview.
+
+Input: a checked `Program` and the `BuildConfig`. Output: `Pages`, a mapping from
+package path to bytes (HTML, CSS and media under content-hashed names). Jinja2
+with autoescape and StrictUndefined; every value a template shows is computed here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import jinja2
+from markupsafe import Markup
+
+from builder.check.readability import lix_level, step_lix
+from builder.check.references import is_external, media_key, resolve_step_link, step_index
+from builder.config import BuildConfig
+from builder.markdown import Directive
+from builder.render.forms import form_view
+from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
+from builder.validate import Module, Program, Step
+
+KIND = {"core": "Grundmodul", "deepening": "Fördjupningsmodul"}
+START = {"current": "Aktuell från start", "upcoming": "Kommande (aktiveras av behandlaren)"}
+CALLOUT = {"info": "Information", "tip": "Tips", "warning": "Viktigt"}
+WEEKDAY_ORDER = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+STYLESHEET = "assets/stegvis.css"
+
+
+def step_page(step: Step) -> str:
+    return f"{step.module_id}/{step.id}.html"
+
+
+def module_page(module: Module) -> str:
+    return f"{module.id}/index.html"
+
+
+def form_page(form_id: str) -> str:
+    return f"formular/{form_id}.html"
+
+
+def plan_page(plan_id: str) -> str:
+    return f"aktivitetsplaner/{plan_id}.html"
+
+
+def media_names(program: Program) -> dict[str, str]:
+    """media/ path -> package path with a content hash, so caches never serve stale files."""
+    names = {}
+    for key, data in ((k, program.tree.files[f"media/{k}"]) for k in program.tree.media):
+        p = PurePosixPath(key)
+        digest = hashlib.sha256(data).hexdigest()[:10]
+        names[key] = str(PurePosixPath("media") / p.parent / f"{p.stem}.{digest}{p.suffix}")
+    return names
+
+
+def make_environment(config: BuildConfig) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(config.templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass
+class Crumb:
+    title: str
+    url: str | None
+
+
+class PageRenderer:
+    """Renders every page of one program; knows where each page and file lands."""
+
+    def __init__(self, program: Program, config: BuildConfig) -> None:
+        self.program = program
+        self.env = make_environment(config)
+        self.media = media_names(program)
+        self.index = step_index(program)
+        self.files: dict[str, bytes] = {}
+
+    # -- urls ---------------------------------------------------------------------
+    @staticmethod
+    def rel(page: str, target: str) -> str:
+        """Relative URL from one package page to another package path."""
+        return posixpath.relpath(target, posixpath.dirname(page) or ".")
+
+    def media_url(self, page: str, target: str) -> str:
+        key = media_key(target)
+        return self.rel(page, self.media[key]) if key in self.media else target
+
+    def context(self, page: str, step: Step | None = None) -> MarkdownContext:
+        def link(href: str) -> str:
+            if is_external(href) or href.startswith("#"):
+                return href
+            if href.split("#", 1)[0].endswith(".md") and step is not None:
+                target = resolve_step_link(step, href, self.index)
+                if target is not None:
+                    fragment = "#" + href.split("#", 1)[1] if "#" in href else ""
+                    return self.rel(page, step_page(target)) + fragment
+            return self.media_url(page, href.split("#", 1)[0])
+
+        return MarkdownContext(link=link, media=lambda src: self.media_url(page, src),
+                               block=lambda d: self.block(page, step, d))
+
+    def markdown(self, page: str, text: str) -> Markup:
+        return render_text(text, self.context(page))
+
+    # -- blocks -------------------------------------------------------------------
+    def block(self, page: str, step: Step | None, d: Directive) -> str:
+        if d.name == "form":
+            fd = self.program.forms[d.arg]
+            view = form_view(d.arg, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
+            return self.env.get_template("blocks/form.html").render(form=view, form_page=self.rel(page, form_page(d.arg)))
+        if d.name == "callout":
+            kind, _, title = d.arg.partition(" ")
+            body = render_tokens(d.body, self.context(page, step))
+            return self.env.get_template("blocks/callout.html").render(
+                kind=kind, kind_label=CALLOUT[kind], title=title.strip() or None, body=body)
+        transcript = None
+        if "transcript" in d.options:
+            key = media_key(d.options["transcript"])
+            text = self.program.tree.files[f"media/{key}"].decode("utf-8")
+            transcript = self.markdown(page, text)
+        src = d.arg if is_external(d.arg) else self.media_url(page, d.arg)
+        captions = self.media_url(page, d.options["captions"]) if "captions" in d.options else None
+        return self.env.get_template(f"blocks/{d.name}.html").render(
+            src=src, title=d.options.get("title"), captions=captions, transcript=transcript)
+
+    # -- pages --------------------------------------------------------------------
+    def render(self, template: str, page: str, **values) -> None:
+        meta = self.program.meta
+        values.setdefault("breadcrumb", [])
+        html = self.env.get_template(template).render(
+            program=meta, root=self.rel(page, "index.html").removesuffix("index.html"),
+            stylesheet=self.rel(page, STYLESHEET), overview=self.rel(page, "index.html"), **values)
+        self.files[page] = html.encode("utf-8")
+
+    def step(self, module: Module, position: int) -> None:
+        step = module.steps[position]
+        page = step_page(step)
+        steps = self.program.steps
+        i = steps.index(step)
+        prev_step = steps[i - 1] if i > 0 else None
+        next_step = steps[i + 1] if i + 1 < len(steps) else None
+        body = render_tokens(step.body.tokens, self.context(page, step))
+        first_heading = step.body.tokens[0].type == "heading_open" and step.body.tokens[0].tag == "h1" if step.body.tokens else False
+        self.render(
+            "step.html", page,
+            title=f"{step.meta.title} – {module.meta.title}",
+            step=step, module=module, body=body, add_heading=not first_heading,
+            breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
+                        Crumb(module.meta.title, self.rel(page, module_page(module))),
+                        Crumb(step.meta.section, None), Crumb(step.meta.title, None)],
+            prev=(step_title(prev_step), self.rel(page, step_page(prev_step))) if prev_step else None,
+            next=(step_title(next_step), self.rel(page, step_page(next_step))) if next_step else None,
+        )
+
+    def module(self, module: Module) -> None:
+        page = module_page(module)
+        self.render(
+            "module.html", page, title=module.meta.title, module=module,
+            kind=KIND[module.meta.kind], start=START[module.meta.start],
+            sections=[(s.title, [(st, self.rel(page, step_page(st))) for st in s.steps]) for s in module.sections],
+            breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")), Crumb(module.meta.title, None)],
+        )
+
+    def form(self, form_id: str) -> None:
+        page = form_page(form_id)
+        fd = self.program.forms[form_id]
+        used_in = [(s, self.rel(page, step_page(s))) for s in self.program.steps
+                   if any(d.name == "form" and d.arg == form_id for d in s.body.directives)]
+        view = form_view(form_id, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
+        self.render("form_page.html", page, title=f"Formulär: {fd.form.title}", form=view, source=fd.form,
+                    used_in=used_in, fhir=self.rel(page, f"fhir/Questionnaire-{form_id}.json"),
+                    breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
+                                Crumb("Formulär", None), Crumb(fd.form.title, None)])
+
+    def plan(self, plan_id: str) -> None:
+        page = plan_page(plan_id)
+        pd = self.program.plans[plan_id]
+        plan = pd.plan
+        registration = form_view(plan_id, _plan_as_form(plan), lambda t: self.markdown(page, t),
+                                 lambda m: self.media_url(page, m), prefix=f"p-{plan_id}")
+        days = [(d, plan.schedule.days[d]) for d in WEEKDAY_ORDER if d in plan.schedule.days]
+        goal = None
+        if plan.results and plan.results.goal_from:
+            other = self.program.plans[plan.results.goal_from.plan]
+            goal = (f"Målet patienten sätter i ”{other.plan.title}”", self.rel(page, plan_page(other.id)))
+        elif plan.results and plan.results.goal is not None:
+            goal = (f"{plan.results.goal:g}", None)
+        charted = next((f.label for f in plan.fields if plan.results and f.id == plan.results.field), None)
+        self.render("plan.html", page, title=f"Aktivitetsplan: {plan.title}", plan=plan,
+                    description=self.markdown(page, plan.description) if plan.description else None,
+                    registration=registration, days=days, goal=goal, charted=charted,
+                    breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
+                                Crumb("Aktivitetsplaner", None), Crumb(plan.title, None)])
+
+    def overview(self) -> None:
+        page = "index.html"
+        groups = []
+        for kind in ("core", "deepening"):
+            modules = [m for m in self.program.modules if m.meta.kind == kind]
+            if not modules:
+                continue
+            rows = []
+            for m in modules:
+                sections = []
+                for s in m.sections:
+                    steps = []
+                    for st in s.steps:
+                        value, words = step_lix(st)
+                        steps.append({"step": st, "url": step_page(st), "lix": f"{value:.0f}",
+                                      "lix_level": lix_level(value), "words": words,
+                                      "forms": [d.arg for d in st.body.directives if d.name == "form"]})
+                    sections.append((s.title, steps))
+                rows.append({"module": m, "url": module_page(m), "start": START[m.meta.start], "sections": sections})
+            groups.append((KIND[kind] + "er", rows))
+        forms = [{"id": fid, "form": fd.form, "url": form_page(fid)} for fid, fd in self.program.forms.items()]
+        plans = [{"id": pid, "plan": pd.plan, "url": plan_page(pid)} for pid, pd in self.program.plans.items()]
+        self.render("overview.html", page, title="Översikt för granskare", groups=groups, forms=forms, plans=plans,
+                    step_count=len(self.program.steps))
+
+
+def step_title(step: Step) -> str:
+    return step.meta.title
+
+
+def _plan_as_form(plan):
+    from builder.schema.form import Form
+
+    return Form(title=plan.title, questions=plan.fields)
+
+
+def render_pages(program: Program, config: BuildConfig) -> dict[str, bytes]:
+    """Every HTML page, the stylesheet and the media files of a program."""
+    r = PageRenderer(program, config)
+    r.overview()
+    for module in program.modules:
+        r.module(module)
+        for i in range(len(module.steps)):
+            r.step(module, i)
+    for form_id in program.forms:
+        r.form(form_id)
+    for plan_id in program.plans:
+        r.plan(plan_id)
+    r.files[STYLESHEET] = (config.templates / "stegvis.css").read_bytes()
+    for key, name in r.media.items():
+        r.files[name] = program.tree.files[f"media/{key}"]
+    return r.files

@@ -1,0 +1,28 @@
+"""Shared model base and field types of the authoring format."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic_core import PydanticCustomError
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+class Model(BaseModel):
+    """Base of every content model: unknown keys are errors, no silent coercion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def check_id(value: str) -> str:
+    if not ID_PATTERN.match(value):
+        raise PydanticCustomError("stegvis_id", "invalid id {value}", {"value": value})
+    return value
+
+
+Id = Annotated[str, AfterValidator(check_id)]
+Number = int | float
+Text = Annotated[str, AfterValidator(lambda v: v.strip())]

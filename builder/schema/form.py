@@ -1,0 +1,78 @@
+"""forms/<id>.yaml: forms, writing tasks and their questions (also used by plans)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from builder.schema.common import Id, Model, Number
+
+QuestionType = Literal["text", "textarea", "single", "multi", "scale", "number", "date", "display"]
+Scalar = str | int | float | bool
+
+#: Which type-specific fields each question type may carry (checked as FORM-009).
+TYPE_FIELDS: dict[str, frozenset[str]] = {
+    "options": frozenset({"single", "multi"}),
+    "min": frozenset({"scale", "number"}),
+    "max": frozenset({"scale", "number"}),
+    "step": frozenset({"scale", "number"}),
+    "labels": frozenset({"scale"}),
+    "unit": frozenset({"number"}),
+    "max_length": frozenset({"text", "textarea"}),
+    "image": frozenset({"display"}),
+    "alt": frozenset({"display"}),
+}
+
+
+class Option(Model):
+    value: str | int
+    label: str
+    points: Number | None = None
+
+
+class ShowIf(Model):
+    question: Id
+    equals: Scalar | None = None
+    any_of: list[Scalar] | None = None
+
+
+class Question(Model):
+    id: Id
+    type: QuestionType
+    label: str
+    required: bool = False
+    help: str | None = None
+    show_if: ShowIf | None = None
+    options: list[Option] | None = None
+    min: Number | None = None
+    max: Number | None = None
+    step: Annotated[Number, Field(gt=0)] | None = None
+    labels: dict[int, str] | None = None
+    unit: str | None = None
+    max_length: Annotated[int, Field(gt=0)] | None = None
+    image: str | None = None
+    alt: str | None = None
+
+
+class Band(Model):
+    min: Number
+    max: Number
+    label: str
+    text: str | None = None
+
+
+class Scoring(Model):
+    questions: list[Id]
+    bands: list[Band] = []
+    note: str | None = None
+
+
+class Form(Model):
+    title: str
+    description: str | None = None
+    required: bool = False
+    page_comments: bool = False
+    flag_on_submit: bool = False
+    questions: list[Question]
+    scoring: Scoring | None = None

@@ -1,0 +1,62 @@
+"""program.yaml: the program's identity, module order, lexicon and metadata."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+from builder.schema.common import Id, Model
+
+SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def check_semver(value: str) -> str:
+    if not SEMVER.match(value):
+        raise PydanticCustomError("semver", "not semver {value}", {"value": value})
+    return value
+
+
+class Contact(Model):
+    name: str
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    hours: str | None = None
+    url: str | None = None
+
+
+class Code(Model):
+    system: str
+    code: str
+    text: str
+
+
+class Administration(Model):
+    patient_fee: str | None = None
+    codes: list[Code] = []
+
+
+class Readability(Model):
+    lix_warning: Annotated[int, Field(ge=10, le=100)] = 50
+
+
+class ProgramMeta(Model):
+    id: Id
+    title: str
+    version: Annotated[str, AfterValidator(check_semver)]
+    language: str = "sv"
+    publisher: str
+    description: str = ""
+    modules: list[str]
+    lexicon: dict[str, str] = {}
+    readability: Readability = Readability()
+    contacts: list[Contact] = []
+    administration: Administration | None = None
+    silence: list[str] = []

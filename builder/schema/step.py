@@ -1,0 +1,21 @@
+"""A step's front matter."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from builder.schema.common import Model
+
+
+class Reviewed(Model):
+    by: str
+    on: dt.date
+    hash: str
+
+
+class StepMeta(Model):
+    title: str
+    section: str
+    audio: bool = True
+    visible: bool = True
+    reviewed: Reviewed | None = None
