@@ -14,10 +14,10 @@ import difflib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -68,7 +68,8 @@ CATALOGUE: dict[str, Entry] = {
     # Markdown and blocks
     "BLOCK-001": Entry(E, "Okänt block '::: {name}'.", "Tillåtna block: form, video, audio, callout.{suggestion}"),
     "BLOCK-002": Entry(E, "Blocket '::: {name}' saknar {what}.", "{hint}"),
-    "BLOCK-003": Entry(E, "Blocket '::: {name}' har en rad som inte går att läsa: {line}.", "Skriv inställningar som 'nyckel: värde', en per rad.{suggestion}"),
+    "BLOCK-003": Entry(E, "Blocket '::: {name}' har en rad som inte går att läsa: {text}.", "Skriv inställningar som 'nyckel: värde', en per rad."),
+    "BLOCK-006": Entry(E, "Blocket '::: {name}' har en okänd inställning '{key}'.", "Tillåtna inställningar: {allowed}.{suggestion}"),
     "BLOCK-004": Entry(E, "Blocket '::: {name}' avslutas aldrig.", "Avsluta blocket med en rad med bara :::."),
     "BLOCK-005": Entry(E, "Rutan har typen '{value}'.", "Skriv '::: callout info', '::: callout tip' eller '::: callout warning'.{suggestion}"),
     # References
@@ -139,10 +140,23 @@ class Diagnostic:
         }
 
 
+_FOLD = str.maketrans("åäöéü", "aaoeu")
+
+
+def _fold(word: str) -> str:
+    return word.lower().translate(_FOLD)
+
+
 def did_you_mean(word: str, candidates: Iterable[str], prefix: str = " Menade du ") -> str:
-    """Return a Swedish "did you mean" suffix for the closest candidate, or ''."""
-    match = difflib.get_close_matches(str(word), sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"{prefix}'{match[0]}'?" if match else ""
+    """Return a Swedish "did you mean" suffix for the closest candidate, or ''.
+
+    Compares without case and diacritics, so "mondag" finds "måndag".
+    """
+    folded: dict[str, str] = {}
+    for candidate in sorted(set(map(str, candidates))):
+        folded.setdefault(_fold(candidate), candidate)
+    match = difflib.get_close_matches(_fold(str(word)), list(folded), n=1, cutoff=0.6)
+    return f"{prefix}'{folded[match[0]]}'?" if match else ""
 
 
 class Diagnostics:

@@ -26,7 +26,10 @@ def check_questions(questions: list[Question], doc: YamlDoc, base: tuple, diags:
     earlier: dict[str, Question] = {}
     for i, q in enumerate(questions):
         loc = (*base, i)
-        at = lambda *k: doc.locate((*loc, *k), prefer_key=True)  # noqa: E731
+
+        def at(*keys: str, loc: tuple = loc) -> tuple[int, int]:
+            return doc.locate((*loc, *keys), prefer_key=True)
+
         if q.id in earlier:
             diags.add("FORM-003", doc.path, *doc.locate((*loc, "id")), question=q.id)
         for name, types in TYPE_FIELDS.items():

@@ -122,7 +122,7 @@ class _Reader:
             return StepSource(step_id, shown, path, order, None, text, 1)
         end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
         if end is None:
-            self.diags.add("STEP-003", shown, len(lines), 1)
+            self.diags.add("STEP-003", shown, 1, 1)
             return StepSource(step_id, shown, path, order, None, "", len(lines))
         front = parse_yaml("\n".join(lines[1:end]), shown, self.diags, line_offset=1)
         body = "\n".join(lines[end + 1 :])

@@ -19,7 +19,7 @@ def check_headings(step: Step, diags: Diagnostics) -> None:
     tokens = step.body.tokens
     prev = 0
     h1_count = 0
-    for i, tok in enumerate(tokens):
+    for tok in tokens:
         if tok.type != "heading_open":
             continue
         level = int(tok.tag[1])

@@ -106,12 +106,12 @@ class _RefChecker:
         if not d.closed:
             self.diags.add("BLOCK-004", path, d.line, name=d.name)
         for line, raw in d.bad_lines:
-            self.diags.add("BLOCK-003", path, line, name=d.name, line=raw)
+            self.diags.add("BLOCK-003", path, line, name=d.name, text=raw)
         for key, line in d.option_lines.items():
             if key not in DIRECTIVES[d.name]:
                 allowed = ", ".join(sorted(DIRECTIVES[d.name])) or "inga"
-                self.diags.add("BLOCK-003", path, line, name=d.name, line=key,
-                               suggestion=(did_you_mean(key, DIRECTIVES[d.name]) + f" Tillåtna: {allowed}."))
+                self.diags.add("BLOCK-006", path, line, name=d.name, key=key, allowed=allowed,
+                               suggestion=did_you_mean(key, DIRECTIVES[d.name]))
         if d.name == "form":
             if not d.arg:
                 self.diags.add("BLOCK-002", path, d.line, name="form", what="formulärets id",
@@ -167,7 +167,7 @@ def check_references(program: Program, diags: Diagnostics) -> None:
         for i, q in enumerate(fd.form.questions):
             if q.image:
                 checker.check_media(q.image, fd.doc.path, *fd.doc.locate(("questions", i, "image")))
-    for plan_id, pd in program.plans.items():
+    for pd in program.plans.values():
         for i, q in enumerate(pd.plan.fields):
             if q.image:
                 checker.check_media(q.image, pd.doc.path, *pd.doc.locate(("fields", i, "image")))

@@ -21,6 +21,8 @@ from builder.config import BuildConfig
 from builder.markdown import Directive
 from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
+from builder.schema.activity_plan import ActivityPlan
+from builder.schema.form import Form
 from builder.validate import Module, Program, Step
 
 KIND = {"core": "Grundmodul", "deepening": "Fördjupningsmodul"}
@@ -148,7 +150,8 @@ class PageRenderer:
         prev_step = steps[i - 1] if i > 0 else None
         next_step = steps[i + 1] if i + 1 < len(steps) else None
         body = render_tokens(step.body.tokens, self.context(page, step))
-        first_heading = step.body.tokens[0].type == "heading_open" and step.body.tokens[0].tag == "h1" if step.body.tokens else False
+        tokens = step.body.tokens
+        first_heading = bool(tokens) and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
         self.render(
             "step.html", page,
             title=f"{step.meta.title} – {module.meta.title}",
@@ -156,8 +159,8 @@ class PageRenderer:
             breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
                         Crumb(module.meta.title, self.rel(page, module_page(module))),
                         Crumb(step.meta.section, None), Crumb(step.meta.title, None)],
-            prev=(step_title(prev_step), self.rel(page, step_page(prev_step))) if prev_step else None,
-            next=(step_title(next_step), self.rel(page, step_page(next_step))) if next_step else None,
+            prev=(prev_step.meta.title, self.rel(page, step_page(prev_step))) if prev_step else None,
+            next=(next_step.meta.title, self.rel(page, step_page(next_step))) if next_step else None,
         )
 
     def module(self, module: Module) -> None:
@@ -226,13 +229,8 @@ class PageRenderer:
                     step_count=len(self.program.steps))
 
 
-def step_title(step: Step) -> str:
-    return step.meta.title
-
-
-def _plan_as_form(plan):
-    from builder.schema.form import Form
-
+def _plan_as_form(plan: ActivityPlan) -> Form:
+    """An activity plan's registration fields, shown like a form."""
     return Form(title=plan.title, questions=plan.fields)
 
 

@@ -25,4 +25,3 @@ def check_id(value: str) -> str:
 
 Id = Annotated[str, AfterValidator(check_id)]
 Number = int | float
-Text = Annotated[str, AfterValidator(lambda v: v.strip())]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from builder.schema.common import Id, Model
@@ -50,7 +50,9 @@ class Readability(Model):
 class ProgramMeta(Model):
     id: Id
     title: str
-    version: Annotated[str, AfterValidator(check_semver)]
+    # A number such as 1.0 is read as text so that the author gets the semver hint.
+    version: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, (int, float)) else v),
+                       AfterValidator(check_semver)]
     language: str = "sv"
     publisher: str
     description: str = ""

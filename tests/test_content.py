@@ -1,0 +1,111 @@
+"""The real FRAMÅT program stays whole and plain (issues #2 and #3).
+
+A module that loses its steps or a form that loses its questions fails here, as
+does a step whose language drifts over the LIX limits.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+import pytest
+
+from builder.check.readability import step_lix
+from builder.diagnostics import Diagnostics
+from builder.pipeline import check_dir
+from tests.conftest import ROOT
+
+CORE = ["introduktion", "ta-vara-pa-livet", "fysisk-aktivitet", "relationer", "aktivitet", "mat",
+        "aterhamtning-och-somn", "tobak-alkohol-droger", "inspiration-och-fakta"]
+DEEPENING = ["hantera-smarta", "hantera-stress", "arbete", "uppfoljning"]
+TITLES = ["Introduktion till programmet", "Att ta vara på livet", "F – fysisk aktivitet", "R – relationer",
+          "A – aktivitet", "M – mat", "Å – återhämtning och sömnskola", "T – tobak, alkohol och droger",
+          "Inspiration och fakta till programmet", "Att hantera smärta", "Att hantera stress",
+          "Att behålla eller återkomma till arbete", "Uppföljning"]
+PLANS = {"fysiska-rorelser": "Min plan – fysiska rörelser", "malsattning-steg": "Min målsättning för antal steg per dag",
+         "antal-steg": "Antal steg under dagen"}
+
+
+@pytest.fixture(scope="module")
+def framat():
+    diags = Diagnostics()
+    program = check_dir(ROOT / "content", diags, strict=True)
+    assert program is not None and not diags.items, [f"{d.path}:{d.line} {d.code} {d.message}" for d in diags.items]
+    return program
+
+
+def test_framat__identity(framat):
+    assert (framat.meta.id, framat.meta.version, framat.meta.publisher) == ("framat", "1.0.0", "Region Västerbotten")
+
+
+def test_framat__all_13_modules_in_order_with_kind_and_start(framat):
+    assert [m.id for m in framat.modules] == CORE + DEEPENING
+    assert [m.meta.title for m in framat.modules] == TITLES
+    for m in framat.modules:
+        expected = ("core", "current") if m.id in CORE else ("deepening", "upcoming")
+        assert (m.meta.kind, m.meta.start) == expected, m.id
+
+
+def test_framat__every_module_has_sections_and_at_least_4_steps(framat):
+    for m in framat.modules:
+        assert len(m.steps) >= 4, m.id
+        assert len(m.sections) >= 2, m.id
+
+
+def _words(step) -> int:
+    return step_lix(step)[1]
+
+
+def test_framat__text_steps_120_to_450_words_and_15000_in_all(framat):
+    counts = {s.path: _words(s) for s in framat.steps}
+    assert sum(counts.values()) >= 15000
+    out_of_range = {p: n for p, n in counts.items() if not 120 <= n <= 450}
+    assert not out_of_range
+
+
+def test_framat__plain_swedish_lix(framat):
+    values = {s.path: step_lix(s)[0] for s in framat.steps}
+    assert statistics.median(values.values()) <= 40
+    assert max(values.values()) <= 50, max(values.items(), key=lambda kv: kv[1])
+
+
+def test_framat__numbers_have_a_source_line(framat):
+    """A step that states a figure (minutes, grams, hours, glasses) says where it comes from."""
+    figure = re.compile(r"\b\d+(?:[,–-]\d+)?\s*(?:minuter|gram|g\b|timmar|standardglas|procent|%|liter|dagar i veckan)")
+    missing = [s.path for s in framat.steps
+               if figure.search(s.source.body) and "Källa:" not in s.source.body]
+    assert not missing
+
+
+def test_framat__forms_and_writing_tasks(framat):
+    forms = framat.forms
+    assert len(forms) >= 10
+    assert all(fd.form.questions for fd in forms.values())
+    assert any(fd.form.required for fd in forms.values())
+    assert sum(fd.form.page_comments for fd in forms.values()) >= 3
+    assert any(fd.form.flag_on_submit for fd in forms.values())
+    scored = forms["alkoholvanor"].form.scoring
+    assert scored is not None and len(scored.bands) >= 3
+    baseline, follow_up = forms["halsoprofil"].form, forms["halsoprofil-uppfoljning"].form
+    assert [q.model_dump() for q in baseline.questions] == [q.model_dump() for q in follow_up.questions]
+
+
+def test_framat__forms_spread_over_modules(framat):
+    modules_with_forms = {s.module_id for s in framat.steps if any(d.name == "form" for d in s.body.directives)}
+    assert len(modules_with_forms) >= 10
+
+
+def test_framat__three_activity_plans_inactive_until_activated(framat):
+    assert {pid: pd.plan.title for pid, pd in framat.plans.items()} == PLANS
+    for pd in framat.plans.values():
+        assert pd.plan.schedule.activated is False
+        assert pd.plan.results is not None
+    assert framat.plans["antal-steg"].plan.results.goal_from.plan == "malsattning-steg"
+
+
+def test_framat__sleep_school_and_film(framat):
+    sleep = next(m for m in framat.modules if m.id == "aterhamtning-och-somn")
+    assert "Sömnskola" in [s.title for s in sleep.sections]
+    films = [d for s in framat.steps for d in s.body.directives if d.name == "video"]
+    assert films and all("captions" in d.options and "transcript" in d.options for d in films)
