@@ -215,3 +215,27 @@ def format_diagnostics(items: list[Diagnostic], fmt: str, strict: bool = False) 
         n_err = sum(1 for d in items if severity(d) == "error")
         lines.append(f"{n_err} fel, {len(items) - n_err} varningar.")
     return "\n".join(lines)
+
+
+def catalogue_markdown() -> str:
+    """docs/diagnostics.md, generated from the catalogue (a test keeps it current)."""
+    lines = [
+        "# Felkoder",
+        "",
+        "Genererad från `builder/diagnostics.py` med `python -m builder.diagnostics > docs/diagnostics.md`.",
+        "Koderna är stabila och återanvänds aldrig. Varningar kan tystas med `silence: [KOD]` i",
+        "program.yaml; `--strict` gör varningar till fel.",
+        "",
+        "| kod | allvar | meddelande | tips |",
+        "|---|---|---|---|",
+    ]
+    for code, entry in CATALOGUE.items():
+        severity = "fel" if entry.severity is Severity.ERROR else "varning"
+        message = entry.message.replace("|", "\\|").replace("{suggestion}", "")
+        hint = entry.hint.replace("|", "\\|").replace("{suggestion}", "").strip()
+        lines.append(f"| `{code}` | {severity} | {message} | {hint} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(catalogue_markdown(), end="")

@@ -178,3 +178,11 @@ def test_many_mistakes__all_collected_and_sorted(program):
 def test_warnings_and_errors__have_catalogue_severity():
     assert CATALOGUE["READ-001"].severity is Severity.WARNING
     assert CATALOGUE["A11Y-001"].severity is Severity.ERROR
+
+
+def test_docs_diagnostics_md__generated_from_catalogue():
+    from builder.diagnostics import catalogue_markdown
+    from tests.conftest import ROOT
+
+    assert (ROOT / "docs" / "diagnostics.md").read_text("utf-8") == catalogue_markdown(), (
+        "run: python -m builder.diagnostics > docs/diagnostics.md")
