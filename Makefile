@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the build and tests need (java runs the Nu HTML checker).
-DEBIAN_PACKAGES := default-jre-headless
+# Debian packages the build needs: espeak-ng (offline Swedish voice), HarfBuzz's
+# subsetter and Pango for WeasyPrint's PDFs, and a font with Swedish letters.
+DEBIAN_PACKAGES := espeak-ng libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: build test check lint clean system
 
-build: $(STAMP)
+build: $(STAMP) system
 	$(BIN)/stegvis build
 
 check: $(STAMP)
@@ -22,8 +23,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check builder tests build.py
 
 # Install missing Debian packages when running as root; otherwise say what is missing.
+# Java (for the Nu HTML checker in the tests) counts as present if any JRE is.
 system:
 	@missing=""; \
+	for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
