@@ -1,4 +1,4 @@
-"""The `stegvis` command line: `build` and `check`.
+"""The `stegvis` command line: `build`, `check`, `drift` and `diff`.
 
 Exit codes: 0 success (warnings allowed unless --strict), 1 content errors,
 2 usage or environment errors, 3 an internal error (a bug in Stegvis).
@@ -7,6 +7,7 @@ Exit codes: 0 success (warnings allowed unless --strict), 1 content errors,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import traceback
@@ -15,6 +16,7 @@ from pathlib import Path
 from builder import __version__
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics, format_diagnostics
+from builder.speech.engines import EngineError, EngineUnavailable, choose_engine
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -60,8 +62,26 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist/)")
     build.add_argument("--no-audio", action="store_true", help="skip audio readouts")
     build.add_argument("--no-pdf", action="store_true", help="skip PDFs")
+    build.add_argument("--tts", choices=("auto", "espeak", "gtts"), default="auto",
+                       help="voice engine: gtts when reachable, else espeak-ng (auto); or force one")
+    build.add_argument("--cache", type=Path, default=Path(".cache"),
+                       help="cache folder for synthesised sentences and PDFs (default: .cache/)")
     build.add_argument("--release", action="store_true",
                        help="refuse to replace an existing package of the same version with other content")
+    build.add_argument("--previous", type=Path, metavar="PATH",
+                       help="the previous package (folder or zip) that the version must be large enough after "
+                            "(default: the newest lower version in --out)")
+    drift = sub.add_parser("drift", help="list base changes to files an overlay overrides (exit 1 when any)")
+    drift.add_argument("overlays", nargs="*", metavar="OVERLAY", help="overlay folders (default: every regions/*/)")
+    drift.add_argument("--accept", nargs="+", metavar="PATH", help="record the base's current version of these files")
+    drift.add_argument("--accept-all", action="store_true", help="record the base's current version of every overridden file")
+    drift.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+    drift.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    diff = sub.add_parser("diff", help="changelog and compatibility class between two packages")
+    diff.add_argument("old", type=Path, metavar="OLD", help="the older package: dist/<id>/<version>/ or its zip")
+    diff.add_argument("new", type=Path, metavar="NEW", help="the newer package: dist/<id>/<version>/ or its zip")
+    diff.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+    diff.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     check = sub.add_parser("check", help="load, validate and check only; writes nothing")
     _add_common(check)
     return parser
@@ -75,9 +95,66 @@ def _emit(diags: Diagnostics, fmt: str, strict: bool) -> None:
         print(text, file=sys.stderr if fmt == "text" else sys.stdout)
 
 
+def run_drift(args: argparse.Namespace) -> int:
+    """`stegvis drift`: report (exit 1 on drift) or accept base changes."""
+    from builder.drift import accept, drift_report
+
+    overlays = [Path(p) for p in args.overlays] or [
+        p for p in default_programs(Path.cwd()) if p.parent.name == "regions"]
+    if not overlays:
+        raise UsageError("Hittar ingen överlagring: ange en mapp, t.ex. regions/norrbotten.")
+    drifted = False
+    out = []
+    for overlay in overlays:
+        if not (overlay / "program.yaml").is_file():
+            raise UsageError(f"{overlay} har ingen program.yaml.")
+        try:
+            if args.accept or args.accept_all:
+                done = accept(overlay, None if args.accept_all else list(args.accept))
+                print(f"{overlay}: godkände basens version av {len(done)} fil(er).", file=sys.stderr)
+                continue
+            report = drift_report(overlay)
+        except ValueError as exc:
+            raise UsageError(f"{overlay}: {exc}") from exc
+        drifted |= report.drifted
+        out.append(report)
+    if args.fmt == "json":
+        print(json.dumps([{"overlay": str(r.overlay), "base": str(r.base),
+                           "files": [{"path": f.path, "status": f.status, "diff": f.diff} for f in r.files]}
+                          for r in out], ensure_ascii=False, indent=2))
+    else:
+        words = {"changed": "basen har ändrats", "unaccepted": "ersatt men inte godkänd",
+                 "removed": "finns inte längre i basen"}
+        for r in out:
+            if not r.files:
+                print(f"{r.overlay}: ingen drift mot {r.base}.")
+            for f in r.files:
+                print(f"{r.overlay}: {f.path}: {words[f.status]}")
+                if f.diff:
+                    print(f.diff)
+            if r.files:
+                print(f"Godkänn med: stegvis drift {r.overlay} --accept PATH (eller --accept-all).")
+    return EXIT_CONTENT if drifted else EXIT_OK
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """`stegvis diff OLD NEW`: print the changelog; exit 0 (2 when a path is not a package)."""
+    from builder.diff import PackageError, changelog
+
+    try:
+        print(changelog(args.old, args.new, args.fmt))
+    except PackageError as exc:
+        raise UsageError(str(exc)) from exc
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from builder.pipeline import build_dir, check_dir
 
+    if args.command == "drift":
+        return run_drift(args)
+    if args.command == "diff":
+        return run_diff(args)
     programs = _programs(args)
     diags = Diagnostics()
     started = time.perf_counter()
@@ -87,18 +164,36 @@ def run(args: argparse.Namespace) -> int:
         _emit(diags, args.fmt, args.strict)
         return EXIT_CONTENT if diags.has_errors(args.strict) else EXIT_OK
     config = BuildConfig(out=args.out, audio=not args.no_audio, pdf=not args.no_pdf, strict=args.strict,
-                         release=args.release, fmt=args.fmt)
+                         release=args.release, fmt=args.fmt, tts=args.tts, cache=args.cache)
+    engine = None
+    if config.audio:
+        try:
+            engine, note = choose_engine(config.tts)
+        except EngineUnavailable as exc:
+            raise UsageError(f"{exc} Bygg utan ljud med --no-audio, eller välj --tts espeak.") from exc
+        if note and args.fmt == "text":
+            print(note, file=sys.stderr)
+    from builder.diff import PackageError
+
+    if args.previous is not None and not args.previous.exists():
+        raise UsageError(f"Det tidigare paketet {args.previous} finns inte.")
     built = []
     for program_dir in programs:
         try:
-            outcome = build_dir(program_dir, config, diags)
+            outcome = build_dir(program_dir, config, diags, engine, previous=args.previous)
+        except PackageError as exc:
+            raise UsageError(str(exc)) from exc
         except OSError as exc:
             raise UsageError(f"Kan inte skriva till {config.out}: {exc.strerror or exc}") from exc
+        except EngineError as exc:
+            raise UsageError(str(exc)) from exc
         if outcome.package is not None:
             built.append(outcome)
     _emit(diags, args.fmt, args.strict)
     if args.fmt == "text":
         for o in built:
+            for note in o.report.notes:
+                print(f"{o.program.meta.id}: {note}", file=sys.stderr)
             state = "oförändrat" if o.package.unchanged else "byggt"
             print(f"{o.program.meta.id} {o.program.meta.version}: {state} → {o.package.folder}", file=sys.stderr)
         print(f"Klart på {time.perf_counter() - started:.1f} s.", file=sys.stderr)

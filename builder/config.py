@@ -34,5 +34,6 @@ class BuildConfig(BaseModel):
     fmt: Literal["text", "json", "github"] = Field("text", description="Diagnostics format.")
     source_date_epoch: int = Field(default_factory=source_date_epoch, description="Timestamp for zip entries.")
     templates: Path = Field(TEMPLATES, description="Jinja2 templates and CSS.")
+    tts: Literal["auto", "espeak", "gtts"] = Field("auto", description="Voice engine for readouts.")
     cache: Path = Field(Path(".cache"), description="Content-addressed cache (audio, PDFs) that CI may keep between runs.")
     jobs: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)), description="Worker processes.")

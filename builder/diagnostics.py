@@ -56,6 +56,15 @@ CATALOGUE: dict[str, Entry] = {
     "PROGRAM-004": Entry(W, "Modulmappen {folder} finns men står inte i program.yaml.", "Lägg till '- {module}' under modules: i program.yaml, eller ta bort mappen."),
     "PROGRAM-005": Entry(E, "Modulen '{module}' står flera gånger under modules:.", "Ta bort dubbletten."),
     "PROGRAM-006": Entry(E, "Programmet har inga moduler.", "Lista modulernas id under modules: i program.yaml."),
+    # Overlays
+    "OVERLAY-001": Entry(E, "Basprogrammet {target} finns inte.", "extends: ska peka på en mapp med program.yaml, räknat från överlagringens program.yaml (t.ex. ../../content)."),
+    "OVERLAY-002": Entry(E, "Överlagringarna bygger på varandra i en cirkel: {cycle}.", "Låt basprogrammet vara ett program utan extends: någonstans i kedjan."),
+    "OVERLAY-003": Entry(E, "{what} '{name}' finns inte i basprogrammet.", "Ange id:t som det står i basen.{suggestion}"),
+    "OVERLAY-004": Entry(E, "Basprogrammet har inte längre {target}, som överlagringen ersätter.", "Basen har tagit bort eller bytt namn på filen. Flytta regionens ändring till basens nya fil, eller gör filen till ett eget tillägg, och kör stegvis drift --accept."),
+    "OVERLAY-005": Entry(E, "Överlagringen anger inte '{key}'.", "En överlagring är ett eget program: ange id, title, version och publisher i dess program.yaml."),
+    "OVERLAY-006": Entry(E, "Överlagringen har samma id som basprogrammet ('{value}').", "Ge regionens program ett eget id, t.ex. '{value}-region'."),
+    "OVERLAY-101": Entry(W, "Basprogrammet har ändrat {target} sedan överlagringen senast godkände den.", "Kör stegvis drift {overlay} för att se ändringen, uppdatera regionens fil och godkänn med --accept {target}."),
+    "OVERLAY-102": Entry(W, "Överlagringen ersätter {target} utan att ha godkänt basens version.", "Kör stegvis drift {overlay} --accept {target} så att en senare ändring i basen märks."),
     # Modules
     "MODULE-001": Entry(E, "Modulmappen {folder} saknar module.yaml.", "Skapa module.yaml med title, kind och start."),
     "MODULE-002": Entry(E, "Modulen '{module}' har inga steg.", "Lägg till minst ett steg som NN-namn.md i modulmappen."),
@@ -80,7 +89,12 @@ CATALOGUE: dict[str, Entry] = {
     "REF-005": Entry(E, "Länken {target} har en adress som inte stöds.", "Länka till ett steg (.md), till webben med https://, eller till mailto:/tel:."),
     "REF-006": Entry(E, "Aktivitetsplanen '{plan}' finns inte.", "Aktivitetsplaner ligger som activity-plans/<id>.yaml.{suggestion}"),
     "REF-007": Entry(W, "Formuläret '{form}' används inte i något steg.", "Lägg till '::: form {form}' i ett steg, eller ta bort formuläret."),
-    "REF-008": Entry(E, "Textfilen {target} är inte en WebVTT-fil.", "En textningsfil ska börja med raden WEBVTT."),
+    "REF-008": Entry(E, "Textfilen {target} är inte en textningsfil.", "Textning skrivs som WebVTT (.vtt) eller SRT (.srt)."),
+    # Captions of films
+    "CAPTION-001": Entry(E, "Textningen i {target} går inte att läsa: {detail}.", "En WebVTT-fil börjar med WEBVTT; varje replik har en tidsrad som 00:00:01.000 --> 00:00:04.000 och text."),
+    "CAPTION-002": Entry(E, "Textningen i {target} har fel tider: {detail}.", "Varje replik ska sluta efter att den börjar, och replikerna ska komma i tidsordning."),
+    "CAPTION-003": Entry(E, "Textningen i {target} har repliker som överlappar: {detail}.", "Låt varje replik sluta innan nästa börjar, annars döljer de varandra."),
+    "CAPTION-004": Entry(E, "Textningen i {target} saknar text: {detail}.", "Skriv vad som sägs i varje replik, eller ta bort repliken."),
     # Accessibility
     "A11Y-001": Entry(E, "Bilden {target} saknar alternativtext.", "Skriv vad bilden visar: ![Två personer promenerar i skogen]({target})."),
     "A11Y-002": Entry(E, "Filmen saknar textning och transkription.", "Lägg till 'captions: film/namn.sv.vtt' eller 'transcript: film/namn.md' i blocket."),
@@ -113,6 +127,7 @@ CATALOGUE: dict[str, Entry] = {
     "READ-001": Entry(W, "Steget har LIX {lix} ({level}), över gränsen {limit}.", "Korta meningarna och välj kortare ord. Målet är LIX 40 eller lägre."),
     # Package
     "PACKAGE-001": Entry(E, "Version {version} av {program} är redan släppt med annat innehåll.", "En släppt version ändras aldrig. Höj version i program.yaml (t.ex. till {next}) och bygg igen."),
+    "PACKAGE-002": Entry(E, "Version {version} är för låg för ändringarna sedan version {previous}: {count} av klassen {level}, t.ex. {change}.", "Höj version i program.yaml till minst {required} och bygg igen. Klassen {level} {meaning}. Se alla ändringar med stegvis diff."),
 }
 
 

@@ -25,6 +25,7 @@ class StepSource:
     id: str
     path: str  # display path
     file: Path
+    rel: str  # path inside its program folder, e.g. "modules/03-fysisk-aktivitet/02-hur-mycket.md"
     order: int
     front: YamlDoc | None
     body: str
@@ -39,6 +40,7 @@ class ModuleSource:
     meta: YamlDoc | None
     meta_path: str
     steps: list[StepSource] = field(default_factory=list)
+    meta_missing: bool = False  # no module.yaml (an error unless an overlay's base has one)
 
 
 @dataclass
@@ -52,6 +54,9 @@ class SourceTree:
     plans: dict[str, YamlDoc]
     media: dict[str, Path]  # path inside media/ -> file
     files: dict[str, bytes]  # every source file read: path relative to root -> bytes
+    lexicons: list[YamlDoc] = field(default_factory=list)  # lexicon.yaml files, base first
+    hidden: set[str] = field(default_factory=set)  # "module/step" hidden from start by an overlay
+    base: dict | None = None  # for an overlay: the base's id, version, content hash and file hashes
 
     def display(self, rel: str) -> str:
         return f"{self.display_root}/{rel}" if self.display_root not in ("", ".") else rel
@@ -119,16 +124,16 @@ class _Reader:
         lines = text.split("\n")
         if lines[0].rstrip() != "---":
             self.diags.add("STEP-001", shown, 1, 1)
-            return StepSource(step_id, shown, path, order, None, text, 1)
+            return StepSource(step_id, shown, path, self.rel(path), order, None, text, 1)
         end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
         if end is None:
             self.diags.add("STEP-003", shown, 1, 1)
-            return StepSource(step_id, shown, path, order, None, "", len(lines))
+            return StepSource(step_id, shown, path, self.rel(path), order, None, "", len(lines))
         front = parse_yaml("\n".join(lines[1:end]), shown, self.diags, line_offset=1)
         body = "\n".join(lines[end + 1 :])
         if not body.strip():
             self.diags.add("STEP-004", shown, end + 1, 1)
-        return StepSource(step_id, shown, path, order, front, body, end + 2)
+        return StepSource(step_id, shown, path, self.rel(path), order, front, body, end + 2)
 
 
 def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None) -> SourceTree:
@@ -152,9 +157,8 @@ def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None) -
         _, module_id = split_id(folder.name)
         meta_file = folder / "module.yaml"
         meta = r.yaml(meta_file) if meta_file.is_file() else None
-        if not meta_file.is_file():
-            diags.add("MODULE-001", r.display(folder), folder=folder.name)
-        module = ModuleSource(module_id, folder.name, r.display(folder), meta, r.display(meta_file))
+        module = ModuleSource(module_id, folder.name, r.display(folder), meta, r.display(meta_file),
+                              meta_missing=not meta_file.is_file())
         for path in _listdir(folder):
             if path.name == "module.yaml":
                 continue
@@ -182,7 +186,10 @@ def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None) -
             media[path.relative_to(media_root).as_posix()] = path
             r.files[r.rel(path)] = path.read_bytes()
 
-    return SourceTree(root, display_root, program, r.display(program_file), modules, forms, plans, media, r.files)
+    lexicon_file = root / "lexicon.yaml"
+    lexicon = r.yaml(lexicon_file) if lexicon_file.is_file() else None
+    return SourceTree(root, display_root, program, r.display(program_file), modules, forms, plans, media, r.files,
+                      [lexicon] if lexicon else [])
 
 
 def _yaml_folder(r: _Reader, folder: Path) -> dict[str, YamlDoc]:

@@ -23,12 +23,12 @@ from builder.schema.activity_plan import ActivityPlan
 from builder.schema.common import ID_PATTERN
 from builder.schema.form import Form
 from builder.schema.module import ModuleMeta
-from builder.schema.program import ProgramMeta
+from builder.schema.program import LexiconFile, ProgramMeta
 from builder.schema.step import StepMeta
 from builder.yamlsrc import YamlDoc
 
 
-@dataclass
+@dataclass(eq=False)  # hashable by identity: steps key the readout and audio maps
 class Step:
     id: str
     module_id: str
@@ -88,6 +88,12 @@ class Program:
     modules: list[Module]
     forms: dict[str, FormDoc]
     plans: dict[str, PlanDoc]
+    lexicon_file: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def lexicon(self) -> dict[str, str]:
+        """The pronunciation lexicon: lexicon.yaml, then program.yaml's `lexicon` on top."""
+        return self.lexicon_file | self.meta.lexicon
 
     @property
     def steps(self) -> list[Step]:
@@ -115,9 +121,26 @@ def validate_program(tree: SourceTree, diags: Diagnostics) -> Program | None:
             check_questions(plan.fields, doc, ("fields",), diags)
             check_plan(plan, doc, diags)
             plans[plan_id] = PlanDoc(plan_id, doc, plan)
+    lexicon: dict[str, str] = {}
+    for doc in tree.lexicons:
+        lexicon |= _validate_lexicon(doc, diags)
     if meta is None or len(diags.errors()) > before:
         return None
-    return Program(tree, meta, modules, forms, plans)
+    return Program(tree, meta, modules, forms, plans, lexicon)
+
+
+def _validate_lexicon(doc: YamlDoc, diags: Diagnostics) -> dict[str, str]:
+    if not isinstance(doc.data, dict):
+        diags.add("YAML-004", doc.path, *doc.locate(()), found="en lista" if isinstance(doc.data, list) else "ett enda värde")
+        return {}
+    try:
+        return LexiconFile.model_validate(doc.data).root
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = _clean_loc(err["loc"])
+            diags.add("SCHEMA-003", doc.path, *doc.locate(loc), key=str(loc[-1]) if loc else "lexicon",
+                      problem=f"{_show(err['input'])} är inte text", expected="Skriv uttalet som text, t.ex. FRAMÅT: Framåt.")
+        return {}
 
 
 def _check_file_id(file_id: str, path: str, diags: Diagnostics) -> None:
@@ -154,14 +177,16 @@ def _validate_modules(tree: SourceTree, meta: ProgramMeta | None, diags: Diagnos
     modules = []
     for module_id in dict.fromkeys(listed):
         for source in tree.modules.get(module_id, [])[:1]:
-            module = _validate_module(source, diags)
+            module = _validate_module(source, diags, tree.hidden)
             if module is not None:
                 modules.append(module)
     return modules
 
 
-def _validate_module(source: ModuleSource, diags: Diagnostics) -> Module | None:
+def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str]) -> Module | None:
     meta = validate_model(ModuleMeta, source.meta, diags) if source.meta else None
+    if source.meta is None and source.meta_missing:
+        diags.add("MODULE-001", source.path, folder=source.folder)
     if not source.steps:
         diags.add("MODULE-002", source.path, module=source.id)
     steps, files_by_id = [], {}
@@ -172,6 +197,8 @@ def _validate_module(source: ModuleSource, diags: Diagnostics) -> Module | None:
         if step_src.front is None:
             continue
         step_meta = validate_model(StepMeta, step_src.front, diags)
+        if step_meta is not None and f"{source.id}/{step_src.id}" in hidden:
+            step_meta = step_meta.model_copy(update={"visible": False})
         if step_meta is not None:
             body = parse_body(step_src.body, step_src.body_line)
             steps.append(Step(step_src.id, source.id, step_src, step_meta, body))
@@ -216,7 +243,7 @@ def validate_model(model: type[BaseModel], doc: YamlDoc, diags: Diagnostics):
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        _report(model, exc, doc, diags)
+        report_errors(model, exc, doc, diags)
         return None
 
 
@@ -228,7 +255,8 @@ def _clean_loc(loc: tuple) -> tuple:
 _MEMBER_TAGS = {"str", "int", "float", "bool", "date", "none", "dict", "list"}
 
 
-def _report(model: type[BaseModel], exc: ValidationError, doc: YamlDoc, diags: Diagnostics) -> None:
+def report_errors(model: type[BaseModel], exc: ValidationError, doc: YamlDoc, diags: Diagnostics) -> None:
+    """Map each pydantic error of `model` on `doc` to a diagnostic at its line."""
     grouped: dict[tuple, list[dict]] = {}
     for err in exc.errors():
         grouped.setdefault(_clean_loc(err["loc"]), []).append(err)

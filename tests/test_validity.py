@@ -24,9 +24,11 @@ from tests.conftest import FIXTURES, ROOT
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> list[Path]:
     out = tmp_path_factory.mktemp("dist")
-    config = BuildConfig(out=out, audio=False, pdf=False)
+    # The fixture with readouts (player markup, marked sentences), FRAMÅT without (fast).
+    configs = [BuildConfig(out=out, audio=True, tts="espeak", pdf=False, cache=out / ".cache"),
+               BuildConfig(out=out, audio=False, pdf=False)]
     folders = []
-    for source in (FIXTURES / "minimal", ROOT / "content"):
+    for source, config in zip((FIXTURES / "minimal", ROOT / "content"), configs, strict=True):
         diags = Diagnostics()
         outcome = build_dir(source, config, diags)
         assert outcome.package is not None, diags.items

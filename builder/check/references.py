@@ -7,6 +7,7 @@ from pathlib import Path
 
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.markdown import CALLOUT_KINDS, DIRECTIVES, Directive, locate_in, walk
+from builder.speech.captions import parse_captions
 from builder.validate import Program, Step
 
 EXTERNAL = ("https://", "http://", "mailto:", "tel:")
@@ -26,16 +27,21 @@ def media_key(target: str) -> str | None:
     return norm
 
 
-def step_index(program: Program) -> dict[Path, Step]:
-    """Every step by its resolved source file, for link resolution."""
-    return {step.file.resolve(): step for step in program.steps}
+def step_index(program: Program) -> dict[str, Step]:
+    """Every step by its path inside the program (overlay and base files alike)."""
+    return {step.source.rel: step for step in program.steps}
 
 
-def resolve_step_link(step: Step, href: str, index: dict[Path, Step]) -> Step | None:
+def link_target(step: Step, href: str) -> str | None:
+    """The program-relative path a relative link points at; None when it leaves the program."""
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(step.source.rel), href.split("#", 1)[0]))
+    return None if path.startswith("../") or path == ".." or path.startswith("/") else path
+
+
+def resolve_step_link(step: Step, href: str, index: dict[str, Step]) -> Step | None:
     """The step a relative `.md` link points at, or None."""
-    path = href.split("#", 1)[0]
-    target = (step.file.parent / path).resolve()
-    return index.get(target)
+    target = link_target(step, href)
+    return index.get(target) if target else None
 
 
 class _RefChecker:
@@ -43,6 +49,7 @@ class _RefChecker:
         self.program, self.diags = program, diags
         self.index = step_index(program)
         self.media = program.tree.media
+        self.checked_captions: set[str] = set()
 
     def check_media(self, target: str, path: str, line: int, col: int) -> str | None:
         key = media_key(target)
@@ -84,12 +91,12 @@ class _RefChecker:
         if ":" in path.split("/", 1)[0]:
             self.diags.add("REF-005", step.path, line, col, target=href)
         elif path.endswith(".md"):
-            target = (step.file.parent / path).resolve()
-            root = self.program.tree.root
-            if not target.is_relative_to(root):
+            target = link_target(step, path)
+            if target is None:
                 self.diags.add("REF-004", step.path, line, col, target=href)
             elif target not in self.index:
-                rels = {posixpath.relpath(p.as_posix(), step.file.parent.as_posix()): s for p, s in self.index.items()}
+                here = posixpath.dirname(step.source.rel)
+                rels = {posixpath.relpath(rel, here): s for rel, s in self.index.items()}
                 by_id = {s.id: rel for rel, s in rels.items()}
                 guess = did_you_mean(path, rels) or (
                     f" Menade du '{by_id[Path(path).stem.split('-', 1)[-1]]}'?"
@@ -140,16 +147,33 @@ class _RefChecker:
             if kind not in CALLOUT_KINDS:
                 self.diags.add("BLOCK-005", path, d.line, value=kind, suggestion=did_you_mean(kind, CALLOUT_KINDS))
 
+    def check_captions(self, key: str, target: str, path: str, line: int) -> None:
+        """Parse a caption file; problems are reported in the caption file itself."""
+        suffix = Path(key).suffix.lower()
+        if suffix not in (".vtt", ".srt"):
+            self.diags.add("REF-008", path, line, 1, target=target)
+            return
+        if key in self.checked_captions:
+            return
+        self.checked_captions.add(key)
+        shown = self.program.tree.display(f"media/{key}")
+        try:
+            text = self.media[key].read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            self.diags.add("FILE-001", shown, 1, 1)
+            return
+        for problem in parse_captions(text, srt=suffix == ".srt")[1]:
+            self.diags.add(problem.code, shown, problem.line, 1, target=target, detail=problem.detail)
+
     def captions(self, step: Step, d: Directive) -> None:
         if "captions" not in d.options and "transcript" not in d.options:
             self.diags.add("A11Y-002", step.path, d.line)
         if "captions" in d.options:
             line = d.option_lines["captions"]
-            key = self.check_media(d.options["captions"], step.path, line, 1)
+            target = d.options["captions"]
+            key = self.check_media(target, step.path, line, 1)
             if key is not None:
-                head = self.media[key].read_bytes()[:16].lstrip(b"\xef\xbb\xbf")
-                if not head.startswith(b"WEBVTT"):
-                    self.diags.add("REF-008", step.path, line, 1, target=d.options["captions"])
+                self.check_captions(key, target, step.path, line)
         if "transcript" in d.options:
             self.check_media(d.options["transcript"], step.path, d.option_lines["transcript"], 1)
 

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from builder import PACKAGE_FORMAT
+from builder.render.audio import audio_paths
 from builder.render.html import form_page, module_page, plan_page, step_page
+from builder.render.pdf_paths import BROCHURE, GUIDE, module_pdf, program_pdf, step_pdf
 from builder.validate import Program
 
 
-def program_data(program: Program, content_hash: str) -> dict:
-    """Modules, sections, steps, forms and plans with their package paths."""
+def program_data(program: Program, content_hash: str, readouts: dict | None = None, pdf: bool = False) -> dict:
+    """Modules, sections, steps, forms and plans with their package paths.
+
+    `readouts` (step -> Readout) adds each read step's MP3 and cue file; `pdf` (PDFs
+    were built) adds the PDF of each step and module, the program, the guide and the brochure.
+    """
+    readouts = readouts or {}
+
+    def readout_paths(step) -> dict | None:
+        readout = readouts.get(step)
+        if readout is None or not readout.sentences:
+            return None
+        mp3, vtt = audio_paths(step)
+        return {"mp3": mp3, "cues": vtt, "sentences": len(readout.sentences)}
+
     meta = program.meta
     modules = []
     for m in program.modules:
@@ -31,13 +46,15 @@ def program_data(program: Program, content_hash: str) -> dict:
                             "page": step_page(st),
                             "forms": [d.arg for d in st.body.directives if d.name == "form"],
                             "reviewed": st.meta.reviewed.model_dump(mode="json") if st.meta.reviewed else None,
-                        }
+                            "readout": readout_paths(st),
+                        } | ({"pdf": step_pdf(st)} if pdf else {})
                         for st in s.steps
                     ],
                 }
                 for s in m.sections
             ],
-        })
+        } | ({"pdf": module_pdf(program, m)} if pdf else {}))
+    pdfs = {"pdf": {"program": program_pdf(program), "guide": GUIDE, "brochure": BROCHURE}} if pdf else {}
     return {
         "format": PACKAGE_FORMAT,
         "content_hash": content_hash,
@@ -52,4 +69,4 @@ def program_data(program: Program, content_hash: str) -> dict:
             pid: pd.plan.model_dump(mode="json", exclude_none=True) | {"page": plan_page(pid)}
             for pid, pd in program.plans.items()
         },
-    }
+    } | pdfs

@@ -19,10 +19,14 @@ from builder.check.readability import lix_level, step_lix
 from builder.check.references import is_external, media_key, resolve_step_link, step_index
 from builder.config import BuildConfig
 from builder.markdown import Directive
+from builder.render.audio import audio_paths
 from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
+from builder.render.pdf_paths import step_pdf
+from builder.render.readout import Readout
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.form import Form
+from builder.speech.captions import srt_to_vtt
 from builder.validate import Module, Program, Step
 
 KIND = {"core": "Grundmodul", "deepening": "Fördjupningsmodul"}
@@ -30,6 +34,7 @@ START = {"current": "Aktuell från start", "upcoming": "Kommande (aktiveras av b
 CALLOUT = {"info": "Information", "tip": "Tips", "warning": "Viktigt"}
 WEEKDAY_ORDER = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 STYLESHEET = "assets/stegvis.css"
+READOUT_SCRIPT = "assets/readout.js"
 
 
 def step_page(step: Step) -> str:
@@ -54,7 +59,8 @@ def media_names(program: Program) -> dict[str, str]:
     for key, data in ((k, program.tree.files[f"media/{k}"]) for k in program.tree.media):
         p = PurePosixPath(key)
         digest = hashlib.sha256(data).hexdigest()[:10]
-        names[key] = str(PurePosixPath("media") / p.parent / f"{p.stem}.{digest}{p.suffix}")
+        suffix = ".vtt" if p.suffix.lower() == ".srt" else p.suffix  # SRT captions ship as WebVTT
+        names[key] = str(PurePosixPath("media") / p.parent / f"{p.stem}.{digest}{suffix}")
     return names
 
 
@@ -78,8 +84,10 @@ class Crumb:
 class PageRenderer:
     """Renders every page of one program; knows where each page and file lands."""
 
-    def __init__(self, program: Program, config: BuildConfig) -> None:
+    def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None) -> None:
         self.program = program
+        self.readouts = readouts or {}
+        self.pdf = config.pdf  # link each step's PDF (its path follows from the step alone)
         self.env = make_environment(config)
         self.media = media_names(program)
         self.index = step_index(program)
@@ -106,8 +114,10 @@ class PageRenderer:
                     return self.rel(page, step_page(target)) + fragment
             return self.media_url(page, href.split("#", 1)[0])
 
+        readout = self.readouts.get(step) if step is not None else None
         return MarkdownContext(link=link, media=lambda src: self.media_url(page, src),
-                               block=lambda d: self.block(page, step, d))
+                               block=lambda d: self.block(page, step, d),
+                               spans=readout.spans if readout is not None else {})
 
     def markdown(self, page: str, text: str) -> Markup:
         return render_text(text, self.context(page))
@@ -137,6 +147,7 @@ class PageRenderer:
     def render(self, template: str, page: str, **values) -> None:
         meta = self.program.meta
         values.setdefault("breadcrumb", [])
+        values.setdefault("scripts", [])
         html = self.env.get_template(template).render(
             program=meta, root=self.rel(page, "index.html").removesuffix("index.html"),
             stylesheet=self.rel(page, STYLESHEET), overview=self.rel(page, "index.html"), **values)
@@ -150,12 +161,19 @@ class PageRenderer:
         prev_step = steps[i - 1] if i > 0 else None
         next_step = steps[i + 1] if i + 1 < len(steps) else None
         body = render_tokens(step.body.tokens, self.context(page, step))
+        readout = self.readouts.get(step)
+        player = None
+        if readout is not None and readout.sentences:
+            mp3, vtt = audio_paths(step)
+            player = {"mp3": self.rel(page, mp3), "vtt": self.rel(page, vtt)}
         tokens = step.body.tokens
         first_heading = bool(tokens) and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
         self.render(
             "step.html", page,
             title=f"{step.meta.title} – {module.meta.title}",
-            step=step, module=module, body=body, add_heading=not first_heading,
+            step=step, module=module, body=body, add_heading=not first_heading, player=player,
+            pdf=self.rel(page, step_pdf(step)) if self.pdf else None,
+            scripts=[self.rel(page, READOUT_SCRIPT)] if player else [],
             breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
                         Crumb(module.meta.title, self.rel(page, module_page(module))),
                         Crumb(step.meta.section, None), Crumb(step.meta.title, None)],
@@ -234,9 +252,12 @@ def _plan_as_form(plan: ActivityPlan) -> Form:
     return Form(title=plan.title, questions=plan.fields)
 
 
-def render_pages(program: Program, config: BuildConfig) -> dict[str, bytes]:
-    """Every HTML page, the stylesheet and the media files of a program."""
-    r = PageRenderer(program, config)
+def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None) -> dict[str, bytes]:
+    """Every HTML page, the stylesheet and the media files of a program.
+
+    With `readouts`, step pages get a player and their sentences are marked for highlighting.
+    """
+    r = PageRenderer(program, config, readouts)
     r.overview()
     for module in program.modules:
         r.module(module)
@@ -247,6 +268,9 @@ def render_pages(program: Program, config: BuildConfig) -> dict[str, bytes]:
     for plan_id in program.plans:
         r.plan(plan_id)
     r.files[STYLESHEET] = (config.templates / "stegvis.css").read_bytes()
+    if readouts:
+        r.files[READOUT_SCRIPT] = (config.templates / "readout.js").read_bytes()
     for key, name in r.media.items():
-        r.files[name] = program.tree.files[f"media/{key}"]
+        data = program.tree.files[f"media/{key}"]
+        r.files[name] = srt_to_vtt(data.decode("utf-8")) if key.lower().endswith(".srt") else data
     return r.files

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nh3
+from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markupsafe import Markup
@@ -20,7 +21,7 @@ from builder.markdown import Directive, parser
 
 ALLOWED_TAGS = {
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "strong", "em", "a", "img", "blockquote",
-    "code", "pre", "hr", "br", "table", "thead", "tbody", "tr", "th", "td", "s", "div",
+    "code", "pre", "hr", "br", "table", "thead", "tbody", "tr", "th", "td", "s", "div", "span",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -29,6 +30,7 @@ ALLOWED_ATTRIBUTES = {
     "h3": {"id"},
     "ol": {"start"},
     "div": {"data-block"},
+    "span": {"data-s"},
 }
 _PLACEHOLDER = re.compile(r'<div data-block="(\d+)"></div>\n?')
 
@@ -41,6 +43,8 @@ class MarkdownContext:
     media: Callable[[str], str]
     block: Callable[[Directive], str]
     blocks: list[Directive] = field(default_factory=list)
+    #: id(text token) -> [(start, end, sentence id)]: readout sentences to mark for highlighting
+    spans: dict[int, list[tuple[int, int, str]]] = field(default_factory=dict)
 
 
 def _with_attr(self, tokens, idx, options, env, attr, rewrite, base):
@@ -61,6 +65,20 @@ def _render_link_open(self, tokens, idx, options, env):
     return _with_attr(self, tokens, idx, options, env, "href", env["ctx"].link, RendererHTML.renderToken)
 
 
+def _render_text(self, tokens, idx, options, env):
+    tok = tokens[idx]
+    pieces = env["ctx"].spans.get(id(tok))
+    if not pieces:
+        return escapeHtml(tok.content)
+    out, pos = [], 0
+    for start, end, sid in pieces:
+        out.append(escapeHtml(tok.content[pos:start]))
+        out.append(f'<span data-s="{sid}">{escapeHtml(tok.content[start:end])}</span>')
+        pos = end
+    out.append(escapeHtml(tok.content[pos:]))
+    return "".join(out)
+
+
 def _render_fence(self, tokens, idx, options, env):
     ctx: MarkdownContext = env["ctx"]
     directive = tokens[idx].meta.get("directive")
@@ -74,6 +92,7 @@ _md = parser()
 _md.add_render_rule("image", _render_image)
 _md.add_render_rule("link_open", _render_link_open)
 _md.add_render_rule("colon_fence", _render_fence)
+_md.add_render_rule("text", _render_text)
 
 
 def render_tokens(tokens: list[Token], ctx: MarkdownContext) -> Markup:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, RootModel
 from pydantic_core import PydanticCustomError
 
 from builder.schema.common import Id, Model
@@ -21,6 +21,12 @@ def check_semver(value: str) -> str:
     if not SEMVER.match(value):
         raise PydanticCustomError("semver", "not semver {value}", {"value": value})
     return value
+
+
+class LexiconFile(RootModel[dict[str, str]]):
+    """lexicon.yaml: written form -> spoken form."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class Contact(Model):
@@ -45,6 +51,29 @@ class Administration(Model):
 
 class Readability(Model):
     lix_warning: Annotated[int, Field(ge=10, le=100)] = 50
+
+
+class Removal(Model):
+    modules: list[str] = []
+    steps: list[str] = []  # "module/step"
+    forms: list[str] = []
+    activity_plans: list[str] = []
+
+
+class Hiding(Model):
+    steps: list[str] = []  # "module/step"
+
+
+class OverlaySpec(Model):
+    """The overlay-only keys of an overlay's program.yaml (the rest is ProgramMeta's)."""
+
+    extends: str
+    remove: Removal = Removal()
+    hide: Hiding = Hiding()
+
+
+#: Keys an overlay must set itself, so that nobody publishes a region's version under the base's name.
+OVERLAY_REQUIRED = ("id", "title", "version", "publisher")
 
 
 class ProgramMeta(Model):

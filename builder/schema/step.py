@@ -19,3 +19,5 @@ class StepMeta(Model):
     audio: bool = True
     visible: bool = True
     reviewed: Reviewed | None = None
+    readout: str | None = None  # the step's own readout text, replacing the page text
+    read_alt_text: bool = False  # read image alt texts aloud

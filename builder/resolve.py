@@ -1,0 +1,194 @@
+"""Stage 3, resolve: apply a regional overlay to its base program.
+
+Input: a program folder. Output: one `SourceTree`, for a plain program the loaded
+tree, for an overlay (a program.yaml with `extends:`) the base's tree with the
+overlay's files on top, its removals and hidden steps applied, and program.yaml's
+keys merged (lexicon key by key, everything else replaced). Every file keeps its
+own display path, so a diagnostic names the overlay's file or the base's, whichever
+is at fault. Rules: docs/overlays.md. Must not validate meaning (that is validate's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from builder.diagnostics import Diagnostics, did_you_mean
+from builder.drift import drift_report
+from builder.load import ModuleSource, SourceTree, load_tree
+from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
+from builder.validate import report_errors
+from builder.yamlsrc import YamlDoc
+
+OVERLAY_KEYS = ("extends", "remove", "hide")
+
+
+def is_overlay(tree: SourceTree) -> bool:
+    return tree.program is not None and isinstance(tree.program.data, dict) and "extends" in tree.program.data
+
+
+def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, ...] = ()) -> SourceTree | None:
+    """Load a program folder, resolving `extends:` (recursively) when it is an overlay."""
+    program_dir = program_dir.resolve()
+    tree = load_tree(program_dir, diags)
+    if not is_overlay(tree):
+        return tree
+    doc = tree.program
+    extends = doc.data.get("extends")
+    line, col = doc.locate(("extends",))
+    if not isinstance(extends, str) or not extends.strip():
+        diags.add("OVERLAY-001", doc.path, line, col, target=repr(extends))
+        return None
+    base_dir = (program_dir / extends).resolve()
+    chain = (*_chain, program_dir)
+    if base_dir in chain:
+        cycle = " → ".join(p.name for p in (*chain, base_dir))
+        diags.add("OVERLAY-002", doc.path, line, col, cycle=cycle)
+        return None
+    if not (base_dir / "program.yaml").is_file():
+        diags.add("OVERLAY-001", doc.path, line, col, target=extends)
+        return None
+    base = resolve_program(base_dir, diags, chain)
+    if base is None or base.program is None:
+        return None
+    merged = merge_overlay(base, tree, diags)
+    if merged is not None:
+        _report_drift(program_dir, tree, diags)
+    return merged
+
+
+def _report_drift(overlay_dir: Path, tree: SourceTree, diags: Diagnostics) -> None:
+    """Warnings for base changes to overridden files; an error for ones the base lost."""
+    report = drift_report(overlay_dir)
+    shown = tree.display_root or "."
+    for f in report.files:
+        path = tree.display(f.path)
+        if f.status == "changed":
+            diags.add("OVERLAY-101", path, target=f.path, overlay=shown)
+        elif f.status == "unaccepted":
+            diags.add("OVERLAY-102", path, target=f.path, overlay=shown)
+        else:
+            diags.add("OVERLAY-004", tree.display("overlay.lock"), target=f.path)
+
+
+def _spec(doc: YamlDoc, diags: Diagnostics) -> OverlaySpec | None:
+    data = {k: v for k, v in doc.data.items() if k in OVERLAY_KEYS}
+    try:
+        return OverlaySpec.model_validate(data)
+    except ValidationError as exc:
+        report_errors(OverlaySpec, exc, doc, diags)
+        return None
+
+
+def _merged_program(base: YamlDoc, overlay: YamlDoc, modules: list[str]) -> YamlDoc:
+    """The overlay's program.yaml on top of the base's; positions point into the overlay."""
+    data = {k: v for k, v in base.data.items()}
+    for key, value in overlay.data.items():
+        if key in OVERLAY_KEYS:
+            continue
+        if key == "lexicon" and isinstance(value, dict) and isinstance(data.get("lexicon"), dict):
+            data["lexicon"] = data["lexicon"] | value
+        else:
+            data[key] = value
+    data["modules"] = modules
+    merged = YamlDoc(path=overlay.path, data=data)
+    anchor = overlay.locate(("extends",))
+    for loc in base.values:  # base values are valid in the base; point them at `extends`
+        merged.values[loc] = anchor
+    merged.values.update(overlay.values)
+    merged.keys.update(overlay.keys)
+    return merged
+
+
+def merge_overlay(base: SourceTree, overlay: SourceTree, diags: Diagnostics) -> SourceTree | None:
+    """The base tree with the overlay applied (files replace by path, removals, hides)."""
+    doc = overlay.program
+    spec = _spec(doc, diags)
+    for key in OVERLAY_REQUIRED:
+        if key not in doc.data:
+            diags.add("OVERLAY-005", doc.path, *doc.locate(()), key=key)
+    if doc.data.get("id") is not None and doc.data.get("id") == base.program.data.get("id"):
+        diags.add("OVERLAY-006", doc.path, *doc.locate(("id",)), value=doc.data["id"])
+    if spec is None:
+        return None
+
+    modules: dict[str, list[ModuleSource]] = {mid: list(srcs) for mid, srcs in base.modules.items()}
+    by_folder = {src.folder: (mid, i) for mid, srcs in modules.items() for i, src in enumerate(srcs)}
+    added_modules = []
+    for mid, srcs in overlay.modules.items():
+        for src in srcs:
+            if src.folder in by_folder:
+                base_id, i = by_folder[src.folder]
+                modules[base_id][i] = _merge_module(modules[base_id][i], src)
+            else:
+                modules.setdefault(mid, []).append(src)
+                added_modules.append(mid)
+
+    base_order = [m for m in base.program.data.get("modules", []) if isinstance(m, str)]
+    order = doc.data.get("modules") if isinstance(doc.data.get("modules"), list) else base_order + added_modules
+
+    def missing(what: str, name: str, candidates, loc: tuple) -> None:
+        diags.add("OVERLAY-003", doc.path, *doc.locate(loc), what=what, name=name,
+                  suggestion=did_you_mean(name, candidates))
+
+    for i, mid in enumerate(spec.remove.modules):
+        if mid not in modules:
+            missing("Modulen", mid, modules, ("remove", "modules", i))
+            continue
+        del modules[mid]
+        order = [m for m in order if m != mid]
+    all_steps = {f"{mid}/{s.id}" for mid, srcs in modules.items() for src in srcs for s in src.steps}
+    for i, ref in enumerate(spec.remove.steps):
+        if ref not in all_steps:
+            missing("Steget", ref, all_steps, ("remove", "steps", i))
+            continue
+        mid, sid = ref.split("/", 1)
+        modules[mid] = [replace(src, steps=[s for s in src.steps if s.id != sid]) for src in modules[mid]]
+    forms, plans = dict(base.forms) | overlay.forms, dict(base.plans) | overlay.plans
+    for key, table, what in (("forms", forms, "Formuläret"), ("activity_plans", plans, "Aktivitetsplanen")):
+        for i, name in enumerate(getattr(spec.remove, key)):
+            if table.pop(name, None) is None:
+                missing(what, name, table, ("remove", key, i))
+    hidden = set(base.hidden)
+    for i, ref in enumerate(spec.hide.steps):
+        if ref not in all_steps:
+            missing("Steget", ref, all_steps, ("hide", "steps", i))
+        hidden.add(ref)
+
+    base_files = dict(base.files)
+    # Source files as the program sees them (the overlay's replace the base's), plus the
+    # base's own program.yaml, so that the content hash changes when either changes.
+    files = base_files | overlay.files | {"base:program.yaml": base_files.get("program.yaml", b"")}
+    return SourceTree(
+        root=overlay.root,
+        display_root=overlay.display_root,
+        program=_merged_program(base.program, doc, order),
+        program_path=overlay.program_path,
+        modules=modules,
+        forms=forms,
+        plans=plans,
+        media=dict(base.media) | overlay.media,
+        files=files,
+        lexicons=base.lexicons + overlay.lexicons,
+        hidden=hidden,
+        base={
+            "id": base.program.data.get("id"),
+            "version": str(base.program.data.get("version")),
+            "content_hash": base.content_hash,
+            "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(base_files.items())},
+        },
+    )
+
+
+def _merge_module(base: ModuleSource, overlay: ModuleSource) -> ModuleSource:
+    """A base module with the overlay's steps replacing (same file name) or added."""
+    steps = {s.file.name: s for s in base.steps} | {s.file.name: s for s in overlay.steps}
+    if overlay.meta_missing:
+        meta, meta_path = base.meta, base.meta_path
+    else:
+        meta, meta_path = overlay.meta, overlay.meta_path
+    return replace(base, meta=meta, meta_path=meta_path,
+                   steps=sorted(steps.values(), key=lambda s: (s.order, s.file.name)))
