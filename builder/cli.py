@@ -82,6 +82,13 @@ def make_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", type=Path, metavar="NEW", help="the newer package: dist/<id>/<version>/ or its zip")
     diff.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
     diff.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    review = sub.add_parser("review", help="list steps, forms and plans not reviewed as they are now; or sign them")
+    review.add_argument("programs", nargs="*", metavar="PROGRAM_DIR", help="program folders (default: content/ and regions/*/)")
+    review.add_argument("--sign", nargs="+", metavar="PATH", help="stamp these step, form or plan files as reviewed")
+    review.add_argument("--by", metavar="NAME", help="who reviewed (with --sign)")
+    review.add_argument("--check", action="store_true", help="exit 1 when anything needs review")
+    review.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+    review.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     check = sub.add_parser("check", help="load, validate and check only; writes nothing")
     _add_common(check)
     return parser
@@ -148,11 +155,64 @@ def run_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_review(args: argparse.Namespace) -> int:
+    """`stegvis review`: what needs review (with word diffs), or `--sign` files."""
+    import datetime as dt
+
+    from builder.pipeline import check_dir
+    from builder.review import review_items, sign, with_diffs
+
+    if args.sign:
+        if not args.by:
+            raise UsageError("Ange vem som granskat med --by NAMN.")
+        for raw in args.sign:
+            path = Path(raw)
+            if not path.is_file() or path.suffix not in (".md", ".yaml", ".yml"):
+                raise UsageError(f"{raw} är inget steg (.md) eller formulär/plan (.yaml).")
+            try:
+                digest = sign(path, args.by, dt.date.today())
+            except ValueError as exc:
+                raise UsageError(str(exc)) from exc
+            print(f"{raw}: granskad av {args.by} ({digest}).", file=sys.stderr)
+        return EXIT_OK
+    diags = Diagnostics()
+    pending, report = 0, []
+    for program_dir in _programs(args):
+        program = check_dir(program_dir, diags)
+        if program is None:
+            _emit(diags, "text", False)
+            return EXIT_CONTENT
+        items = with_diffs(review_items(program))
+        pending += sum(1 for i in items if i.status != "ok")
+        report.append((program, items))
+    if args.fmt == "json":
+        print(json.dumps([{"program": p.meta.id, "items": [
+            {"kind": i.kind, "name": i.name, "path": i.path, "status": i.status, "by": i.by,
+             "on": i.on.isoformat() if i.on else None, "reviewed_hash": i.reviewed_hash,
+             "current_hash": i.current_hash, "diff": i.diff} for i in items]} for p, items in report],
+            ensure_ascii=False, indent=2))
+    else:
+        kinds = {"step": "steg", "form": "formulär", "plan": "aktivitetsplan"}
+        for program, items in report:
+            todo = [i for i in items if i.status != "ok"]
+            print(f"{program.meta.id}: {len(items) - len(todo)} av {len(items)} granskade som de är nu.")
+            for i in todo:
+                if i.status == "never":
+                    print(f"  {i.path}: {kinds[i.kind]} aldrig granskat")
+                else:
+                    print(f"  {i.path}: {kinds[i.kind]} ändrat sedan {i.by} granskade det {i.on}")
+                    for line in i.diff or ["(den granskade texten finns inte i git; jämför själv)"]:
+                        print(f"      {line}")
+    return EXIT_CONTENT if args.check and pending else EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
     from builder.pipeline import build_dir, check_dir
 
     if args.command == "drift":
         return run_drift(args)
+    if args.command == "review":
+        return run_review(args)
     if args.command == "diff":
         return run_diff(args)
     programs = _programs(args)

@@ -125,6 +125,9 @@ CATALOGUE: dict[str, Entry] = {
     "PLAN-006": Entry(E, "results har både goal och goal_from.", "Välj ett fast mål (goal) eller ett mål från en annan plan (goal_from)."),
     # Readability
     "READ-001": Entry(W, "Steget har LIX {lix} ({level}), över gränsen {limit}.", "Korta meningarna och välj kortare ord. Målet är LIX 40 eller lägre."),
+    "READ-002": Entry(W, "Meningen har {words} ord (gränsen är {limit}): ”{start}…”", "Dela meningen i två eller flera. Korta meningar är lättare att läsa och att lyssna på."),
+    "READ-003": Entry(W, "”{phrase}” är krångligt språk.", "Skriv hellre ”{instead}”."),
+    "READ-004": Entry(W, "”{found}” stavas ”{preferred}” i programmet.", "Skriv ”{preferred}” överallt, så att texten och uppläsningen blir lika."),
     # Package
     "PACKAGE-001": Entry(E, "Version {version} av {program} är redan släppt med annat innehåll.", "En släppt version ändras aldrig. Höj version i program.yaml (t.ex. till {next}) och bygg igen."),
     "PACKAGE-002": Entry(E, "Version {version} är för låg för ändringarna sedan version {previous}: {count} av klassen {level}, t.ex. {change}.", "Höj version i program.yaml till minst {required} och bygg igen. Klassen {level} {meaning}. Se alla ändringar med stegvis diff."),

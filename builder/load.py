@@ -114,7 +114,10 @@ class _Reader:
         text = self.text(path)
         if text is None:
             return None
-        return parse_yaml(text, self.display(path), self.diags)
+        doc = parse_yaml(text, self.display(path), self.diags)
+        if doc is not None:
+            doc.file = path
+        return doc
 
     def step(self, path: Path, order: int, step_id: str) -> StepSource | None:
         text = self.text(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,6 +37,7 @@ class YamlDoc:
 
     path: str  # display path used in diagnostics
     data: Any
+    file: Path | None = None  # the file it was read from, when there is one
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
 

@@ -63,7 +63,8 @@ def test_program_json__has_what_the_runtime_needs(program, config):
     assert (deep["kind"], deep["start"]) == ("deepening", "upcoming")
     step = deep["sections"][0]["steps"][0]
     assert step == {"id": "mer", "title": "Mer att läsa", "visible": False, "audio": False,
-                    "page": "fordjupning/mer.html", "forms": [], "reviewed": None, "readout": None}
+                    "page": "fordjupning/mer.html", "forms": [], "reviewed": None, "review_status": "never",
+                    "readout": None}
     assert start["sections"][0]["steps"][1]["forms"] == ["mal"]
     form = data["forms"]["mal"]
     assert form["required"] and form["page_comments"] and form["flag_on_submit"]

@@ -6,7 +6,7 @@ Input: a validated `Program`. Output: diagnostics only; never changes the progra
 from __future__ import annotations
 
 from builder.check.accessibility import check_accessibility
-from builder.check.readability import check_readability
+from builder.check.readability import check_language, check_readability
 from builder.check.references import check_references
 from builder.diagnostics import Diagnostics
 from builder.validate import Program
@@ -17,3 +17,4 @@ def check_program(program: Program, diags: Diagnostics) -> None:
     check_references(program, diags)
     check_accessibility(program, diags)
     check_readability(program, diags)
+    check_language(program, diags)

@@ -13,6 +13,7 @@ from markdown_it.token import Token
 
 from builder.diagnostics import Diagnostics
 from builder.markdown import inline_text
+from builder.speech.sentences import sentences
 from builder.validate import Program, Step
 
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
@@ -68,3 +69,55 @@ def check_readability(program: Program, diags: Diagnostics) -> None:
         value, words = step_lix(step)
         if words and value > limit:
             diags.add("READ-001", step.path, step.body.line, lix=f"{value:.0f}", level=lix_level(value), limit=limit)
+
+
+def _blocks_with_lines(step: Step):
+    """(text, file line) of every readable block, callouts included."""
+    def walk(tokens, first_line):
+        for tok in tokens:
+            if tok.type == "inline":
+                yield inline_text(tok), first_line + (tok.map[0] if tok.map else 0)
+            elif tok.type == "colon_fence" and tok.meta.get("directive") is not None:
+                d = tok.meta["directive"]
+                yield from walk(d.body, d.body_line)
+
+    yield from walk(step.body.tokens, step.body.line)
+
+
+def _word_pattern(phrase: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w.]){re.escape(phrase)}(?![\w])", re.IGNORECASE)
+
+
+def check_language(program: Program, diags: Diagnostics) -> None:
+    """Long sentences, plain-language hints and consistent spelling of terms."""
+    settings = program.meta.readability
+    limit = settings.max_sentence_words
+    hints = [(p, _word_pattern(p), instead) for p, instead in settings.plain_language_hints().items()]
+    spellings = [(v, re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w])"), pref) for v, pref in settings.spellings().items()]
+    terms = [(t, re.compile(rf"(?<![\w]){re.escape(t)}(?![\w])", re.IGNORECASE)) for t in settings.terms]
+    for step in program.steps:
+        for text, line in _blocks_with_lines(step):
+            for sentence in sentences(text):
+                words = len(_WORD.findall(sentence))
+                if words > limit:
+                    start = " ".join(sentence.split()[:6])
+                    diags.add("READ-002", step.path, line, words=words, limit=limit, start=start)
+        for i, raw in enumerate(step.body.lines):
+            line = step.body.line + i
+            for _phrase, pattern, instead in hints:
+                for m in pattern.finditer(raw):
+                    diags.add("READ-003", step.path, line, m.start() + 1, phrase=m.group(0), instead=instead)
+            for _variant, pattern, preferred in spellings:
+                for m in pattern.finditer(raw):
+                    diags.add("READ-004", step.path, line, m.start() + 1, found=m.group(0), preferred=preferred)
+            for term, pattern in terms:
+                for m in pattern.finditer(raw):
+                    found = m.group(0)
+                    # all lower case is the ordinary word ("framåt"), not the term
+                    if found != term and not found.islower() and not _in_url(raw, m.start()):
+                        diags.add("READ-004", step.path, line, m.start() + 1, found=found, preferred=term)
+
+
+def _in_url(line: str, pos: int) -> bool:
+    """Whether a match sits inside a link target or path, where spelling rules do not apply."""
+    return "/" in line[max(0, pos - 1) : pos] or line[max(0, pos - 2) : pos] == "](" or line[max(0, pos - 1) : pos] == "("

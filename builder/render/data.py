@@ -6,6 +6,7 @@ from builder import PACKAGE_FORMAT
 from builder.render.audio import audio_paths
 from builder.render.html import form_page, module_page, plan_page, step_page
 from builder.render.pdf_paths import BROCHURE, GUIDE, module_pdf, program_pdf, step_pdf
+from builder.review import review_status
 from builder.validate import Program
 
 
@@ -46,6 +47,7 @@ def program_data(program: Program, content_hash: str, readouts: dict | None = No
                             "page": step_page(st),
                             "forms": [d.arg for d in st.body.directives if d.name == "form"],
                             "reviewed": st.meta.reviewed.model_dump(mode="json") if st.meta.reviewed else None,
+                            "review_status": review_status("step", st.file, st.meta.reviewed)[0],
                             "readout": readout_paths(st),
                         } | ({"pdf": step_pdf(st)} if pdf else {})
                         for st in s.steps

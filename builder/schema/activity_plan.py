@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from builder.schema.common import Id, Model, Number
+from builder.schema.common import Id, Model, Number, Reviewed
 from builder.schema.form import Question
 
 WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
@@ -38,3 +38,4 @@ class ActivityPlan(Model):
     fields: list[Question]
     schedule: Schedule
     results: Results | None = None
+    reviewed: Reviewed | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated
 
@@ -15,6 +16,14 @@ class Model(BaseModel):
     """Base of every content model: unknown keys are errors, no silent coercion."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Reviewed(Model):
+    """Who reviewed a step, form or plan, when, and the content hash they saw."""
+
+    by: str
+    on: dt.date
+    hash: str
 
 
 def check_id(value: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from builder.schema.common import Id, Model, Number
+from builder.schema.common import Id, Model, Number, Reviewed
 
 QuestionType = Literal["text", "textarea", "single", "multi", "scale", "number", "date", "display"]
 Scalar = str | int | float | bool
@@ -76,3 +76,4 @@ class Form(Model):
     flag_on_submit: bool = False
     questions: list[Question]
     scoring: Scoring | None = None
+    reviewed: Reviewed | None = None

@@ -49,8 +49,33 @@ class Administration(Model):
     codes: list[Code] = []
 
 
+#: Plain-language ("klarspråk") hints: a word or phrase and what to write instead.
+PLAIN_LANGUAGE = {
+    "erhålla": "få", "erhåller": "får", "erhöll": "fick", "tillhandahålla": "ge", "tillhandahåller": "ger",
+    "avseende": "om", "i enlighet med": "enligt", "ombesörja": "se till", "föreligga": "finnas",
+    "föreligger": "finns", "i syfte att": "för att", "vederbörande": "den det gäller", "emellertid": "men",
+    "beakta": "tänka på", "inneha": "ha", "nyttja": "använda", "nyttjar": "använder", "erforderlig": "nödvändig",
+    "tillse": "se till", "därest": "om", "såsom": "som", "icke": "inte", "skall": "ska", "torde": "bör",
+    "i dagsläget": "nu", "på grund av att": "eftersom", "med anledning av": "på grund av",
+}
+
+#: Spellings of common abbreviations: a variant and the form the program uses.
+SPELLING = {"t ex": "t.ex.", "t. ex.": "t.ex.", "tex.": "t.ex.", "bl a": "bl.a.", "bl. a.": "bl.a.",
+            "d v s": "dvs.", "d.v.s.": "dvs.", "m m": "m.m.", "o s v": "osv.", "o.s.v.": "osv.", "ca.": "ca"}
+
+
 class Readability(Model):
     lix_warning: Annotated[int, Field(ge=10, le=100)] = 50
+    max_sentence_words: Annotated[int, Field(ge=5, le=200)] = 25
+    plain_language: dict[str, str] = {}  # added to the built-in hints (an empty value drops one)
+    spelling: dict[str, str] = {}  # added to the built-in spellings
+    terms: list[str] = []  # program terms always written this way, e.g. FRAMÅT
+
+    def plain_language_hints(self) -> dict[str, str]:
+        return {k: v for k, v in (PLAIN_LANGUAGE | self.plain_language).items() if v}
+
+    def spellings(self) -> dict[str, str]:
+        return {k: v for k, v in (SPELLING | self.spelling).items() if v}
 
 
 class Removal(Model):

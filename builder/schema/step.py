@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from builder.schema.common import Model
-
-
-class Reviewed(Model):
-    by: str
-    on: dt.date
-    hash: str
+from builder.schema.common import Model, Reviewed
 
 
 class StepMeta(Model):

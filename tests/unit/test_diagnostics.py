@@ -116,6 +116,11 @@ CASES = [
     ("block-unknown-option", {GOAL: sub("captions: film", "caption: film")}, "BLOCK-006", GOAL, 15),
     ("block-unclosed", {MORE: sub("Ring 112 vid fara.\n:::\n", "Ring 112 vid fara.\n")}, "BLOCK-004", MORE, 20),
     ("callout-unknown-kind", {WELCOME: sub("::: callout tip", "::: callout tips")}, "BLOCK-005", WELCOME, 13),
+    ("long-sentence", {WELCOME: sub("Du läser det i lugn och ro.", "Du läser det i lugn och ro och " + "sedan läser du mer och mer " * 5 + "tills det tar slut.")}, "READ-002", WELCOME, 7),
+    ("plain-language", {WELCOME: sub("Du läser det", "Du erhåller det")}, "READ-003", WELCOME, 7),
+    ("abbreviation-spelling", {WELCOME: sub("Du läser det", "Du läser t ex det")}, "READ-004", WELCOME, 7),
+    ("program-term-spelling", {"program.yaml": lambda t: t + "readability:\n  terms: [FRAMÅT]\n",
+                               WELCOME: sub("Du läser det", "Framåt läser det")}, "READ-004", WELCOME, 7),
     ("readability", {MORE: sub("Här finns mer text.", "Försäkringsmedicinska bedömningsunderlag kompletteras regelbundet. Behandlingsprogrammets rehabiliteringsinsatser förutsätter kontinuerlig egenvårdsdokumentation, hälsofrämjande levnadsvaneförändringar, arbetsplatsanpassningar och försäkringsmedicinska utredningsunderlag.")}, "READ-001", MORE, 7),
 ]
 
@@ -197,3 +202,15 @@ def test_docs_diagnostics_md__generated_from_catalogue():
 
     assert (ROOT / "docs" / "diagnostics.md").read_text("utf-8") == catalogue_markdown(), (
         "run: python -m builder.diagnostics > docs/diagnostics.md")
+
+
+def test_program_term__ordinary_lower_case_word_not_flagged(program):
+    root = program({"program.yaml": lambda t: t + "readability:\n  terms: [FRAMÅT]\n",
+                    WELCOME: sub("Du läser det", "Du går framåt och läser det")})
+    assert diagnose(root) == []
+
+
+def test_plain_language__program_can_add_and_drop_hints(program):
+    root = program({"program.yaml": lambda t: t + "readability:\n  plain_language: {erhåller: '', läser: tar del av}\n",
+                    WELCOME: sub("Du läser det", "Du erhåller och läser det")})
+    assert [(d.code, d.message) for d in diagnose(root)] == [("READ-003", "”läser” är krångligt språk.")]
