@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import resource
 import shutil
 import statistics
 import sys
@@ -132,9 +133,40 @@ def rebuilds(program_dir: Path, tmp: Path, jobs: int) -> dict[str, float]:
             "from cache after one change": len(changed.cached)}
 
 
-def median_of(runs: int, fn: Callable[[], float]) -> tuple[float, list[float]]:
-    values = [fn() for _ in range(runs)]
-    return statistics.median(values), values
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (forked workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one call."""
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    fn()
+    return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def _burn() -> float:
+    t = time.perf_counter()
+    total = 0
+    for i in range(6_000_000):
+        total += i
+    return time.perf_counter() - t
+
+
+def parallelism(jobs: int) -> float:
+    """How many cores this machine gives right now: `jobs` busy processes against one.
+
+    The machine may be shared (other builds, a validator on Java): a figure well below
+    `jobs` means the parallel timings of that round were taken on a busy machine.
+    """
+    one = _burn()
+    t = time.perf_counter()
+    workers = [Forked(_burn) for _ in range(jobs - 1)]
+    _burn()
+    for w in workers:
+        w.result()
+    return jobs * one / (time.perf_counter() - t)
 
 
 def main() -> None:
@@ -146,46 +178,56 @@ def main() -> None:
     args = parser.parse_args()
     program = load(args.program)
     tmp = Path(tempfile.mkdtemp(prefix="stegvis-pdf-bench-"))
+    jobs = args.jobs
+    measures: dict[str, Callable[[], object]] = {
+        "program PDF alone": lambda: program_alone(program, tmp),
+        "whole set, 1 process": lambda: whole_set(program, tmp, 1),
+        f"whole set, {jobs} processes": lambda: whole_set(program, tmp, jobs),
+        "naive per-step, 1 process": lambda: naive_steps(program, tmp, 1),
+        f"naive per-step, {jobs} processes": lambda: naive_steps(program, tmp, jobs),
+    }
+    wall: dict[str, list[float]] = {k: [] for k in measures}
+    cpu: dict[str, list[float]] = {k: [] for k in measures}
+    cores, rebuilt = [], []
     try:
         program_alone(program, tmp)  # warm up fontconfig, imports and caches
-        figures: dict[str, object] = {"steps": len(program.steps), "modules": len(program.modules), "runs": args.runs}
-        alone = [program_alone(program, tmp) for _ in range(args.runs)]
-        figures["pages"] = alone[0]["pages"]
-        figures["program PDF alone"] = statistics.median(a["total"] for a in alone)
-        figures["program PDF alone: layout"] = statistics.median(a["layout"] for a in alone)
-        figures["program PDF alone: write"] = statistics.median(a["write"] for a in alone)
-        figures["runs: program PDF alone"] = [a["total"] for a in alone]
-        for label, fn in (
-            ("whole set, 1 process", lambda: whole_set(program, tmp, 1)),
-            (f"whole set, {args.jobs} processes", lambda: whole_set(program, tmp, args.jobs)),
-            ("naive per-step, 1 process", lambda: naive_steps(program, tmp, 1)),
-            (f"naive per-step, {args.jobs} processes", lambda: naive_steps(program, tmp, args.jobs)),
-        ):
-            figures[label], figures[f"runs: {label}"] = median_of(args.runs, fn)
-        reb = [rebuilds(args.program, tmp, args.jobs) for _ in range(args.runs)]
-        for key in reb[0]:
-            figures[key] = statistics.median(r[key] for r in reb)
-        figures["runs: one-step rebuild"] = [r["one-step rebuild"] for r in reb]
-        figures["components (1 process, one run)"] = components(program, tmp)
+        for _ in range(args.runs):  # rounds interleave the measures, so a busy spell hits them alike
+            cores.append(parallelism(jobs))
+            for label, fn in measures.items():
+                w, c = timed(fn)
+                wall[label].append(w)
+                cpu[label].append(c)
+            rebuilt.append(rebuilds(args.program, tmp, jobs))
+            cores.append(parallelism(jobs))
+        layout = program_alone(program, tmp)
+        parts = components(program, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    ref = figures["program PDF alone"]
-    print(f"{args.program}: {figures['steps']} steps, {figures['modules']} modules, {figures['pages']} pages; "
-          f"median of {args.runs} runs; {args.jobs} processes where parallel")
-    for key, value in figures.items():
-        if key.startswith("runs:") or key in ("steps", "modules", "pages", "runs"):
-            continue
-        if isinstance(value, dict):
-            print(f"{key}:")
-            for k, v in value.items():
-                print(f"  {k:48} {v:7.2f} s")
-        elif isinstance(value, float):
-            print(f"{key:50} {value:7.2f} s   {value / ref:5.2f}x the program PDF alone")
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    ref = med["program PDF alone"]
+    print(f"{args.program}: {len(program.steps)} steps, {len(program.modules)} modules, {layout['pages']} pages; "
+          f"median of {args.runs} rounds; cores available during the rounds: "
+          + ", ".join(f"{c:.1f}" for c in cores))
+    print(f"{'':44} {'wall':>8} {'ratio':>7} {'CPU':>8}   runs (wall)")
+    for label in measures:
+        runs = ", ".join(f"{v:.1f}" for v in wall[label])
+        print(f"{label:44} {med[label]:7.2f}s {med[label] / ref:6.2f}x {statistics.median(cpu[label]):7.2f}s   {runs}")
+    for key in rebuilt[0]:
+        value = statistics.median(r[key] for r in rebuilt)
+        runs = ", ".join(f"{r[key]:.1f}" for r in rebuilt)
+        if isinstance(rebuilt[0][key], float):
+            print(f"{key:44} {value:7.2f}s {value / ref:6.2f}x {'':8}   {runs}")
         else:
-            print(f"{key:50} {value}")
+            print(f"{key:44} {value:8}")
+    print(f"program PDF alone, one more run: layout {layout['layout']:.2f}s, write {layout['write']:.2f}s")
+    print("where the time of the whole set goes (1 process, one run):")
+    for key, value in parts.items():
+        print(f"  {key:42} {value:7.2f}s")
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        data = {"wall": wall, "cpu": cpu, "cores": cores, "rebuilds": rebuilt, "program alone": layout,
+                "components": parts}
+        args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,9 @@ def make_parser() -> argparse.ArgumentParser:
     review.add_argument("--check", action="store_true", help="exit 1 when anything needs review")
     review.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
     review.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    schema = sub.add_parser("schema", help="write JSON Schemas (draft-07) of the authoring format for editors")
+    schema.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write (default: schemas/)")
+    schema.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     check = sub.add_parser("check", help="load, validate and check only; writes nothing")
     _add_common(check)
     return parser
@@ -213,6 +216,14 @@ def run(args: argparse.Namespace) -> int:
         return run_drift(args)
     if args.command == "review":
         return run_review(args)
+    if args.command == "schema":
+        from builder.jsonschema import dump, schemas
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, content in schemas().items():
+            (args.out / name).write_text(dump(content), "utf-8")
+        print(f"Skrev {len(schemas())} scheman till {args.out}/.", file=sys.stderr)
+        return EXIT_OK
     if args.command == "diff":
         return run_diff(args)
     programs = _programs(args)

@@ -1,0 +1,449 @@
+"""The runtime's database model (SQLAlchemy 2 ORM); Alembic migrations create it.
+
+Part 1 (issue #8) uses the patient's side of it; the tables for part 2 (therapist
+screens, flags, read receipts, maintenance phase, ending, purge, roles) are here
+already, so that part adds screens, not migrations of what exists.
+
+Rules the model keeps:
+- Times are stored as aware UTC datetimes; dates (a plan's start) as plain dates that
+  mean Europe/Stockholm.
+- The access log has no foreign keys, so it survives a purge of the enrolment it
+  names, and the database refuses to change or delete its rows (triggers in the
+  migration).
+- Patient data hangs off an enrolment with ON DELETE CASCADE, so a purge is one
+  DELETE of the enrolment; the person (`users` row) is purged separately when no
+  enrolment is left.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware UTC datetime on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; the runtime stores aware UTC datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention, so migrations name constraints stably."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as short strings with a CHECK on every backend; values, not names.
+    return Enum(cls, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e],
+                create_constraint=True, validate_strings=True)
+
+
+class UserKind(enum.StrEnum):
+    citizen = "citizen"  # invånare / patient
+    staff = "staff"  # vårdpersonal
+
+
+class Role(enum.StrEnum):
+    therapist = "therapist"  # behandlare
+    citizen_admin = "citizen_admin"  # invånaradministratör
+    access_admin = "access_admin"  # behörighetsadministratör
+    data_admin = "data_admin"  # dataadministratör
+
+
+class EnrolmentStatus(enum.StrEnum):
+    active = "active"
+    maintenance = "maintenance"  # vidmakthållande: reading only, until maintenance_until
+    ended = "ended"  # avslutad: the patient has no access; waiting for purge
+
+
+class ModuleState(enum.StrEnum):
+    current = "current"  # aktuell: the patient sees it
+    upcoming = "upcoming"  # kommande: the therapist may make it current later
+
+
+class FlagKind(enum.StrEnum):
+    form_submitted = "form_submitted"
+    message = "message"
+    page_comment = "page_comment"
+    missed_registration = "missed_registration"
+
+
+class AuthorRole(enum.StrEnum):
+    patient = "patient"
+    therapist = "therapist"
+
+
+class Unit(Base):
+    """A care unit (vårdenhet); staff act in a unit, enrolments belong to one."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    hsa_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """A person who logs in: a citizen (patient) or a member of staff."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[UserKind] = mapped_column(_enum(UserKind, "user_kind"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    #: Citizens: personnummer or samordningsnummer, 12 digits. Never logged.
+    personal_number: Mapped[str | None] = mapped_column(String(12), unique=True)
+    #: Staff: HSA-id of the person, for the e-identification provider to come.
+    hsa_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    roles: Mapped[list[UnitRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class LocalCredential(Base):
+    """Username and argon2 hash for the local-account login provider (development, tests)."""
+
+    __tablename__ = "local_credentials"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UnitRole(Base):
+    """One role of one member of staff in one unit, given by an access administrator."""
+
+    __tablename__ = "unit_roles"
+    __table_args__ = (UniqueConstraint("user_id", "unit_id", "role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(back_populates="roles", foreign_keys=[user_id])
+
+
+class LoginSession(Base):
+    """A logged-in session. The cookie holds a random token; only its sha256 is stored."""
+
+    __tablename__ = "sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    #: The unit a member of staff acts in (their access is checked against it); None for citizens.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class Enrolment(Base):
+    """A moment: one patient in one program, pinned to the package version it started on."""
+
+    __tablename__ = "enrolments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"), index=True)
+    therapist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    program_id: Mapped[str] = mapped_column(String(100))
+    program_version: Mapped[str] = mapped_column(String(50))
+    status: Mapped[EnrolmentStatus] = mapped_column(_enum(EnrolmentStatus, "enrolment_status"),
+                                                   default=EnrolmentStatus.active)
+    welcome_text: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    last_patient_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Maintenance phase (part 2): reading only until this date; irreversible.
+    maintenance_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    maintenance_until: Mapped[date | None] = mapped_column(Date)
+    # Ending (part 2): no access for the patient; a reason is required; irreversible.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    #: Another enrolment of the same patient this one is linked to (länkade moment).
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id", ondelete="SET NULL"))
+
+    patient: Mapped[User] = relationship(foreign_keys=[patient_id])
+    therapist: Mapped[User | None] = relationship(foreign_keys=[therapist_id])
+    unit: Mapped[Unit] = relationship()
+    contacts: Mapped[list[Contact]] = relationship(back_populates="enrolment", cascade="all, delete-orphan",
+                                                  order_by="Contact.position")
+    modules: Mapped[list[EnrolmentModule]] = relationship(back_populates="enrolment", cascade="all, delete-orphan",
+                                                         order_by="EnrolmentModule.position")
+    step_settings: Mapped[list[StepSetting]] = relationship(cascade="all, delete-orphan")
+    plans: Mapped[list[EnrolmentPlan]] = relationship(back_populates="enrolment", cascade="all, delete-orphan",
+                                                     order_by="EnrolmentPlan.id")
+
+
+class Contact(Base):
+    """A contact shown on the patient's start page (the therapist, the team, 1177…)."""
+
+    __tablename__ = "contacts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(200))
+    hours: Mapped[str | None] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500))
+    added_by: Mapped[AuthorRole] = mapped_column(_enum(AuthorRole, "author_role"))
+
+    enrolment: Mapped[Enrolment] = relationship(back_populates="contacts")
+
+
+class EnrolmentModule(Base):
+    """Whether a module of the package is current or upcoming for this patient."""
+
+    __tablename__ = "enrolment_modules"
+    __table_args__ = (UniqueConstraint("enrolment_id", "module_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    module_id: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    state: Mapped[ModuleState] = mapped_column(_enum(ModuleState, "module_state"))
+    #: Part 2: kept open during the maintenance phase.
+    in_maintenance: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    enrolment: Mapped[Enrolment] = relationship(back_populates="modules")
+
+
+class StepSetting(Base):
+    """A therapist's choice to hide or show a step, overriding the package's `visible`."""
+
+    __tablename__ = "step_settings"
+    __table_args__ = (UniqueConstraint("enrolment_id", "module_id", "step_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    module_id: Mapped[str] = mapped_column(String(100))
+    step_id: Mapped[str] = mapped_column(String(100))
+    visible: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class StepOpening(Base):
+    """The patient opened a step (the green tick the therapist sees)."""
+
+    __tablename__ = "step_openings"
+    __table_args__ = (UniqueConstraint("enrolment_id", "module_id", "step_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    module_id: Mapped[str] = mapped_column(String(100))
+    step_id: Mapped[str] = mapped_column(String(100))
+    first_opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    times: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class FormDraft(Base):
+    """The patient's unsent answers to a form: at most one per enrolment and form."""
+
+    __tablename__ = "form_drafts"
+    __table_args__ = (UniqueConstraint("enrolment_id", "form_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    form_id: Mapped[str] = mapped_column(String(100))
+    answers: Mapped[dict] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FormSubmission(Base):
+    """Submitted answers (immutable). Diaries are submitted many times, so many per form."""
+
+    __tablename__ = "form_submissions"
+    __table_args__ = (Index("ix_form_submissions_enrolment_form", "enrolment_id", "form_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    form_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str | None] = mapped_column(String(100))
+    step_id: Mapped[str | None] = mapped_column(String(100))
+    answers: Mapped[dict] = mapped_column(JSON)
+    #: For the therapist only: the sum of the scoring questions and its band.
+    score: Mapped[float | None] = mapped_column(Float)
+    score_band: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PageComment(Base):
+    """A comment under a form that allows page comments, by the patient or the therapist."""
+
+    __tablename__ = "page_comments"
+    __table_args__ = (Index("ix_page_comments_enrolment_form", "enrolment_id", "form_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    form_id: Mapped[str] = mapped_column(String(100))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_role: Mapped[AuthorRole] = mapped_column(_enum(AuthorRole, "author_role"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EnrolmentPlan(Base):
+    """An activity plan in one enrolment: the package's plan with this patient's schedule.
+
+    `definition` is None for a package plan used as it is; part 2 stores a therapist's
+    edited or patient-specific plan there (same shape as program.json's plans).
+    """
+
+    __tablename__ = "enrolment_plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    plan_id: Mapped[str | None] = mapped_column(String(100))
+    definition: Mapped[dict | None] = mapped_column(JSON)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    repeat_every_weeks: Mapped[int] = mapped_column(Integer, default=1)
+    #: {"måndag": "18:00", …} as in program.json.
+    days: Mapped[dict] = mapped_column(JSON)
+    registration_window_days: Mapped[int] = mapped_column(Integer, default=0)
+    flag_missed: Mapped[bool] = mapped_column(Boolean, default=False)
+    allow_comments: Mapped[bool] = mapped_column(Boolean, default=False)
+    activated: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Part 2: occasions before this time have been checked for missed registrations.
+    missed_checked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    enrolment: Mapped[Enrolment] = relationship(back_populates="plans")
+
+
+class Registration(Base):
+    """One registered occasion of an activity plan."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("plan_id", "occasion_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("enrolment_plans.id", ondelete="CASCADE"))
+    #: The scheduled time of the occasion (UTC), as computed from the schedule.
+    occasion_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    values: Mapped[dict] = mapped_column(JSON)
+    comment: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MessageThread(Base):
+    """A conversation between the patient and the care staff of an enrolment."""
+
+    __tablename__ = "message_threads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    messages: Mapped[list[Message]] = relationship(back_populates="thread", order_by="Message.id",
+                                                  cascade="all, delete-orphan")
+
+
+class Message(Base):
+    """One message. `read_at` is set when the other side opens the thread (the read receipt)."""
+
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("message_threads.id", ondelete="CASCADE"), index=True)
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sender_role: Mapped[AuthorRole] = mapped_column(_enum(AuthorRole, "author_role"))
+    body: Mapped[str] = mapped_column(Text)
+    #: Part 2: "Avisera till inkorgen" — the patient gets an SMS or e-mail notice.
+    notify: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    thread: Mapped[MessageThread] = relationship(back_populates="messages")
+
+
+class Flag(Base):
+    """An event for the therapist to review (form submitted, message, page comment, missed registration)."""
+
+    __tablename__ = "flags"
+    __table_args__ = (Index("ix_flags_enrolment_open", "enrolment_id", "hidden_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    kind: Mapped[FlagKind] = mapped_column(_enum(FlagKind, "flag_kind"))
+    #: What the flag is about: ("form_submission", id), ("message", id), ("page_comment", id), ("registration", plan id).
+    ref_type: Mapped[str] = mapped_column(String(32))
+    ref_id: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hidden_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class AccessLogEntry(Base):
+    """Who read or wrote which patient's data, when. Append-only; no foreign keys (survives purges)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_patient_at", "patient_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    enrolment_id: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+
+
+class RetentionRule(Base):
+    """Part 2: how long a data category is kept after an enrolment ends (per unit)."""
+
+    __tablename__ = "retention_rules"
+    __table_args__ = (UniqueConstraint("unit_id", "category"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(64))
+    keep_days: Mapped[int] = mapped_column(Integer)
