@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.render.readout import Readout
+from builder.speech.captions import vtt_timestamp
 from builder.speech.engines import Engine
 from builder.speech.pcm import (
     MP3_BITRATE_KBPS,
@@ -81,14 +82,6 @@ class SentenceCache:
 CUE_FORMAT = 1
 
 
-def _timestamp(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
-
-
 def _cue_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("-->", "→")
 
@@ -97,7 +90,7 @@ def write_vtt(cues: list[tuple[str, float, float, str]]) -> bytes:
     """A WebVTT file from (id, start, end, text) cues."""
     lines = ["WEBVTT", ""]
     for cue_id, start, end, text in cues:
-        lines += [cue_id, f"{_timestamp(start)} --> {_timestamp(end)}", _cue_text(text), ""]
+        lines += [cue_id, f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}", _cue_text(text), ""]
     return "\n".join(lines).encode("utf-8")
 
 

@@ -84,7 +84,8 @@ def parse_captions(text: str, srt: bool) -> tuple[list[Cue], list[CaptionProblem
     return cues, problems
 
 
-def _stamp(seconds: float) -> str:
+def vtt_timestamp(seconds: float) -> str:
+    """Seconds as a WebVTT timestamp, hh:mm:ss.mmm."""
     ms = int(round(seconds * 1000))
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
@@ -97,5 +98,5 @@ def srt_to_vtt(text: str) -> bytes:
     cues, _ = parse_captions(text, srt=True)
     out = ["WEBVTT", ""]
     for cue in cues:
-        out += [f"{_stamp(cue.start)} --> {_stamp(cue.end)}", cue.text, ""]
+        out += [f"{vtt_timestamp(cue.start)} --> {vtt_timestamp(cue.end)}", cue.text, ""]
     return "\n".join(out).encode("utf-8")
