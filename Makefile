@@ -6,9 +6,14 @@ STAMP := $(VENV)/.installed
 # Debian packages the build needs: espeak-ng (offline Swedish voice), HarfBuzz's
 # subsetter and Pango for WeasyPrint's PDFs, and a font with Swedish letters.
 DEBIAN_PACKAGES := espeak-ng libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+# Debian packages only the tests need: Chromium and its driver for the runtime's browser
+# test, PostgreSQL for the runtime suite's second database (.ci/run starts a server).
+TEST_DEBIAN_PACKAGES := chromium chromium-driver postgresql
+# axe-core for the browser test's accessibility check, from the npm registry.
+AXE := tests/runtime/node_modules/axe-core/axe.min.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: build test check lint clean system
+.PHONY: build test check lint clean system test-system serve
 
 build: $(STAMP) system
 	$(BIN)/stegvis build
@@ -16,11 +21,15 @@ build: $(STAMP) system
 check: $(STAMP)
 	$(BIN)/stegvis check
 
-test: $(STAMP) system
+# Live preview for reviewers on http://127.0.0.1:8000/ (PROGRAM=regions/norrbotten, PORT=8001 to change).
+serve: $(STAMP) system
+	$(BIN)/stegvis serve $(PROGRAM) $(if $(PORT),--port $(PORT))
+
+test: $(STAMP) system test-system $(AXE)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check builder tests build.py
+	$(BIN)/ruff check builder runtime tests build.py
 
 # Install missing Debian packages when running as root; otherwise say what is missing.
 # Java (for the Nu HTML checker in the tests) counts as present if any JRE is.
@@ -36,6 +45,28 @@ system:
 	  else \
 	    echo "Missing Debian packages:$$missing (run as root or install them)"; \
 	  fi; \
+	fi
+
+# The same for the tests' own Debian packages (and npm, for axe-core).
+test-system:
+	@missing=""; \
+	for p in $(TEST_DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "Missing Debian packages for the tests:$$missing (run as root or install them)"; \
+	  fi; \
+	fi
+
+$(AXE): tests/runtime/package.json tests/runtime/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix tests/runtime --no-audit --no-fund --loglevel=error && touch $(AXE); \
+	else \
+	  echo "npm is missing: the runtime's browser test will be skipped"; \
 	fi
 
 $(VENV)/bin/python:

@@ -14,9 +14,10 @@ import traceback
 from pathlib import Path
 
 from builder import __version__
-from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics, format_diagnostics
-from builder.speech.engines import EngineError, EngineUnavailable, choose_engine
+
+# builder.config (pydantic) and builder.speech (numpy) are imported where they are used,
+# so that a build in which nothing changed answers at once (issue #7).
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -94,6 +95,27 @@ def make_parser() -> argparse.ArgumentParser:
     schema.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     check = sub.add_parser("check", help="load, validate and check only; writes nothing")
     _add_common(check)
+    serve = sub.add_parser("serve", help="preview a program on 127.0.0.1, rebuilt and reloaded on every change")
+    serve.add_argument("program", nargs="?", type=Path, metavar="PROGRAM_DIR", help="program folder (default: content/)")
+    serve.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000)")
+    serve.add_argument("--no-audio", action="store_true", help="no readouts (audio is otherwise built in the background)")
+    serve.add_argument("--no-pdf", action="store_true", help="no PDFs (PDFs are otherwise built in the background)")
+    serve.add_argument("--tts", choices=("auto", "espeak", "gtts"), default="auto", help="voice engine, as for build")
+    serve.add_argument("--cache", type=Path, default=Path(".cache"), help="cache folder (default: .cache/)")
+    serve.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    serve.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    rt = sub.add_parser("runtime", help="deliver verified packages to patients and therapists (web app)")
+    rt.add_argument("--packages", type=Path, default=Path("dist"), help="package folder (default: dist/)")
+    rt.add_argument("--database", metavar="URL",
+                    help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///var/stegvis.sqlite3)")
+    rt.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    rt.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    rt.add_argument("--public-key", type=Path, metavar="PEM",
+                    help="Ed25519 public key; packages must then carry a valid manifest.json.sig")
+    rt.add_argument("--demo", action="store_true", help="seed a demo unit, therapist and two patients in FRAMÅT")
+    rt.add_argument("--insecure-cookies", action="store_true",
+                    help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
+    rt.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     return parser
 
 
@@ -209,9 +231,60 @@ def run_review(args: argparse.Namespace) -> int:
     return EXIT_CONTENT if args.check and pending else EXIT_OK
 
 
-def run(args: argparse.Namespace) -> int:
-    from builder.pipeline import build_dir, check_dir
+def run_serve(args: argparse.Namespace) -> int:
+    """`stegvis serve`: preview one program until Ctrl+C (exit 0; 2 when the port is taken)."""
+    from builder.config import BuildConfig
+    from builder.serve import serve
 
+    program = args.program or Path("content")
+    if not program.is_dir():
+        raise UsageError(f"Programmappen {program} finns inte." if args.program else
+                         "Hittar inget program: ange en programmapp, eller kör i en mapp med content/.")
+    config = BuildConfig(audio=not args.no_audio, pdf=not args.no_pdf, strict=args.strict, tts=args.tts,
+                         cache=args.cache)
+    try:
+        serve(program, config, args.port)
+    except OSError as exc:
+        raise UsageError(f"Kan inte lyssna på 127.0.0.1:{args.port} ({exc.strerror or exc}). "
+                         "Välj en annan port med --port.") from exc
+    return EXIT_OK
+
+
+def run_unchanged(args: argparse.Namespace, programs: list[Path]) -> int | None:
+    """`stegvis build --no-audio` when no program changed since its last build; None otherwise.
+
+    Answered from the build states alone, without importing the compiler (issue #7).
+    """
+    from builder.incremental import unchanged_build
+
+    started = time.perf_counter()
+    found = []
+    for program_dir in programs:
+        unchanged = unchanged_build(program_dir, args.out, args.cache, pdf=not args.no_pdf, strict=args.strict,
+                                    release=args.release, tts=args.tts, previous=args.previous)
+        if unchanged is None:
+            return None
+        found.append(unchanged)
+    diags = Diagnostics()
+    for unchanged in found:
+        diags.add_items(unchanged.diagnostics())
+    _emit(diags, args.fmt, args.strict)
+    if args.fmt == "text":
+        for unchanged in found:
+            program_id, version = unchanged.state.package["id"], unchanged.state.package["version"]
+            for note in unchanged.state.notes:
+                print(f"{program_id}: {note}", file=sys.stderr)
+            print(f"{program_id} {version}: oförändrat → {unchanged.folder}", file=sys.stderr)
+        print(f"Klart på {time.perf_counter() - started:.1f} s.", file=sys.stderr)
+    return EXIT_CONTENT if diags.has_errors(args.strict) else EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "runtime":
+        from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
+
+        return serve(settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies),
+                     args.host, args.port, demo=args.demo)
     if args.command == "drift":
         return run_drift(args)
     if args.command == "review":
@@ -226,7 +299,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "diff":
         return run_diff(args)
+    if args.command == "serve":
+        return run_serve(args)
     programs = _programs(args)
+    if args.command == "build" and args.no_audio:
+        code = run_unchanged(args, programs)
+        if code is not None:
+            return code
+    from builder.config import BuildConfig
+    from builder.pipeline import build_dir, check_dir
+    from builder.progress import progress_for
+    from builder.speech.engines import EngineError, EngineUnavailable, choose_engine
+
     diags = Diagnostics()
     started = time.perf_counter()
     if args.command == "check":
@@ -251,7 +335,8 @@ def run(args: argparse.Namespace) -> int:
     built = []
     for program_dir in programs:
         try:
-            outcome = build_dir(program_dir, config, diags, engine, previous=args.previous)
+            outcome = build_dir(program_dir, config, diags, engine, previous=args.previous,
+                                progress=progress_for(sys.stderr, quiet=args.fmt != "text"))
         except PackageError as exc:
             raise UsageError(str(exc)) from exc
         except OSError as exc:
@@ -264,9 +349,9 @@ def run(args: argparse.Namespace) -> int:
     if args.fmt == "text":
         for o in built:
             for note in o.report.notes:
-                print(f"{o.program.meta.id}: {note}", file=sys.stderr)
+                print(f"{o.label.split()[0]}: {note}", file=sys.stderr)
             state = "oförändrat" if o.package.unchanged else "byggt"
-            print(f"{o.program.meta.id} {o.program.meta.version}: {state} → {o.package.folder}", file=sys.stderr)
+            print(f"{o.label}: {state} → {o.package.folder}", file=sys.stderr)
         print(f"Klart på {time.perf_counter() - started:.1f} s.", file=sys.stderr)
     failed = diags.has_errors(args.strict) or len(built) < len(programs)
     return EXIT_CONTENT if failed else EXIT_OK

@@ -8,17 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Where the templates and stylesheets live (the repository's templates/ folder).
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-#: 1980-01-01, the earliest time a zip entry can carry; used when SOURCE_DATE_EPOCH is unset.
-ZIP_EPOCH = 315532800
-
-
-def source_date_epoch() -> int:
-    """SOURCE_DATE_EPOCH from the environment (reproducible builds), else 1980-01-01."""
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    return max(int(value), ZIP_EPOCH) if value.isdigit() else ZIP_EPOCH
+# Defined without pydantic, so `stegvis build` can see that nothing changed quickly (issue #7).
+from builder.defaults import TEMPLATES, ZIP_EPOCH, source_date_epoch  # noqa: F401 (re-exported)
 
 
 class BuildConfig(BaseModel):

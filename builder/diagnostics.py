@@ -196,6 +196,10 @@ class Diagnostics:
     def extend(self, other: Diagnostics) -> None:
         self._items |= other._items
 
+    def add_items(self, items: Iterable[Diagnostic]) -> None:
+        """Add diagnostics made earlier (replayed from a build state or a memo)."""
+        self._items.update(items)
+
     @property
     def items(self) -> list[Diagnostic]:
         return sorted(self._items)

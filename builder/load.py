@@ -12,9 +12,13 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from builder.diagnostics import Diagnostics
 from builder.yamlsrc import YamlDoc, parse_yaml
+
+if TYPE_CHECKING:  # pragma: no cover
+    from builder.incremental import ParseMemo
 
 PREFIXED = re.compile(r"^(\d+)-(.+)$")
 IGNORED = re.compile(r"^(\.|_|~|#)|~$|\.swp$")
@@ -83,8 +87,9 @@ def _listdir(path: Path) -> list[Path]:
 
 
 class _Reader:
-    def __init__(self, root: Path, display_root: str, diags: Diagnostics) -> None:
+    def __init__(self, root: Path, display_root: str, diags: Diagnostics, memo: ParseMemo | None = None) -> None:
         self.root, self.display_root, self.diags = root, display_root, diags
+        self.parse_yaml = memo.parse_yaml if memo is not None else parse_yaml
         self.files: dict[str, bytes] = {}
 
     def rel(self, path: Path) -> str:
@@ -114,7 +119,7 @@ class _Reader:
         text = self.text(path)
         if text is None:
             return None
-        doc = parse_yaml(text, self.display(path), self.diags)
+        doc = self.parse_yaml(text, self.display(path), self.diags)
         if doc is not None:
             doc.file = path
         return doc
@@ -132,19 +137,23 @@ class _Reader:
         if end is None:
             self.diags.add("STEP-003", shown, 1, 1)
             return StepSource(step_id, shown, path, self.rel(path), order, None, "", len(lines))
-        front = parse_yaml("\n".join(lines[1:end]), shown, self.diags, line_offset=1)
+        front = self.parse_yaml("\n".join(lines[1:end]), shown, self.diags, line_offset=1)
         body = "\n".join(lines[end + 1 :])
         if not body.strip():
             self.diags.add("STEP-004", shown, end + 1, 1)
         return StepSource(step_id, shown, path, self.rel(path), order, front, body, end + 2)
 
 
-def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None) -> SourceTree:
-    """Read a program folder. Every problem becomes a diagnostic; nothing raises."""
+def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None,
+              memo: ParseMemo | None = None) -> SourceTree:
+    """Read a program folder. Every problem becomes a diagnostic; nothing raises.
+
+    With a `memo` (`stegvis serve`), YAML whose text was parsed before is not parsed again.
+    """
     root = root.resolve()
     if display_root is None:
         display_root = _display_root(root)
-    r = _Reader(root, display_root, diags)
+    r = _Reader(root, display_root, diags, memo)
     program_file = root / "program.yaml"
     program = None
     if program_file.is_file():

@@ -55,6 +55,9 @@ class ParsedBody:
     line: int  # 1-based file line of the body's first line
     lines: list[str]
     directives: list[Directive]
+    #: values computed from this body once (e.g. its LIX); a body `stegvis serve` keeps
+    #: for an unchanged file keeps them too (issue #7)
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def parse_body(text: str, line: int) -> ParsedBody:

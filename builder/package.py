@@ -60,6 +60,14 @@ def zip_bytes(prefix: str, files: dict[str, bytes], epoch: int) -> bytes:
     return path.read()
 
 
+def _files_match(folder: Path, files: dict[str, bytes]) -> bool:
+    """Whether every file in the package folder still has the bytes it should (none edited by hand)."""
+    try:
+        return all((folder / name).read_bytes() == data for name, data in files.items())
+    except OSError:
+        return False
+
+
 @dataclass
 class PackageResult:
     folder: Path
@@ -81,7 +89,7 @@ def write_package(program_id: str, version: str, manifest: dict, files: dict[str
         except (OSError, ValueError):
             previous = None
         same = previous is not None and previous.get("files") == manifest["files"]
-        if same and zip_path.is_file():
+        if same and zip_path.is_file() and _files_match(folder, files):
             return PackageResult(folder, zip_path, unchanged=True)
         if config.release and not same:
             major, minor, patch = (version.split("-")[0].split("+")[0].split(".") + ["0", "0"])[:3]

@@ -9,20 +9,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+
 from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.diff import check_version_bump
+from builder.incremental import (
+    ParseMemo,
+    PreviousPages,
+    check_unchanged,
+    package_facts,
+    page_fingerprints,
+    plan_pages,
+    record_build,
+    record_outputs,
+    settings_of,
+    state_path,
+    take_snapshot,
+)
 from builder.package import PackageResult, dumps, make_manifest, write_package
+from builder.progress import NO_PROGRESS, Progress
 from builder.render.audio import render_audio
 from builder.render.data import program_data
 from builder.render.fhir import questionnaire
 from builder.render.html import render_pages
-from builder.render.readout import build_readout
+from builder.render.readout import Readout, build_readout
 from builder.resolve import resolve_program
 from builder.speech.engines import Engine, choose_engine
 from builder.speech.lexicon import Lexicon
-from builder.validate import Program, validate_program
+from builder.validate import Program, Step, validate_program
 
 
 @dataclass
@@ -31,64 +47,120 @@ class BuildReport:
 
     notes: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
+    #: HTML page -> [fingerprint, sha256], recorded for the next incremental build (issue #7)
+    outputs: dict[str, list[str]] = field(default_factory=dict)
+    #: pages rendered and taken unchanged from the previous build
+    pages_built: int = 0
+    pages_reused: int = 0
+    rebuilt: list[str] = field(default_factory=list)  # the pages rendered, sorted
+    #: what `notes` says when a later build finds nothing changed (replayed from the build state)
+    unchanged_notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Outcome:
     program_dir: Path
-    program: Program | None
+    program: Program | None  # None when the build failed, or found nothing changed
     package: PackageResult | None = None
     report: BuildReport = field(default_factory=BuildReport)
 
+    @property
+    def label(self) -> str:
+        """'<program-id> <version>' of the program built (from its package when nothing changed)."""
+        if self.program is not None:
+            return f"{self.program.meta.id} {self.program.meta.version}"
+        folder = self.package.folder if self.package is not None else self.program_dir
+        return f"{folder.parent.name} {folder.name}"
 
-def check_dir(program_dir: Path, diags: Diagnostics, strict: bool = False) -> Program | None:
-    """Load, validate and check one program folder. Returns the program when valid."""
-    tree = resolve_program(program_dir, diags)
+
+def check_dir(program_dir: Path, diags: Diagnostics, strict: bool = False,
+              memo: ParseMemo | None = None) -> Program | None:
+    """Load, validate and check one program folder. Returns the program when valid.
+
+    With a `memo` (`stegvis serve`), files parsed and steps checked in an earlier run
+    with the same text are taken from it (issue #7).
+    """
+    tree = resolve_program(program_dir, diags, memo=memo)
     if tree is None:
         return None
     if diags.has_errors():
         # Validate anyway what could be read, so one run reports as much as it can.
-        validate_program(tree, diags)
+        validate_program(tree, diags, memo)
         return None
-    program = validate_program(tree, diags)
+    program = validate_program(tree, diags, memo)
     if program is None:
         return None
     silenced = Diagnostics(silenced=program.meta.silence)
-    check_program(program, silenced)
+    check_program(program, silenced, per_step=memo is not None)
     diags.extend(silenced)
     return None if diags.has_errors(strict) else program
 
 
-def render_files(program: Program, config: BuildConfig, report: BuildReport, engine: Engine | None = None) -> dict[str, bytes]:
-    """Every file of the package except the manifest. With an engine, steps get readouts."""
+def step_readouts(program: Program) -> dict[Step, Readout]:
+    """The readout of every step that is read aloud."""
+    lexicon = Lexicon.for_program(program.lexicon)
+    return {step: build_readout(step, lexicon) for step in program.steps if step.meta.audio}
+
+
+def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
+                previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
+                env: jinja2.Environment | None = None) -> dict[str, bytes]:
+    """The HTML pages, stylesheet and media. Pages whose fingerprint equals `previous`' are not
+    rendered again but take their verified bytes from it (issue #7); `report` gets the counts.
+    `env`: a template environment to reuse (`stegvis serve`)."""
+    fingerprints = page_fingerprints(program, config, readouts)
+    plan = plan_pages(fingerprints, previous.outputs if previous else {}, previous.read if previous else (lambda _: None))
+    files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
+                         env=env) | plan.reused
+    report.outputs = record_outputs(fingerprints, files)
+    report.pages_built, report.pages_reused = len(plan.todo), len(plan.reused)
+    report.rebuilt = sorted(plan.todo)
+    report.notes.append(f"HTML: {report.pages_built} sidor byggda, {report.pages_reused} oförändrade.")
+    report.unchanged_notes.append(f"HTML: 0 sidor byggda, {len(fingerprints)} oförändrade.")
+    return files
+
+
+def render_files(program: Program, config: BuildConfig, report: BuildReport, engine: Engine | None = None,
+                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS) -> dict[str, bytes]:
+    """Every file of the package except the manifest. With an engine, steps get readouts.
+
+    With `previous` (the pages of the last build and their fingerprints), unchanged pages
+    are reused instead of rendered; `progress` hears about pages, sentences and PDFs.
+    """
     content_hash = program.tree.content_hash
-    readouts = {}
-    if engine is not None:
-        lexicon = Lexicon.for_program(program.lexicon)
-        readouts = {step: build_readout(step, lexicon) for step in program.steps if step.meta.audio}
-    files = render_pages(program, config, readouts)
+    readouts = step_readouts(program) if engine is not None else {}
+    files = render_html(program, config, report, readouts, previous, progress)
     for form_id, fd in program.forms.items():
         files[f"fhir/Questionnaire-{form_id}.json"] = dumps(questionnaire(program.meta, form_id, fd.form))
     if engine is not None:
-        audio = render_audio(readouts, engine, config.cache, config.jobs)
+        audio = render_audio(readouts, engine, config.cache, config.jobs, progress)
         files.update(audio.files)
         report.manifest["audio"] = audio.provenance
         report.notes.append(f"Ljud: {len(audio.provenance)} steg, {audio.synthesized} meningar syntetiserade, "
                             f"{audio.cached} från cachen ({engine.name}, röst {engine.voice}).")
+        report.unchanged_notes.append(f"Ljud: {len(audio.provenance)} steg, 0 meningar syntetiserade, "
+                                      f"{audio.synthesized + audio.cached} från cachen ({engine.name}, röst {engine.voice}).")
     if config.pdf:
         # Imported here: WeasyPrint takes a second to import, which `check` and --no-pdf skip.
         from builder.render.pdf import render_pdfs
 
-        pdfs = render_pdfs(program, config)
+        pdfs = render_pdfs(program, config, progress)
         files.update(pdfs.files)
         report.notes.append(pdfs.summary())
+        report.unchanged_notes.append(f"PDF: 0 skapade, {len(pdfs.files)} från cachen.")
     files["program.json"] = dumps(program_data(program, content_hash, readouts, pdf=config.pdf))
     return files
 
 
 def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine: Engine | None = None,
-              previous: Path | None = None) -> Outcome:
-    """Check, render and package one program folder.
+              previous: Path | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
+    """Check, render and package one program folder, incrementally (issue #7).
+
+    When every source file, template, setting and Stegvis' code is as the last successful
+    build recorded it (`config.cache/state/`) and its package is intact, nothing runs: the
+    warnings and notes are replayed and the package is reported unchanged (`program` is
+    then None). Otherwise only pages whose inputs changed are rendered; the others take
+    their bytes from the previous package, so the result equals a clean build.
 
     A version too small for the changes since the previous package (`previous`, or the
     newest lower version in `config.out`) is refused with PACKAGE-002 before anything is
@@ -97,6 +169,18 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     With `config.audio` and no engine given, the engine is chosen from `config.tts`
     (raises EngineUnavailable when it cannot run).
     """
+    snapshot = None
+    state_file = state_path(config.cache, program_dir, config.out)
+    if not config.audio or engine is not None:  # the engine's identity is part of what is compared
+        settings = settings_of(program_dir, config, engine.identity() if config.audio and engine else None, previous)
+        snapshot = take_snapshot(program_dir, settings, config.cache)
+        unchanged = check_unchanged(snapshot, state_file)
+        if unchanged is not None:
+            diags.add_items(unchanged.diagnostics())
+            report = BuildReport(notes=list(unchanged.state.notes), manifest=unchanged.state.manifest,
+                                 pages_reused=len(unchanged.state.outputs))
+            return Outcome(program_dir, None, PackageResult(unchanged.folder, unchanged.zip, unchanged=True), report)
+    before = set(diags.items)  # the collector may hold other programs' diagnostics
     program = check_dir(program_dir, diags, config.strict)
     if program is None:
         return Outcome(program_dir, None)
@@ -107,10 +191,14 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
         engine, note = choose_engine(config.tts)
         if note:
             report.notes.append(note)
-    files = render_files(program, config, report, engine if config.audio else None)
     meta = program.meta
+    old = PreviousPages.of_state(state_file, config.out, meta.id)
+    files = render_files(program, config, report, engine if config.audio else None, old, progress)
     manifest = make_manifest(meta.id, meta.version, meta.title, program.tree.content_hash, files, report.manifest)
     if not check_version_bump(program, files, manifest, config.out, previous, diags):
         return Outcome(program_dir, program, None, report)
     package = write_package(meta.id, meta.version, manifest, files, config, diags, program.tree.program_path)
+    if package is not None and snapshot is not None:
+        record_build(state_file, snapshot, package_facts(config.out, meta.id, meta.version), report.outputs,
+                     [d for d in diags.items if d not in before], report.unchanged_notes, report.manifest)
     return Outcome(program_dir, program, package, report)

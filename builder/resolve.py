@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -23,6 +24,9 @@ from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
 from builder.validate import report_errors
 from builder.yamlsrc import YamlDoc
 
+if TYPE_CHECKING:  # pragma: no cover
+    from builder.incremental import ParseMemo
+
 OVERLAY_KEYS = ("extends", "remove", "hide")
 
 
@@ -30,10 +34,14 @@ def is_overlay(tree: SourceTree) -> bool:
     return tree.program is not None and isinstance(tree.program.data, dict) and "extends" in tree.program.data
 
 
-def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, ...] = ()) -> SourceTree | None:
-    """Load a program folder, resolving `extends:` (recursively) when it is an overlay."""
+def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, ...] = (),
+                    memo: ParseMemo | None = None) -> SourceTree | None:
+    """Load a program folder, resolving `extends:` (recursively) when it is an overlay.
+
+    `memo` (`stegvis serve`) keeps parsed files between builds (see `builder.incremental`).
+    """
     program_dir = program_dir.resolve()
-    tree = load_tree(program_dir, diags)
+    tree = load_tree(program_dir, diags, memo=memo)
     if not is_overlay(tree):
         return tree
     doc = tree.program
@@ -51,7 +59,7 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
     if not (base_dir / "program.yaml").is_file():
         diags.add("OVERLAY-001", doc.path, line, col, target=extends)
         return None
-    base = resolve_program(base_dir, diags, chain)
+    base = resolve_program(base_dir, diags, chain, memo)
     if base is None or base.program is None:
         return None
     merged = merge_overlay(base, tree, diags)

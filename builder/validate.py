@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,6 +28,9 @@ from builder.schema.module import ModuleMeta
 from builder.schema.program import LexiconFile, ProgramMeta
 from builder.schema.step import StepMeta
 from builder.yamlsrc import YamlDoc
+
+if TYPE_CHECKING:  # pragma: no cover
+    from builder.incremental import ParseMemo
 
 
 @dataclass(eq=False)  # hashable by identity: steps key the readout and audio maps
@@ -100,11 +105,14 @@ class Program:
         return [s for m in self.modules for s in m.steps]
 
 
-def validate_program(tree: SourceTree, diags: Diagnostics) -> Program | None:
-    """Validate every document; return a `Program` only when no document failed."""
+def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None) -> Program | None:
+    """Validate every document; return a `Program` only when no document failed.
+
+    With a `memo` (`stegvis serve`), a step body parsed before is not parsed again.
+    """
     before = len(diags.errors())
     meta = validate_model(ProgramMeta, tree.program, diags) if tree.program else None
-    modules = _validate_modules(tree, meta, diags)
+    modules = _validate_modules(tree, meta, diags, memo.parse_body if memo is not None else parse_body)
     forms = {}
     for form_id, doc in sorted(tree.forms.items()):
         _check_file_id(form_id, doc.path, diags)
@@ -148,7 +156,8 @@ def _check_file_id(file_id: str, path: str, diags: Diagnostics) -> None:
         diags.add("SCHEMA-005", path, value=f"'{file_id}' (filnamnet)")
 
 
-def _validate_modules(tree: SourceTree, meta: ProgramMeta | None, diags: Diagnostics) -> list[Module]:
+def _validate_modules(tree: SourceTree, meta: ProgramMeta | None, diags: Diagnostics,
+                      parse: Callable[[str, int], ParsedBody] = parse_body) -> list[Module]:
     listed = list(meta.modules) if meta else []
     doc = tree.program
     if meta is not None and not listed:
@@ -177,13 +186,14 @@ def _validate_modules(tree: SourceTree, meta: ProgramMeta | None, diags: Diagnos
     modules = []
     for module_id in dict.fromkeys(listed):
         for source in tree.modules.get(module_id, [])[:1]:
-            module = _validate_module(source, diags, tree.hidden)
+            module = _validate_module(source, diags, tree.hidden, parse)
             if module is not None:
                 modules.append(module)
     return modules
 
 
-def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str]) -> Module | None:
+def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str],
+                     parse: Callable[[str, int], ParsedBody] = parse_body) -> Module | None:
     meta = validate_model(ModuleMeta, source.meta, diags) if source.meta else None
     if source.meta is None and source.meta_missing:
         diags.add("MODULE-001", source.path, folder=source.folder)
@@ -200,7 +210,7 @@ def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str])
         if step_meta is not None and f"{source.id}/{step_src.id}" in hidden:
             step_meta = step_meta.model_copy(update={"visible": False})
         if step_meta is not None:
-            body = parse_body(step_src.body, step_src.body_line)
+            body = parse(step_src.body, step_src.body_line)
             steps.append(Step(step_src.id, source.id, step_src, step_meta, body))
     for step_id, dupes in files_by_id.items():
         for dupe in dupes[1:]:

@@ -138,7 +138,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    roles: Mapped[list[UnitRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    roles: Mapped[list[UnitRole]] = relationship(back_populates="user", cascade="all, delete-orphan",
+                                                 foreign_keys="UnitRole.user_id")
 
 
 class LocalCredential(Base):
@@ -220,7 +221,8 @@ class Enrolment(Base):
                                                   order_by="Contact.position")
     modules: Mapped[list[EnrolmentModule]] = relationship(back_populates="enrolment", cascade="all, delete-orphan",
                                                          order_by="EnrolmentModule.position")
-    step_settings: Mapped[list[StepSetting]] = relationship(cascade="all, delete-orphan")
+    step_settings: Mapped[list[StepSetting]] = relationship(cascade="all, delete-orphan",
+                                                           foreign_keys="StepSetting.enrolment_id")
     plans: Mapped[list[EnrolmentPlan]] = relationship(back_populates="enrolment", cascade="all, delete-orphan",
                                                      order_by="EnrolmentPlan.id")
 

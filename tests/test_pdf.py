@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import shutil
+from html import unescape
 from io import BytesIO
 from pathlib import Path
 
@@ -19,10 +20,13 @@ from pypdf import PdfReader
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.pipeline import build_dir, check_dir
+from builder.render.forms import question_view
 from builder.render.pdf import render_pdfs
-from builder.render.pdf_html import PrintRenderer, render_book
+from builder.render.pdf_guide import render_brochure, render_guide
+from builder.render.pdf_html import PrintRenderer, captions_text, print_question, render_book
 from builder.render.pdf_paths import module_pdf, program_pdf
-from tests.conftest import FIXTURES, diagnose, make_program
+from builder.schema.form import Option, Question
+from tests.conftest import FIXTURES, ROOT, diagnose, make_program
 
 EPOCH = 1700000000  # 2023-11-14T22:13:20Z
 STEPS = ["pdf/start/valkommen.pdf", "pdf/start/mitt-mal.pdf", "pdf/fordjupning/mer.pdf"]
@@ -34,6 +38,11 @@ def pdf_config(tmp: Path, **changes) -> BuildConfig:
     values = {"out": tmp / "dist", "audio": False, "pdf": True, "cache": tmp / "cache",
               "source_date_epoch": EPOCH, "jobs": 2} | changes
     return BuildConfig(**values)
+
+
+def html_text(html: str) -> str:
+    """Text of print HTML: tags removed, entities decoded, whitespace collapsed."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def reader(data: bytes) -> PdfReader:
@@ -144,11 +153,13 @@ def test_guide__lists_every_module_form_plan_and_flag(built):
 
 def test_guide_and_brochure__take_fee_codes_and_contacts_from_program_yaml(program, tmp_path):
     root = program({"program.yaml": lambda t: t.replace("Ingen avgift i testet.", "Avgift 200 kronor.")
-                    .replace("ZV044", "XY123").replace("name: \"1177\"", "name: Testlinjen")})
+                    .replace("ZV044", "XY123").replace("name: \"1177\"", "name: Testlinjen")
+                    .replace("administration:", "  - {name: Personalstöd, role: För vårdpersonal}\nadministration:")})
     result = render_pdfs(check_dir(root, Diagnostics()), pdf_config(tmp_path))
     guide, brochure = text(result.files["pdf/metodstod.pdf"]), text(result.files["pdf/patientbroschyr.pdf"])
     assert "Avgift 200 kronor." in guide and "XY123" in guide and "ZV044" not in guide
     assert "Testlinjen: Teknisk hjälp. 0770-72 00 00." in brochure
+    assert "Personalstöd" in guide and "Personalstöd" not in brochure  # no way for a patient to reach it
     assert "Start – Den första modulen." in brochure and "Fördjupning" in brochure
 
 
@@ -189,13 +200,17 @@ def test_missing_image__renders_without_crashing(program, config, tmp_path):
 
 
 def test_print_html__is_made_for_paper(program, config):
-    root = program({"modules/01-start/01-valkommen.md": lambda t: t.replace(
-        "## Lista", "Mer på [1177](https://www.1177.se) och <https://www.1177.se>.\n\n## Lista")})
+    root = program({
+        "modules/01-start/01-valkommen.md": lambda t: t.replace(
+            "## Lista", "Mer på [1177](https://www.1177.se) och <https://www.1177.se>.\n\n## Lista"),
+        "forms/mal.yaml": lambda t: t.replace("Svara så gott du kan.", "Läs [mer](https://www.1177.se/mal)."),
+    })
     prog = check_dir(root, Diagnostics())
     html = render_book(prog, config, PrintRenderer(prog, config)).html
     assert "<form" not in html and "<input" not in html and "<nav class=\"breadcrumb\"" not in html
     assert '<span class="link-url">(www.1177.se)</span>' in html
-    assert html.count('<span class="link-url">') == 2  # the bare address is not repeated; the film's is shown
+    assert '<span class="link-url">(www.1177.se/mal)</span>' in html  # once, though the form is finished twice
+    assert html.count('<span class="link-url">') == 3  # the bare address is not repeated; the film's is shown
     assert 'href="#steg--fordjupning--mer--fler-tankar"' in html
     assert 'id="steg--fordjupning--mer--fler-tankar"' in html
     ids = re.findall(r' id="([^"]+)"', html)
@@ -207,3 +222,33 @@ def test_pdf_paths__a_module_named_like_the_program_gets_its_own_file(program):
     prog = check_dir(root, Diagnostics())
     assert program_pdf(prog) == "pdf/start.pdf"
     assert module_pdf(prog, prog.modules[0]) == "pdf/modul-start.pdf"
+
+
+def test_guide_html__covers_every_module_form_and_plan_of_framat(config):
+    program = check_dir(ROOT / "content", Diagnostics())
+    renderer = PrintRenderer(program, config)
+    guide = html_text(render_guide(program, renderer).html)
+    titles = ([m.meta.title for m in program.modules] + [f.form.title for f in program.forms.values()]
+              + [p.plan.title for p in program.plans.values()])
+    for title in titles:
+        assert title in guide, title
+    assert program.meta.administration.codes[0].code in guide
+    brochure = html_text(render_brochure(program, renderer).html)
+    assert all(m.meta.title in brochure for m in program.modules)
+    assert program.meta.contacts[0].phone in brochure
+
+
+def test_print_questions__wide_scale_is_a_line_and_no_repeated_hint():
+    scale = Question(id="s", type="scale", label="Hur mycket?", min=0, max=100, labels={0: "Inget", 100: "Allt"})
+    printed = print_question(question_view(scale, "p", {"s": scale}, str, str), scale)
+    assert (printed.blank, printed.hint, printed.legend) == (
+        "scale-line", "Skriv ett tal från 0 till 100.", "0 = Inget · 100 = Allt")
+    multi = Question(id="m", type="multi", label="Vad?", help="Välj så många du vill.",
+                     options=[Option(value="a", label="A")])
+    assert print_question(question_view(multi, "p", {"m": multi}, str, str), multi).hint is None
+
+
+def test_captions_text__keeps_only_what_is_said():
+    vtt = "WEBVTT\n\nNOTE en kommentar\n\n1\n00:00.000 --> 00:02.000\nHej och <b>välkommen</b>.\n\n" \
+          "00:02.000 --> 00:04.000 align:start\nNu går vi.\n"
+    assert captions_text(vtt) == "Hej och välkommen. Nu går vi."

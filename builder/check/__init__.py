@@ -5,16 +5,40 @@ Input: a validated `Program`. Output: diagnostics only; never changes the progra
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from builder.check.accessibility import check_accessibility
 from builder.check.readability import check_language, check_readability
 from builder.check.references import check_references
 from builder.diagnostics import Diagnostics
 from builder.validate import Program
 
+#: Rules that look at one step at a time, so that their findings can be kept with the
+#: step's parsed body between builds (`stegvis serve`, issue #7).
+STEP_RULES = (check_accessibility, check_readability, check_language)
 
-def check_program(program: Program, diags: Diagnostics) -> None:
-    """Run every cross-file, accessibility and readability rule."""
+
+def check_program(program: Program, diags: Diagnostics, per_step: bool = False) -> None:
+    """Run every cross-file, accessibility and readability rule.
+
+    With `per_step` (`stegvis serve`, whose memo keeps the parsed bodies of unchanged
+    files), the step rules run one step at a time and their findings are kept with the
+    step's body, so an unchanged step is not checked again.
+    """
     check_references(program, diags)
-    check_accessibility(program, diags)
-    check_readability(program, diags)
-    check_language(program, diags)
+    if not per_step:
+        for rule in STEP_RULES:
+            rule(program, diags)
+        return
+    settings = (program.meta.readability.model_dump_json(), tuple(sorted(diags.silenced)))
+    for module in program.modules:
+        for step in module.steps:
+            key = ("checks", step.path, step.meta.model_dump_json(), settings)
+            found = step.body.derived.get(key)
+            if found is None:
+                one = Diagnostics(silenced=diags.silenced)
+                alone = replace(program, modules=[replace(module, steps=[step])])
+                for rule in STEP_RULES:
+                    rule(alone, one)
+                found = step.body.derived[key] = one.items
+            diags.add_items(found)

@@ -47,7 +47,10 @@ def lix(blocks: list[str]) -> tuple[float, int]:
     """(LIX, word count) of text blocks; each block ends at least one sentence."""
     words = long_words = sentences = 0
     for block in blocks:
-        text = _ABBREV.sub(lambda m: m.group(0).replace(".", ""), block)
+        folded = block.casefold()
+        # the regular expression is slow; most blocks hold no abbreviation at all
+        may_abbreviate = any(a in folded for a in ABBREVIATIONS)
+        text = _ABBREV.sub(lambda m: m.group(0).replace(".", ""), block) if may_abbreviate else block
         found = _WORD.findall(text)
         words += len(found)
         long_words += sum(1 for w in found if len(w) > 6)
@@ -59,7 +62,11 @@ def lix(blocks: list[str]) -> tuple[float, int]:
 
 
 def step_lix(step: Step) -> tuple[float, int]:
-    return lix(readable_blocks(step.body.tokens))
+    """(LIX, word count) of a step; computed once per parsed body (check and the overview both ask)."""
+    derived = step.body.derived
+    if "lix" not in derived:
+        derived["lix"] = lix(readable_blocks(step.body.tokens))
+    return derived["lix"]
 
 
 def check_readability(program: Program, diags: Diagnostics) -> None:
@@ -95,6 +102,11 @@ def check_language(program: Program, diags: Diagnostics) -> None:
     hints = [(p, _word_pattern(p), instead) for p, instead in settings.plain_language_hints().items()]
     spellings = [(v, re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w])"), pref) for v, pref in settings.spellings().items()]
     terms = [(t, re.compile(rf"(?<![\w]){re.escape(t)}(?![\w])", re.IGNORECASE)) for t in settings.terms]
+    # One search per line and kind finds the lines where any pattern could match (most have
+    # none), so the patterns run only there: the same findings, several times faster (issue #7).
+    may_hint = _any_of([p for p, _, _ in hints], re.IGNORECASE)
+    may_spell = _any_of([v for v, _, _ in spellings], 0)
+    may_term = _any_of([t for t, _ in terms], re.IGNORECASE)
     for step in program.steps:
         for text, line in _blocks_with_lines(step):
             for sentence in sentences(text):
@@ -104,18 +116,30 @@ def check_language(program: Program, diags: Diagnostics) -> None:
                     diags.add("READ-002", step.path, line, words=words, limit=limit, start=start)
         for i, raw in enumerate(step.body.lines):
             line = step.body.line + i
-            for _phrase, pattern, instead in hints:
+            for _phrase, pattern, instead in hints if may_hint(raw) else ():
                 for m in pattern.finditer(raw):
                     diags.add("READ-003", step.path, line, m.start() + 1, phrase=m.group(0), instead=instead)
-            for _variant, pattern, preferred in spellings:
+            for _variant, pattern, preferred in spellings if may_spell(raw) else ():
                 for m in pattern.finditer(raw):
                     diags.add("READ-004", step.path, line, m.start() + 1, found=m.group(0), preferred=preferred)
-            for term, pattern in terms:
+            for term, pattern in terms if may_term(raw) else ():
                 for m in pattern.finditer(raw):
                     found = m.group(0)
                     # all lower case is the ordinary word ("framåt"), not the term
                     if found != term and not found.islower() and not _in_url(raw, m.start()):
                         diags.add("READ-004", step.path, line, m.start() + 1, found=found, preferred=term)
+
+
+def _any_of(literals: list[str], flags: int):
+    """A quick test whether a line may contain any of the literals: plain substring search
+    (casefolded when the patterns ignore case), which finds at least every line they match."""
+    folded = [x.casefold() for x in literals] if flags & re.IGNORECASE else literals
+
+    def may_contain(line: str) -> bool:
+        text = line.casefold() if flags & re.IGNORECASE else line
+        return any(x in text for x in folded)
+
+    return may_contain
 
 
 def _in_url(line: str, pos: int) -> bool:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.progress import NO_PROGRESS, Progress
 from builder.render.readout import Readout
 from builder.speech.captions import vtt_timestamp
 from builder.speech.engines import Engine
@@ -122,7 +123,8 @@ def _step_key(identity: dict[str, str], readout: Readout) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-def render_audio(readouts: dict[Step, Readout], engine: Engine, cache_root: Path, jobs: int) -> AudioResult:
+def render_audio(readouts: dict[Step, Readout], engine: Engine, cache_root: Path, jobs: int,
+                 progress: Progress = NO_PROGRESS) -> AudioResult:
     """Synthesise what the cache lacks, then build every step's MP3 and cues.
 
     Two cache levels: a step whose sentences, pauses and engine are unchanged reuses
@@ -163,14 +165,18 @@ def render_audio(readouts: dict[Step, Readout], engine: Engine, cache_root: Path
         cache.put(spoken, pcm)
         return spoken, pcm
 
+    progress.start("Meningar", len(missing))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for spoken, pcm in pool.map(synthesize, missing):
             voices[spoken] = pcm
+            progress.advance()
+    progress.done()
     # Counted in distinct sentences: a sentence said in two steps is synthesised once.
     result.synthesized = len(missing)
     result.cached = len({s.spoken for r in readouts.values() for s in r.sentences}) - len(missing)
 
     work = [[(s.id, s.text, s.pause_ms, voices[s.spoken]) for s in readout.sentences] for _, readout, _ in todo]
+    progress.start("Ljudfiler", len(work))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) if len(work) > 1 and jobs > 1 else _Inline() as pool:
         for (step, _, key), (mp3, vtt) in zip(todo, pool.map(render_step_audio, work), strict=True):
             mp3_path, vtt_path = audio_paths(step)
@@ -178,6 +184,8 @@ def render_audio(readouts: dict[Step, Readout], engine: Engine, cache_root: Path
             result.provenance[mp3_path] = identity
             _store(steps_dir / key[:2] / f"{key}.mp3", mp3)
             _store(steps_dir / key[:2] / f"{key}.vtt", vtt)
+            progress.advance()
+    progress.done()
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -19,9 +20,11 @@ from builder.check.readability import lix_level, step_lix
 from builder.check.references import is_external, media_key, resolve_step_link, step_index
 from builder.config import BuildConfig
 from builder.markdown import Directive
+from builder.progress import NO_PROGRESS, Progress
 from builder.render.audio import audio_paths
 from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
+from builder.render.parallel import Forked, can_fork
 from builder.render.pdf_paths import step_pdf
 from builder.render.readout import Readout
 from builder.schema.activity_plan import ActivityPlan
@@ -35,6 +38,8 @@ CALLOUT = {"info": "Information", "tip": "Tips", "warning": "Viktigt"}
 WEEKDAY_ORDER = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 STYLESHEET = "assets/stegvis.css"
 READOUT_SCRIPT = "assets/readout.js"
+#: With more pages than this to render, two processes share the work (a fork costs ~10 ms).
+PARALLEL_PAGES = 64
 
 
 def step_page(step: Step) -> str:
@@ -84,11 +89,12 @@ class Crumb:
 class PageRenderer:
     """Renders every page of one program; knows where each page and file lands."""
 
-    def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None) -> None:
+    def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
+                 env: jinja2.Environment | None = None) -> None:
         self.program = program
         self.readouts = readouts or {}
         self.pdf = config.pdf  # link each step's PDF (its path follows from the step alone)
-        self.env = make_environment(config)
+        self.env = env if env is not None else make_environment(config)
         self.media = media_names(program)
         self.index = step_index(program)
         self.files: dict[str, bytes] = {}
@@ -252,21 +258,43 @@ def _plan_as_form(plan: ActivityPlan) -> Form:
     return Form(title=plan.title, questions=plan.fields)
 
 
-def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None) -> dict[str, bytes]:
+def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
+                 only: set[str] | None = None, progress: Progress = NO_PROGRESS, jobs: int = 1,
+                 env: jinja2.Environment | None = None) -> dict[str, bytes]:
     """Every HTML page, the stylesheet and the media files of a program.
 
     With `readouts`, step pages get a player and their sentences are marked for highlighting.
+    With `only` (package paths), just those HTML pages are rendered (an incremental build
+    takes the others from the previous one); the stylesheet and media always come along.
+    With `jobs` > 1 and many pages, a forked child renders every other page (issue #7).
+    `env` (from `make_environment`, kept by `stegvis serve`) saves compiling the templates again.
     """
-    r = PageRenderer(program, config, readouts)
-    r.overview()
+    r = PageRenderer(program, config, readouts, env)
+    tasks: list[tuple[str, Callable, tuple]] = [("index.html", r.overview, ())]
     for module in program.modules:
-        r.module(module)
-        for i in range(len(module.steps)):
-            r.step(module, i)
-    for form_id in program.forms:
-        r.form(form_id)
-    for plan_id in program.plans:
-        r.plan(plan_id)
+        tasks.append((module_page(module), r.module, (module,)))
+        tasks += [(step_page(step), r.step, (module, i)) for i, step in enumerate(module.steps)]
+    tasks += [(form_page(form_id), r.form, (form_id,)) for form_id in program.forms]
+    tasks += [(plan_page(plan_id), r.plan, (plan_id,)) for plan_id in program.plans]
+    tasks = [t for t in tasks if only is None or t[0] in only]
+
+    def render(part: list[tuple[str, Callable, tuple]], report: Progress) -> dict[str, bytes]:
+        for _, fn, args in part:
+            fn(*args)
+            report.advance()
+        return {page: r.files[page] for page, _, _ in part}
+
+    progress.start("Sidor", len(tasks))
+    if jobs > 1 and len(tasks) >= PARALLEL_PAGES and can_fork():
+        # Interleaved halves: neighbouring pages cost about the same. The child shares the
+        # parsed program copy-on-write and sends back only bytes.
+        child = Forked(render, tasks[1::2], NO_PROGRESS)
+        render(tasks[0::2], progress)
+        r.files.update(child.result())
+        progress.advance(len(tasks[1::2]))
+    else:
+        render(tasks, progress)
+    progress.done()
     r.files[STYLESHEET] = (config.templates / "stegvis.css").read_bytes()
     if readouts:
         r.files[READOUT_SCRIPT] = (config.templates / "readout.js").read_bytes()

@@ -1,4 +1,4 @@
-"""Stage 6, pdf: printable PDFs of every step, every module, the whole program, the
+"""Stage 7, pdf: printable PDFs of every step, every module, the whole program, the
 therapist guide (metodstöd) and the patient brochure (issue #5).
 
 Input: a checked `Program` and the `BuildConfig`. Output: `PdfResult`, package path ->
@@ -50,6 +50,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from builder import __version__
 from builder.config import BuildConfig
+from builder.progress import NO_PROGRESS, Progress
 from builder.render.pdf_cache import PdfCache, content_key
 from builder.render.pdf_guide import render_brochure, render_guide
 from builder.render.pdf_html import BASE_URL, PdfSpec, PrintDocument, PrintRenderer, render_book
@@ -78,8 +79,11 @@ class PdfResult:
     messages: list[str] = field(default_factory=list)  # WeasyPrint's warnings (bad CSS, unreadable images)
 
     def summary(self) -> str:
-        """One line for the build output, in Swedish."""
-        return f"PDF: {len(self.rendered)} skapade, {len(self.cached)} från cachen."
+        """One line for the build output, in Swedish (WeasyPrint's warnings point at a bug in Stegvis)."""
+        line = f"PDF: {len(self.rendered)} skapade, {len(self.cached)} från cachen."
+        if self.messages:
+            line += f" WeasyPrint varnade {len(self.messages)} gånger, först: {self.messages[0]}"
+        return line
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,8 @@ class Printer:
         """Lay out and paginate a whole print document."""
         fetcher = MediaFetcher(self.media)
         stylesheet = CSS(string=self.css, url_fetcher=fetcher)
-        return HTML(string=doc.html, base_url=BASE_URL, url_fetcher=fetcher).render(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
+        html = HTML(string=doc.html, base_url=BASE_URL, url_fetcher=fetcher)
+        return html.render(stylesheets=[stylesheet], pdf_variant=PDF_VARIANT)
 
     def write(self, document: Document, doc: PrintDocument, spec: PdfSpec, start: int, end: int) -> bytes:
         """Write pages `start`..`end` of a laid-out document as one PDF with its own metadata."""
@@ -263,8 +268,9 @@ def fragment_pages(document: Document, doc: PrintDocument) -> list[int]:
 class PdfStage:
     """One run of the pdf stage for one program."""
 
-    def __init__(self, program: Program, config: BuildConfig) -> None:
+    def __init__(self, program: Program, config: BuildConfig, progress: Progress = NO_PROGRESS) -> None:
         self.config = config
+        self.progress = progress
         renderer = PrintRenderer(program, config)
         self.book = render_book(program, config, renderer)
         self.singles = [render_guide(program, renderer), render_brochure(program, renderer)]
@@ -288,6 +294,7 @@ class PdfStage:
 
     # -- run ------------------------------------------------------------------------------
     def run(self) -> PdfResult:
+        self.progress.start("PDF", len(self.book.outputs) + len(self.singles))
         singles = []
         for doc in self.singles:
             key = self.whole_key(doc)
@@ -298,6 +305,7 @@ class PdfStage:
         if cached_book is not None:  # nothing in the book changed: no layout at all
             self.result.files.update(cached_book)
             self.result.cached.extend(cached_book)
+            self.progress.advance(len(cached_book))
             self.render_singles(singles)
             return self.finish()
         side = Forked(self.printer.render_whole, [d for d, _ in singles]) if singles and self.parallel else None
@@ -328,6 +336,7 @@ class PdfStage:
             return False
         self.result.files[path] = data
         self.result.cached.append(path)
+        self.progress.advance()
         return True
 
     def store(self, written: tuple[dict, list[str]], keys: dict[str, str]) -> None:
@@ -336,6 +345,7 @@ class PdfStage:
             self.cache.put(keys[path], data)
             self.result.files[path] = data
             self.result.rendered.append(path)
+            self.progress.advance()
         self.result.messages.extend(messages)
 
     def render_singles(self, singles: list[tuple[PrintDocument, str]]) -> None:
@@ -374,9 +384,12 @@ class PdfStage:
     def finish(self) -> PdfResult:
         r = self.result
         r.files, r.rendered, r.cached = dict(sorted(r.files.items())), sorted(r.rendered), sorted(r.cached)
+        self.progress.done()
         return r
 
 
-def render_pdfs(program: Program, config: BuildConfig) -> PdfResult:
-    """Every PDF of a program: steps, modules, the program, the guide and the brochure."""
-    return PdfStage(program, config).run()
+def render_pdfs(program: Program, config: BuildConfig, progress: Progress = NO_PROGRESS) -> PdfResult:
+    """Every PDF of a program: steps, modules, the program, the guide and the brochure.
+
+    `progress` hears how many PDFs are done (from the cache or written)."""
+    return PdfStage(program, config, progress).run()

@@ -1,6 +1,6 @@
 """The content-addressed PDF cache of the pdf stage.
 
-Stage: render (pdf). Input: keys, the sha256 of everything a PDF is made from (print
+Stage 7, pdf. Input: keys, the sha256 of everything a PDF is made from (print
 HTML with content-hashed media names, stylesheet, page number it starts on, builder and
 WeasyPrint versions). Output: PDF bytes stored under those keys, and layout records
 (which key each PDF of a laid-out program book has), so that an unchanged program is

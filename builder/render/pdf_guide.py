@@ -1,6 +1,6 @@
 """Print HTML of the therapist guide (metodstöd) and the patient brochure, from the program source.
 
-Stage: render (pdf). Input: a checked `Program` and a `PrintRenderer` (shared with the
+Stage 7, pdf. Input: a checked `Program` and a `PrintRenderer` (shared with the
 program book, for Markdown and templates). Output: two `PrintDocument`s, each one PDF.
 
 The guide says what a therapist needs to run the program: its purpose and structure,
@@ -48,11 +48,15 @@ QUESTION_TYPES = {
 YES_NO = {True: "Ja", False: "Nej"}
 
 
-def contact_rows(program: Program) -> list[dict[str, str]]:
-    """Support contacts from program.yaml: name, what they help with, how to reach them."""
-    return [{"name": c.name, "role": c.role or "",
+def contact_rows(program: Program, reachable_only: bool = False) -> list[dict[str, str]]:
+    """Support contacts from program.yaml: name, what they help with, how to reach them.
+
+    `reachable_only` keeps those with a phone number, an e-mail or a web address: the
+    brochure cannot send a patient to a contact that says only where staff find it.
+    """
+    return [{"name": c.name, "role": (c.role or "").strip(),
              "reach": ", ".join(part for part in (c.phone, c.email, c.hours, c.url) if part)}
-            for c in program.meta.contacts]
+            for c in program.meta.contacts if not reachable_only or c.phone or c.email or c.url]
 
 
 @dataclass
@@ -276,7 +280,8 @@ def render_brochure(program: Program, renderer: PrintRenderer) -> PrintDocument:
             groups.append((KIND_PLURAL[kind], kind == "deepening", modules))
     html = renderer.env.get_template("print/brochure.html").render(
         anchor="broschyr", program=meta, description=meta.description.strip(), groups=groups,
-        has_forms=bool(program.forms), has_plans=bool(program.plans), contacts=contact_rows(program),
+        has_forms=bool(program.forms), has_plans=bool(program.plans),
+        contacts=contact_rows(program, reachable_only=True),
         listen=renderer.config.audio and any(st.meta.audio for st in program.steps))
     title = f"{meta.title} – information till dig som patient"
     outputs = [PdfSpec(BROCHURE, title, f"Information till patienter om {meta.title}", 0, 0)]

@@ -1,6 +1,6 @@
 """Print HTML of a program for the pdf stage: the program book of cover, contents, modules and steps.
 
-Stage: render (pdf). Input: a checked `Program` and the `BuildConfig`. Output: a
+Stage 7, pdf. Input: a checked `Program` and the `BuildConfig`. Output: a
 `PrintDocument`, one HTML document made of fragments that each start on a new page,
 with the list of PDFs (`PdfSpec`) that each take a run of consecutive fragments: the
 whole program, every module (title page and its steps) and every step.
@@ -45,7 +45,8 @@ KIND_PLURAL = {"core": "Grundmoduler", "deepening": "Fördjupningsmoduler"}
 
 _SENTINEL = "<!--stegvis:fragments-->"
 _HEADING_ID = re.compile(r'<(h[1-6]) id="([^"]+)"')
-_LINK = re.compile(r'<a href="([^"]*)"((?: [a-z]+="[^"]*")*)>(.*?)</a>', re.S)
+# A link not yet followed by a note: `finish` may see a block's HTML a second time.
+_LINK = re.compile(r'<a href="([^"]*)"((?: [a-z]+="[^"]*")*)>(.*?)</a>(?! <span class="link-)', re.S)
 _TAG = re.compile(r"<[^>]+>")
 
 

@@ -1,6 +1,6 @@
 """Where the PDFs of a program land in the package (the pdf stage's naming rules).
 
-Stage: render (pdf). Input: a `Program`, a module or a step. Output: package paths
+Stage 7, pdf. Input: a `Program`, a module or a step. Output: package paths
 such as `pdf/<module>/<step>.pdf`. Kept apart from `builder.render.pdf` so that the
 HTML pages and program.json can link the PDFs without importing WeasyPrint, and
 without depending on the PDF renderer having run.

@@ -1,0 +1,23 @@
+"""Default build settings that need no imports beyond the standard library.
+
+Kept apart from `builder.config` (a pydantic model) so that the command line can tell
+that nothing changed since the last build without importing pydantic (issue #7).
+Must not import anything from the compiler.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Where the templates and stylesheets live (the repository's templates/ folder).
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+#: 1980-01-01, the earliest time a zip entry can carry; used when SOURCE_DATE_EPOCH is unset.
+ZIP_EPOCH = 315532800
+
+
+def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH from the environment (reproducible builds), else 1980-01-01."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    return max(int(value), ZIP_EPOCH) if value.isdigit() else ZIP_EPOCH

@@ -1,0 +1,101 @@
+"""The app factory: `create_app(settings)` wires settings, database, package store, clock and routes.
+
+Nothing here runs at import time and nothing is kept in module globals: two apps
+with different settings can live in one process (the tests do exactly that).
+`create_app` migrates the database and scans the packages unless told not to.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from runtime import api, pages
+from runtime.auth import LocalAccountProvider
+from runtime.clock import Clock, SystemClock
+from runtime.db import Database, DatabaseBusy
+from runtime.identity import RedactingFilter
+from runtime.packages import PackageStore, load_public_key
+from runtime.settings import TEMPLATES, RuntimeSettings
+from runtime.web import AppError, AppState, SecurityHeaders, error_response, is_api, make_templates, not_found
+
+log = logging.getLogger("stegvis.runtime")
+
+API_DESCRIPTION = """The patient's side of a Stegvis enrolment (moment), and the staff calls that start and
+customise one. Authentication is a session cookie set by `POST /api/v1/session` (or the login page);
+every state-changing call must send the session's CSRF token in the `X-CSRF-Token` header
+(`GET /api/v1/session` returns it). Error bodies are `{"detail": "…", "errors": {field: "…"}}` with Swedish text."""
+
+
+def install_log_redaction() -> None:
+    """Mask personnummer in every record the runtime's and the server's loggers pass on."""
+    for name in ("stegvis", "uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: bool = True,
+               scan: bool = True) -> FastAPI:
+    """A runtime app for these settings. `clock` pins time in tests; `migrate`/`scan` may be skipped."""
+    install_log_redaction()
+    db = Database(settings.database_url)
+    if migrate:
+        db.migrate()
+    key = load_public_key(settings.public_key) if settings.public_key else None
+    store = PackageStore(settings.packages, key)
+    if scan:
+        store.scan()
+    state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
+                     local_accounts=LocalAccountProvider(settings))
+    state.providers[state.local_accounts.name] = state.local_accounts
+    app = FastAPI(title="Stegvis runtime", version="1", description=API_DESCRIPTION, docs_url=None,
+                  redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.stegvis = state
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+    app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.exception_handler(AppError)
+    async def on_app_error(request: Request, exc: AppError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(DatabaseBusy)
+    async def on_busy(request: Request, exc: DatabaseBusy) -> Response:
+        log.error("Databasen var upptagen för länge; begäran avbröts.")
+        return error_response(request, AppError(503, "Tjänsten är hårt belastad just nu. Försök igen om en stund."))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return JSONResponse({"detail": "Begäran har fel form.", "errors": _plain_errors(exc)}, status_code=422)
+        return error_response(request, not_found())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(request, not_found())
+        if exc.status_code == 405:
+            return error_response(request, AppError(405, "Det går inte att göra så här på den här sidan."))
+        return error_response(request, AppError(exc.status_code, "Begäran kunde inte utföras."))
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, exc: Exception) -> Response:
+        log.exception("Internt fel i %s %s", request.method, request.url.path)
+        return error_response(request, AppError(500, "Något gick fel hos oss. Försök igen om en stund."))
+
+    return app
+
+
+def _plain_errors(exc: RequestValidationError) -> dict[str, str]:
+    out = {}
+    for error in exc.errors():
+        loc = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
+        out[loc or "body"] = error.get("msg", "ogiltigt värde")
+    return out

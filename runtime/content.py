@@ -1,0 +1,155 @@
+"""A package's step page, made safe to show inside the runtime's own layout.
+
+Input: a verified package and a step. Output: the step's article as a list of parts:
+sanitised HTML and form slots, where the runtime puts its own working form (with the
+patient's answers, errors and CSRF token) instead of the package's static one.
+
+How: the article is cut out of the package page (the builder writes it as
+`<article class="step">`), the static form sections are cut out, relative links are
+rewritten for the runtime's URL layout, and what is left goes through nh3 with an
+allow-list (a second layer after the builder's own). The result is cached per
+package, since packages never change. Links:
+
+  step page     /moment/<e>/steg/<module>/<step>
+  package file  /moment/<e>/filer/<path>      = ../../filer/<path> from a step page
+
+Must not: let a package bring script, inline event handlers, styles, iframes or
+links outside the package and the web.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from runtime.packages import Package
+
+_ARTICLE = re.compile(r'<article class="step">(?P<body>.*)</article>', re.S)
+_FORM = re.compile(r'<section class="form" aria-labelledby="f-(?P<id>[a-z0-9-]+?)-rubrik">.*?</section>', re.S)
+_MEDIA = re.compile(r"^(?P<stem>.+)\.[0-9a-f]{10}(?P<suffix>\.[^./]+)$")
+
+TAGS = set(nh3.ALLOWED_TAGS) | {"audio", "video", "track", "source", "section"}
+ATTRIBUTES = {
+    "*": {"id", "class", "role", "aria-label", "aria-labelledby", "aria-describedby", "aria-hidden", "lang", "title"},
+    "a": {"href", "hreflang", "type"},
+    "img": {"src", "alt", "width", "height", "loading"},
+    "audio": {"src", "controls", "preload"},
+    "video": {"src", "controls", "preload", "poster", "width", "height"},
+    "track": {"src", "kind", "srclang", "label", "default"},
+    "source": {"src", "type"},
+    "th": {"scope", "colspan", "rowspan"},
+    "td": {"colspan", "rowspan"},
+    "ol": {"start"},
+    "time": {"datetime"},
+}
+
+
+@dataclass(frozen=True)
+class FormSlot:
+    """Where a form of the step goes."""
+
+    form_id: str
+
+
+@dataclass(frozen=True)
+class StepBody:
+    """A step's content: Markup parts and form slots, in page order."""
+
+    parts: tuple[Markup | FormSlot, ...]
+
+
+def _rewrite(package: Package, page: str, url: str) -> str | None:
+    """A relative URL of a package page as a URL relative to the runtime's step page."""
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc:
+        return None
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    if not parts.path:
+        return fragment or None
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(page), parts.path))
+    if target.startswith("../") or target == "..":
+        return None
+    steps = package.cached("pages", lambda: {s["page"]: (m["id"], s["id"]) for m, _, s in package.steps()})
+    if target in steps:
+        module_id, step_id = steps[target]
+        return f"../{module_id}/{step_id}{fragment}"
+    if target == "index.html":
+        return "../../"
+    modules = {m["page"]: m["id"] for m in package.program.get("modules", [])}
+    if target in modules:
+        return f"../../#modul-{modules[target]}"
+    if target in package.files and not target.endswith(".html"):
+        return f"../../filer/{target}{fragment}"
+    return None
+
+
+def sanitise(html: str, rewrite=None) -> str:
+    """nh3 with the runtime's allow-list; `rewrite` maps relative URLs (None strips them)."""
+    return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, generic_attribute_prefixes={"data-"},
+                     url_schemes={"https", "mailto", "tel"}, url_relative=rewrite or "deny",
+                     clean_content_tags={"script", "style"}, link_rel="noopener noreferrer")
+
+
+def step_body(package: Package, module_id: str, step_id: str) -> StepBody | None:
+    """The sanitised, rewritten article of a step (cached), or None when the page is unusable."""
+
+    def make() -> StepBody | tuple:
+        found = package.step(module_id, step_id)
+        if found is None:
+            return ()
+        page = found[2]["page"]
+        data = package.read_verified(page)
+        if data is None:
+            return ()
+        match = _ARTICLE.search(data.decode("utf-8"))
+        if match is None:
+            return ()
+        body = match.group("body")
+        parts: list[Markup | FormSlot] = []
+        last = 0
+
+        def clean(chunk: str) -> Markup:
+            return Markup(sanitise(chunk, lambda url: _rewrite(package, page, url)))
+
+        for form in _FORM.finditer(body):
+            parts.append(clean(body[last:form.start()]))
+            parts.append(FormSlot(form.group("id")))
+            last = form.end()
+        parts.append(clean(body[last:]))
+        return StepBody(tuple(p for p in parts if not (isinstance(p, Markup) and not p.strip())))
+
+    body = package.cached(f"step:{module_id}/{step_id}", make)
+    return body if isinstance(body, StepBody) else None
+
+
+def media_file(package: Package, source: str) -> str | None:
+    """The package path of a media file named as in the source (`bilder/sol.svg`), content hash and all."""
+    index = package.cached("media", lambda: _media_index(package))
+    return index.get(source)
+
+
+def _media_index(package: Package) -> dict[str, str]:
+    index = {}
+    for rel in package.files:
+        if rel.startswith("media/"):
+            folder, name = posixpath.split(rel[len("media/"):])
+            match = _MEDIA.match(name)
+            if match:
+                index[posixpath.join(folder, match.group("stem") + match.group("suffix"))] = rel
+    return index
+
+
+def markdown(text: str | None) -> Markup | None:
+    """Markdown from program.json (form descriptions, display texts) as sanitised HTML.
+
+    Callers cache the result per package (see `runtime.views`), so the parser is built per call.
+    """
+    if not text:
+        return None
+    return Markup(sanitise(MarkdownIt("js-default").render(text)))

@@ -1,0 +1,233 @@
+"""Enrolments (moment): starting one from a package, its customisation, and what the patient may see.
+
+Input: a verified package and the database. Output: enrolment rows and views of the
+program as this patient has it (current modules → sections → visible steps).
+
+An enrolment is pinned to the package version it started on; the package's defaults
+(module start current/upcoming, step `visible`, plan schedules) are copied at start
+and then belong to the enrolment. Who may see what:
+
+  status       patient reads                           patient writes
+  active       current modules                         yes
+  maintenance  current modules kept for maintenance,   no (forms, comments, messages,
+               until maintenance_until                 registrations are closed)
+  ended        nothing                                 no
+
+Must not: read another enrolment's rows; callers pass the enrolment they authorised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from runtime.models import (
+    AuthorRole,
+    Contact,
+    Enrolment,
+    EnrolmentModule,
+    EnrolmentPlan,
+    EnrolmentStatus,
+    ModuleState,
+    StepOpening,
+    Unit,
+    User,
+    UserKind,
+)
+from runtime.packages import Package
+from runtime.schedule import WEEKDAYS, Schedule
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the patient may do in an enrolment today; `reason` says why not, in Swedish."""
+
+    read: bool
+    write: bool
+    reason: str = ""
+
+
+def patient_access(enrolment: Enrolment, today: date) -> Access:
+    """The patient's access to an enrolment on a local date."""
+    if enrolment.status == EnrolmentStatus.active:
+        return Access(True, True)
+    if enrolment.status == EnrolmentStatus.maintenance:
+        if enrolment.maintenance_until is not None and today <= enrolment.maintenance_until:
+            return Access(True, False, "Programmet är i vidmakthållande. Du kan läsa allt innehåll, men formulär, "
+                                       "kommentarer, registreringar och meddelanden är stängda.")
+        return Access(False, False, "Tiden för vidmakthållande är slut.")
+    return Access(False, False, "Programmet är avslutat.")
+
+
+def default_welcome(package: Package) -> str:
+    """The welcome text an enrolment starts with; the therapist edits it."""
+    program = package.program["program"]
+    return (f"Välkommen till {program['title']}!\n\n{(program.get('description') or '').strip()}\n\n"
+            "Börja med den första modulen. Skriv ett meddelande till din behandlare om du undrar något.").strip()
+
+
+def create_enrolment(db: Session, patient: User, unit: Unit, package: Package, now: datetime,
+                     therapist: User | None = None, started_by: User | None = None) -> Enrolment:
+    """Start an enrolment of a patient in a package, copying the package's defaults."""
+    if patient.kind != UserKind.citizen:
+        raise ValueError("only citizens are enrolled")
+    enrolment = Enrolment(patient=patient, unit=unit, therapist=therapist, program_id=package.program_id,
+                          program_version=package.version, status=EnrolmentStatus.active,
+                          welcome_text=default_welcome(package), started_at=now,
+                          started_by=started_by.id if started_by is not None else None)
+    for i, c in enumerate(package.program["program"].get("contacts") or []):
+        enrolment.contacts.append(Contact(position=i, name=c["name"], role=c.get("role"), phone=c.get("phone"),
+                                          email=c.get("email"), hours=c.get("hours"), url=c.get("url"),
+                                          added_by=AuthorRole.therapist))
+    for i, m in enumerate(package.program.get("modules", [])):
+        enrolment.modules.append(EnrolmentModule(module_id=m["id"], position=i, changed_at=now,
+                                                 state=ModuleState(m.get("start", "current")), in_maintenance=True))
+    for plan_id, plan in sorted(package.program.get("activity_plans", {}).items()):
+        s = plan["schedule"]
+        enrolment.plans.append(EnrolmentPlan(plan_id=plan_id, start_date=None,
+                                             repeat_every_weeks=s.get("repeat_every_weeks", 1), days=dict(s["days"]),
+                                             registration_window_days=s.get("registration_window_days", 0),
+                                             flag_missed=s.get("flag_missed", False),
+                                             allow_comments=s.get("allow_comments", False),
+                                             activated=s.get("activated", False), updated_at=now))
+    db.add(enrolment)
+    db.flush()
+    return enrolment
+
+
+def step_visible(enrolment: Enrolment, module_id: str, step: dict) -> bool:
+    """The therapist's choice for a step, else the package's default."""
+    for setting in enrolment.step_settings:
+        if setting.module_id == module_id and setting.step_id == step["id"]:
+            return setting.visible
+    return bool(step.get("visible", True))
+
+
+def readable_modules(enrolment: Enrolment) -> list[EnrolmentModule]:
+    """The enrolment's modules the patient may open, in program order."""
+    maintenance = enrolment.status == EnrolmentStatus.maintenance
+    return [m for m in enrolment.modules if m.state == ModuleState.current and (m.in_maintenance or not maintenance)]
+
+
+@dataclass
+class StepView:
+    """A step as the patient's start page lists it."""
+
+    module_id: str
+    id: str
+    title: str
+    opened: bool
+    forms: list[str]
+
+    @property
+    def url(self) -> str:
+        """Relative URL under /moment/<id>/."""
+        return f"steg/{self.module_id}/{self.id}"
+
+
+@dataclass
+class SectionView:
+    """A section (avsnitt) with its visible steps."""
+
+    title: str
+    steps: list[StepView] = field(default_factory=list)
+
+
+@dataclass
+class ModuleView:
+    """A current module with its sections."""
+
+    id: str
+    title: str
+    description: str | None
+    kind: str
+    sections: list[SectionView] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[StepView]:
+        """Every visible step of the module."""
+        return [s for sec in self.sections for s in sec.steps]
+
+
+def opened_steps(db: Session, enrolment: Enrolment) -> set[tuple[str, str]]:
+    """(module, step) pairs the patient has opened."""
+    rows = db.execute(select(StepOpening.module_id, StepOpening.step_id)
+                      .where(StepOpening.enrolment_id == enrolment.id))
+    return {(m, s) for m, s in rows}
+
+
+def module_tree(db: Session, enrolment: Enrolment, package: Package) -> list[ModuleView]:
+    """Current modules → sections → visible steps, with opened marks."""
+    opened = opened_steps(db, enrolment)
+    views = []
+    for em in readable_modules(enrolment):
+        module = package.module(em.module_id)
+        if module is None:
+            continue
+        view = ModuleView(module["id"], module["title"], module.get("description"), module.get("kind", "core"))
+        for section in module.get("sections", []):
+            sv = SectionView(section["title"])
+            for step in section.get("steps", []):
+                if step_visible(enrolment, module["id"], step):
+                    sv.steps.append(StepView(module["id"], step["id"], step["title"],
+                                             (module["id"], step["id"]) in opened, list(step.get("forms", []))))
+            if sv.steps:
+                view.sections.append(sv)
+        if view.sections:
+            views.append(view)
+    return views
+
+
+def step_readable(enrolment: Enrolment, package: Package, module_id: str, step_id: str) -> tuple[dict, dict, dict] | None:
+    """(module, section, step) when the patient may open the step, else None."""
+    found = package.step(module_id, step_id)
+    if found is None or module_id not in {m.module_id for m in readable_modules(enrolment)}:
+        return None
+    return found if step_visible(enrolment, module_id, found[2]) else None
+
+
+def form_location(enrolment: Enrolment, package: Package, form_id: str) -> tuple[str, str] | None:
+    """The first step the patient may open that holds the form: (module id, step id)."""
+    for module, _, step in package.steps():
+        if form_id in step.get("forms", []) and step_readable(enrolment, package, module["id"], step["id"]):
+            return module["id"], step["id"]
+    return None
+
+
+def plan_definition(plan: EnrolmentPlan, package: Package) -> dict[str, Any] | None:
+    """The plan's definition: the therapist's own, else the package's."""
+    if plan.definition:
+        return plan.definition
+    return package.plan(plan.plan_id) if plan.plan_id else None
+
+
+def plan_schedule(plan: EnrolmentPlan) -> Schedule | None:
+    """The plan's schedule, or None before a start date is set."""
+    if plan.start_date is None or not plan.days:
+        return None
+    return Schedule(plan.start_date, plan.repeat_every_weeks, dict(plan.days), plan.registration_window_days)
+
+
+def visible_plans(enrolment: Enrolment) -> list[EnrolmentPlan]:
+    """Plans the patient can use: activated and with a start date."""
+    return [p for p in enrolment.plans if p.activated and p.start_date is not None]
+
+
+def check_days(days: dict[str, str]) -> dict[str, str]:
+    """Validate a schedule's weekdays and times (raises ValueError with a Swedish message)."""
+    out = {}
+    for day, hhmm in days.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"Okänd veckodag '{day}'. Skriv {', '.join(WEEKDAYS)}.")
+        parts = str(hhmm).split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) <= 23) \
+                or not (0 <= int(parts[1]) <= 59):
+            raise ValueError(f"Klockslaget '{hhmm}' för {day} ska skrivas TT:MM, till exempel 18:00.")
+        out[day] = f"{int(parts[0]):02d}:{int(parts[1]):02d}"
+    if not out:
+        raise ValueError("Ange minst en veckodag med ett klockslag.")
+    return out

@@ -1,0 +1,543 @@
+"""The patient's pages: server-rendered Swedish HTML that works without JavaScript.
+
+Every route that shows or changes patient data first loads the enrolment through
+`load_enrolment`, which answers 404 for an enrolment that is not the logged-in
+patient's own; every sub-resource (plan, thread) is looked up within that enrolment.
+Each request writes one access-log row. Every POST carries the CSRF guard
+(`CsrfForm`), and answers 303 to a page that shows the result (post/redirect/get),
+or shows the form again with the errors and the patient's own values.
+
+Must not: put logic in templates; compute here, render there.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import select
+
+from runtime import services
+from runtime.auth import LoginFailed, end_session, start_session
+from runtime.content import FormSlot, markdown, step_body
+from runtime.enrolments import module_tree, patient_access, plan_definition, plan_schedule, step_readable, visible_plans
+from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, MessageThread, UserKind
+from runtime.packages import Package
+from runtime.schedule import iter_occasions, open_occasions
+from runtime.views import (
+    FormView,
+    PlanView,
+    comment_view,
+    error_list,
+    fmt_time,
+    occasion_view,
+    plan_results,
+    question_views,
+    schedule_text,
+    submission_view,
+)
+from runtime.web import (
+    AppError,
+    CsrfForm,
+    Ctx,
+    CtxDep,
+    FormDep,
+    PatientDep,
+    check_login_csrf,
+    clear_session_cookie,
+    login_csrf_token,
+    not_found,
+    redirect,
+    render,
+    set_login_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "sparat": "Ditt utkast är sparat. Du kan fortsätta senare.",
+    "skickat": "Tack! Dina svar är skickade till din behandlare.",
+    "kommenterat": "Din kommentar är sparad.",
+    "registrerat": "Tack! Din registrering är sparad.",
+    "skickat-meddelande": "Ditt meddelande är skickat.",
+}
+MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js": "text/javascript",
+        ".css": "text/css", ".pdf": "application/pdf", ".json": "application/json"}
+#: Package files are program content, never patient data; still, nothing in them may run as our page.
+FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def first(form: dict[str, list[str]], key: str) -> str:
+    """The first value of a posted field ('' when absent)."""
+    return (form.get(key) or [""])[0]
+
+
+def answers_of(form: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Posted answers: every field but the runtime's own (which start with an underscore)."""
+    return {k: v for k, v in form.items() if not k.startswith("_")}
+
+
+@router.get("/halsa")
+def health(ctx: CtxDep) -> Response:
+    """For load balancers: the database answers and how many packages are served (no patient data)."""
+    from fastapi.responses import JSONResponse
+    from sqlalchemy import text
+
+    ctx.db.execute(text("SELECT 1"))
+    return JSONResponse({"status": "ok", "packages": len(ctx.app.store.all())})
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(ctx: CtxDep) -> Response:
+    """Start: the patient's program, or the login page."""
+    if ctx.user is None:
+        return redirect("/logga-in")
+    if ctx.user.kind == UserKind.citizen:
+        return redirect("/moment")
+    return render(ctx, "staff.html", title="Inloggad som vårdpersonal")
+
+
+@router.get("/logga-in")
+def login_page(ctx: CtxDep) -> Response:
+    """The login form (local accounts; e-identification comes as another provider)."""
+    if ctx.user is not None:
+        return redirect("/")
+    token = login_csrf_token(ctx.request, ctx.app)
+    response = render(ctx, "login.html", title="Logga in", login_token=token, error=None, username="")
+    set_login_cookie(response, ctx.app, token)
+    return response
+
+
+@router.post("/logga-in")
+def login_submit(ctx: CtxDep, form: FormDep) -> Response:
+    """Check the login form (double-submit CSRF), then start a fresh session."""
+    check_login_csrf(ctx.request, ctx.app, first(form, "_csrf"))
+    provider = ctx.app.local_accounts
+    try:
+        user = provider.authenticate(ctx.db, {"username": first(form, "username"),
+                                              "password": first(form, "password")}, ctx.now)
+    except LoginFailed as exc:
+        # The failure count is committed with the request; the form is shown again.
+        token = login_csrf_token(ctx.request, ctx.app)
+        return render(ctx, "login.html", status=401, title="Fel: Logga in", login_token=token, error=str(exc),
+                      username=first(form, "username")[:100])
+    if ctx.session is not None:
+        end_session(ctx.db, ctx.session)  # a new session at every login: no fixation
+    new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now)
+    response = redirect("/")
+    set_session_cookie(response, ctx.app, new.token)
+    response.delete_cookie(ctx.app.login_cookie, path="/", secure=ctx.app.settings.cookie_secure, httponly=True,
+                           samesite="strict")
+    return response
+
+
+@router.post("/logga-ut")
+def logout(ctx: CtxDep, form: CsrfForm) -> Response:
+    """End the session and forget the cookie."""
+    if ctx.session is not None:
+        end_session(ctx.db, ctx.session)
+    ctx.session, ctx.user = None, None
+    response = render(ctx, "logged_out.html", title="Du är utloggad")
+    clear_session_cookie(response, ctx.app)
+    return response
+
+
+# --- enrolments ----------------------------------------------------------------------------------
+
+
+def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
+    """The logged-in patient's own enrolment and its pinned package; 404 for anyone else's."""
+    enrolment = ctx.db.get(Enrolment, eid)
+    if enrolment is None or enrolment.patient_id != ctx.user.id:
+        raise not_found()
+    access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
+    if not access.read:
+        raise AppError(403, f"{access.reason} Kontakta din vårdenhet om du har frågor.", title="Ingen åtkomst")
+    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
+    if package is None:
+        raise AppError(503, "Programmet går inte att visa just nu. Försök igen om en stund, "
+                            "eller kontakta din vårdenhet om det inte går.")
+    return enrolment, package
+
+
+def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[str, Any]:
+    """The enrolment's navigation: program title, links, unread messages."""
+    unread = services.unread_messages(ctx, enrolment)
+    return {"id": enrolment.id, "title": package.title, "current": current, "unread": unread,
+            "plans": bool(visible_plans(enrolment)),
+            "stylesheet": f"/moment/{enrolment.id}/filer/assets/stegvis.css"
+            if "assets/stegvis.css" in package.files else None,
+            "readonly": patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).reason}
+
+
+@router.get("/moment")
+def enrolment_list(ctx: PatientDep) -> Response:
+    """The patient's programs; straight to the program when there is one."""
+    rows = list(ctx.db.scalars(select(Enrolment).where(Enrolment.patient_id == ctx.user.id,
+                                                       Enrolment.status != EnrolmentStatus.ended)
+                               .order_by(Enrolment.started_at.desc())))
+    today = ctx.now.astimezone(ctx.app.tz).date()
+    rows = [e for e in rows if patient_access(e, today).read]
+    ctx.audit("enrolment.list", patient_id=ctx.user.id)
+    if len(rows) == 1:
+        return redirect(f"/moment/{rows[0].id}")
+    items = []
+    for e in rows:
+        package = ctx.app.store.get(e.program_id, e.program_version)
+        items.append({"id": e.id, "title": package.title if package else e.program_id,
+                      "started": fmt_time(e.started_at, ctx.app.tz)})
+    return render(ctx, "enrolments.html", title="Dina program", items=items)
+
+
+@router.get("/moment/{eid}")
+def start_page(eid: int, ctx: PatientDep) -> Response:
+    """Welcome text, contacts, current modules → sections → visible steps (opened ones marked)."""
+    enrolment, package = load_enrolment(ctx, eid)
+    modules = module_tree(ctx.db, enrolment, package)
+    plans = [{"id": p.id, "title": (plan_definition(p, package) or {}).get("title", "Aktivitetsplan")}
+             for p in visible_plans(enrolment)]
+    ctx.audit("enrolment.read", enrolment)
+    return render(ctx, "start.html", title=package.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
+                  welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=modules, plans=plans,
+                  pdf=package.program.get("pdf", {}).get("program"))
+
+
+# --- steps and forms -----------------------------------------------------------------------------
+
+
+def _neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
+    steps = [s for m in module_tree(ctx.db, enrolment, package) for s in m.steps]
+    index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
+    if index is None:
+        return None, None
+    return (steps[index - 1] if index > 0 else None), (steps[index + 1] if index + 1 < len(steps) else None)
+
+
+def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str, form_id: str,
+               raw: dict[str, list[str]] | None = None, errors: dict[str, str] | None = None,
+               notice: str | None = None, comment_error: str | None = None, comment_value: str = "") -> FormView | None:
+    """A form of a step with the patient's draft (or the values just posted), errors and history."""
+    form = package.form(form_id)
+    if form is None:
+        return None
+    draft = services.get_draft(ctx, enrolment, form_id)
+    if raw is None and draft is not None:
+        raw = draft.answers
+    prefix = f"f-{form_id}"
+    questions = question_views(package, form_id, form["questions"], prefix, "../../", raw, errors,
+                               form.get("description"))
+    tz = ctx.app.tz
+    view = FormView(form_id=form_id, html_id=prefix, title=form["title"],
+                    description=_form_texts_description(package, form_id, form), required=bool(form.get("required")),
+                    page_comments=bool(form.get("page_comments")), questions=questions,
+                    action=f"{step_id}/formular/{form_id}", comments_action=f"{step_id}/formular/{form_id}/kommentarer",
+                    can_write=patient_access(enrolment, ctx.now.astimezone(tz).date()).write, notice=notice,
+                    errors=error_list(questions),
+                    draft_saved=fmt_time(draft.updated_at, tz) if draft is not None else None,
+                    comment_error=comment_error, comment_value=comment_value)
+    view.submissions = [submission_view(form["questions"], s, tz) for s in services.submissions(ctx, enrolment, form_id)]
+    if view.page_comments:
+        view.comments = [comment_view(c, tz) for c in services.page_comments(ctx, enrolment, form_id)]
+    return view
+
+
+def _form_texts_description(package: Package, form_id: str, form: dict):
+    return package.cached(f"formdesc:{form_id}", lambda: markdown(form.get("description")) or "") or None
+
+
+def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[dict, dict, dict],
+                form_state: dict[str, dict] | None = None, status: int = 200, notice: str | None = None) -> Response:
+    """A step page: the package's content with working forms in place of the static ones."""
+    module, section, step = found
+    body = step_body(package, module["id"], step["id"])
+    if body is None:
+        raise AppError(503, "Steget går inte att visa just nu. Kontakta din vårdenhet om det inte går.")
+    form_state = form_state or {}
+    parts = []
+    has_errors = False
+    for part in body.parts:
+        if isinstance(part, FormSlot):
+            view = build_form(ctx, enrolment, package, module["id"], step["id"], part.form_id,
+                              **form_state.get(part.form_id, {}))
+            if view is not None:
+                has_errors = has_errors or bool(view.errors) or bool(view.comment_error)
+                parts.append(("form", view))
+        else:
+            parts.append(("html", part))
+    previous, following = _neighbours(ctx, enrolment, package, module["id"], step["id"])
+    readout = step.get("readout")
+    title = f"{'Fel: ' if has_errors else ''}{step['title']} – {module['title']}"
+    return render(ctx, "step.html", status=status, title=title,
+                  enrolment_nav=nav(ctx, enrolment, package, "step"), module=module, section=section, step=step,
+                  parts=parts, previous=previous, following=following, notice=notice,
+                  pdf=f"../../filer/{step['pdf']}" if step.get("pdf") else None,
+                  scripts=[f"/moment/{enrolment.id}/filer/assets/readout.js"]
+                  if readout and "assets/readout.js" in package.files else [])
+
+
+def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
+    """Enrolment, package and (module, section, step) of a step the patient may open."""
+    enrolment, package = load_enrolment(ctx, eid)
+    found = step_readable(enrolment, package, module_id, step_id)
+    if found is None:
+        raise not_found()
+    return enrolment, package, found
+
+
+@router.get("/moment/{eid}/steg/{module_id}/{step_id}")
+def step_page(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> Response:
+    """A step; opening it marks it opened for the therapist."""
+    enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+    services.open_step(ctx, enrolment, module_id, step_id)
+    notice_key = next((k for k in NOTICES if k in ctx.request.query_params), None)
+    form_state = {}
+    if notice_key:
+        form_state[ctx.request.query_params[notice_key]] = {"notice": NOTICES[notice_key]}
+    return render_step(ctx, enrolment, package, found, form_state)
+
+
+def _form_of_step(package: Package, found, form_id: str) -> dict:
+    form = package.form(form_id)
+    if form is None or form_id not in found[2].get("forms", []):
+        raise not_found()
+    return form
+
+
+@router.post("/moment/{eid}/steg/{module_id}/{step_id}/formular/{form_id}")
+def form_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: PatientDep, form: CsrfForm) -> Response:
+    """Save a draft (`_action=draft`) or submit; a rejected submission keeps the draft and shows errors."""
+    enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+    definition = _form_of_step(package, found, form_id)
+    raw = answers_of(form)
+    anchor = f"#f-{form_id}"
+    if first(form, "_action") == "draft":
+        services.save_draft(ctx, enrolment, form_id, definition, raw)
+        return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?sparat={form_id}{anchor}")
+    try:
+        services.submit_form(ctx, enrolment, form_id, definition, raw, module_id, step_id)
+    except services.FormRejected as exc:
+        ctx.db.rollback()
+        enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+        services.save_draft(ctx, enrolment, form_id, definition, raw)
+        ctx.commit()
+        state = {form_id: {"raw": raw, "errors": exc.errors}}
+        return render_step(ctx, enrolment, package, found, state, status=422,
+                           notice="Formuläret skickades inte. Några svar behöver rättas; dina svar är sparade som utkast.")
+    return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?skickat={form_id}{anchor}")
+
+
+@router.post("/moment/{eid}/steg/{module_id}/{step_id}/formular/{form_id}/kommentarer")
+def comment_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: PatientDep, form: CsrfForm) -> Response:
+    """A page comment under a form."""
+    enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+    definition = _form_of_step(package, found, form_id)
+    try:
+        services.add_page_comment(ctx, enrolment, form_id, definition, first(form, "body"))
+    except AppError as exc:
+        if exc.status != 422:
+            raise
+        ctx.db.rollback()
+        enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+        ctx.audit("comment.read", enrolment, f"form:{form_id}")
+        state = {form_id: {"comment_error": exc.message, "comment_value": first(form, "body")[:20000]}}
+        return render_step(ctx, enrolment, package, found, state, status=422, notice=exc.message)
+    return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?kommenterat={form_id}#kommentarer-{form_id}")
+
+
+# --- activity plans ------------------------------------------------------------------------------
+
+
+def load_plan(ctx: Ctx, eid: int, plan_pk: int) -> tuple[Enrolment, Package, EnrolmentPlan, dict]:
+    """A plan of the patient's own enrolment that is activated and started."""
+    enrolment, package = load_enrolment(ctx, eid)
+    plan = next((p for p in visible_plans(enrolment) if p.id == plan_pk), None)
+    definition = plan_definition(plan, package) if plan is not None else None
+    if plan is None or definition is None:
+        raise not_found()
+    return enrolment, package, plan, definition
+
+
+def plan_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan, definition: dict,
+              posted: dict[str, Any] | None = None) -> PlanView:
+    """The plan page's view: open occasions with forms, the next occasion, results."""
+    tz = ctx.app.tz
+    schedule = plan_schedule(plan)
+    registered = services.registrations(ctx, plan)
+    done = {r.occasion_at for r in registered}
+    open_views = []
+    for occ in open_occasions(schedule, tz, ctx.now):
+        if occ.at in done:
+            continue
+        prefix = f"tillfalle-{occ.at:%Y%m%d%H%M}"
+        mine = posted is not None and posted.get("key") == occ.key
+        fields = question_views(package, f"plan:{plan.plan_id or plan.id}", definition["fields"], prefix, "../../",
+                                posted["raw"] if mine else None, posted.get("errors") if mine else None)
+        view = occasion_view(occ, tz, fields)
+        if mine:
+            view.comment_value, view.error = posted.get("comment", ""), posted.get("message")
+        open_views.append(view)
+    upcoming = next((o for o in iter_occasions(schedule, tz) if o.opens_at > ctx.now), None)
+    goal = services.plan_goal(ctx, enrolment, definition)
+    headers, rows, chart, summary, label, goal_text = plan_results(definition, registered, goal, tz,
+                                                                   f"diagram-{plan.id}")
+    window = plan.registration_window_days
+    window_text = ("Du kan registrera samma dag som tillfället." if window == 0 else
+                   f"Du kan registrera från tillfällets dag och {window} dag{'ar' if window > 1 else ''} framåt.")
+    return PlanView(id=plan.id, title=definition["title"], description=markdown(definition.get("description")),
+                    schedule_text=schedule_text(plan.days, plan.repeat_every_weeks, None), window_text=window_text,
+                    allow_comments=plan.allow_comments, open=open_views,
+                    next_text=fmt_time(upcoming.at, tz) if upcoming else None, headers=headers, rows=rows,
+                    chart=chart, chart_summary=summary, result_label=label, goal_text=goal_text)
+
+
+@router.get("/moment/{eid}/aktivitetsplaner/{plan_pk}")
+def plan_page(eid: int, plan_pk: int, ctx: PatientDep) -> Response:
+    """An activity plan: occasions to register now, the schedule, results as chart and table."""
+    enrolment, package, plan, definition = load_plan(ctx, eid, plan_pk)
+    view = plan_view(ctx, enrolment, package, plan, definition)
+    ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+    notice = NOTICES["registrerat"] if "registrerat" in ctx.request.query_params else None
+    return render(ctx, "plan.html", title=view.title, enrolment_nav=nav(ctx, enrolment, package, "plan"),
+                  plan=view, notice=notice,
+                  can_write=patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write)
+
+
+@router.post("/moment/{eid}/aktivitetsplaner/{plan_pk}/registreringar")
+def registration_post(eid: int, plan_pk: int, ctx: PatientDep, form: CsrfForm) -> Response:
+    """Register one occasion; too early, too late, twice or invalid values are refused with a message."""
+    enrolment, package, plan, definition = load_plan(ctx, eid, plan_pk)
+    key = first(form, "_occasion")
+    try:
+        services.register(ctx, enrolment, package, plan, key, answers_of(form), first(form, "_comment"))
+    except AppError as exc:
+        if exc.status not in (409, 422):
+            raise
+        ctx.db.rollback()
+        enrolment, package, plan, definition = load_plan(ctx, eid, plan_pk)
+        posted = {"key": key, "raw": answers_of(form), "errors": exc.errors if isinstance(exc, services.FormRejected)
+                  else None, "comment": first(form, "_comment")[:20000], "message": exc.message}
+        view = plan_view(ctx, enrolment, package, plan, definition, posted)
+        ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+        return render(ctx, "plan.html", status=exc.status, title=f"Fel: {view.title}",
+                      enrolment_nav=nav(ctx, enrolment, package, "plan"), plan=view, notice=exc.message,
+                      can_write=True)
+    return redirect(f"/moment/{eid}/aktivitetsplaner/{plan_pk}?registrerat=1#resultat")
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+@router.get("/moment/{eid}/meddelanden")
+def inbox(eid: int, ctx: PatientDep) -> Response:
+    """Threads with the care staff, unread ones marked."""
+    enrolment, package = load_enrolment(ctx, eid)
+    rows = [{"id": t.thread.id, "subject": t.thread.subject, "unread": t.unread, "count": t.count,
+             "last": fmt_time(t.thread.last_message_at, ctx.app.tz)} for t in services.threads(ctx, enrolment)]
+    ctx.audit("inbox.read", enrolment)
+    notice = NOTICES["skickat-meddelande"] if "skickat" in ctx.request.query_params else None
+    return render(ctx, "inbox.html", title="Meddelanden", enrolment_nav=nav(ctx, enrolment, package, "messages"),
+                  threads=rows, notice=notice,
+                  can_write=patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write)
+
+
+@router.get("/moment/{eid}/meddelanden/nytt")
+def new_thread_page(eid: int, ctx: PatientDep) -> Response:
+    """The form for a new message."""
+    enrolment, package = load_enrolment(ctx, eid)
+    ctx.audit("message.compose", enrolment)
+    return render(ctx, "new_thread.html", title="Nytt meddelande",
+                  enrolment_nav=nav(ctx, enrolment, package, "messages"), subject="", body="",
+                  errors={"subject": None, "body": None})
+
+
+@router.post("/moment/{eid}/meddelanden")
+def new_thread_post(eid: int, ctx: PatientDep, form: CsrfForm) -> Response:
+    """Send a new message (a new thread)."""
+    enrolment, package = load_enrolment(ctx, eid)
+    try:
+        thread = services.start_thread(ctx, enrolment, first(form, "subject"), first(form, "body"))
+    except AppError as exc:
+        if exc.status != 422:
+            raise
+        ctx.db.rollback()
+        enrolment, package = load_enrolment(ctx, eid)
+        ctx.audit("message.compose", enrolment)
+        return render(ctx, "new_thread.html", status=422, title="Fel: Nytt meddelande",
+                      enrolment_nav=nav(ctx, enrolment, package, "messages"), subject=first(form, "subject")[:200],
+                      body=first(form, "body")[:20000], notice=exc.message,
+                      errors={"subject": (exc.errors or {}).get("subject"), "body": (exc.errors or {}).get("body")})
+    return redirect(f"/moment/{eid}/meddelanden/{thread.id}?skickat=1#senaste")
+
+
+def load_thread(ctx: Ctx, eid: int, thread_id: int) -> tuple[Enrolment, Package, MessageThread]:
+    """A thread of the patient's own enrolment."""
+    enrolment, package = load_enrolment(ctx, eid)
+    thread = ctx.db.get(MessageThread, thread_id)
+    if thread is None or thread.enrolment_id != enrolment.id:
+        raise not_found()
+    return enrolment, package, thread
+
+
+def _thread_page(ctx: Ctx, enrolment: Enrolment, package: Package, thread: MessageThread, status: int = 200,
+                 error: str | None = None, body: str = "", notice: str | None = None) -> HTMLResponse:
+    tz = ctx.app.tz
+    messages = [{"mine": m.sender_role.value == "patient",
+                 "author": "Du" if m.sender_role.value == "patient" else "Din behandlare",
+                 "when": fmt_time(m.created_at, tz), "body": m.body,
+                 "read": fmt_time(m.read_at, tz) if m.read_at else None} for m in thread.messages]
+    return render(ctx, "thread.html", status=status, title=thread.subject,
+                  enrolment_nav=nav(ctx, enrolment, package, "messages"), thread=thread, messages=messages,
+                  error=error, body=body, notice=notice,
+                  can_write=patient_access(enrolment, ctx.now.astimezone(tz).date()).write)
+
+
+@router.get("/moment/{eid}/meddelanden/{thread_id}")
+def thread_page(eid: int, thread_id: int, ctx: PatientDep) -> Response:
+    """A thread; opening it marks the therapist's messages read."""
+    enrolment, package, thread = load_thread(ctx, eid, thread_id)
+    services.read_thread(ctx, enrolment, thread)
+    ctx.commit()
+    notice = NOTICES["skickat-meddelande"] if "skickat" in ctx.request.query_params else None
+    return _thread_page(ctx, enrolment, package, thread, notice=notice)
+
+
+@router.post("/moment/{eid}/meddelanden/{thread_id}")
+def reply_post(eid: int, thread_id: int, ctx: PatientDep, form: CsrfForm) -> Response:
+    """Answer in a thread."""
+    enrolment, package, thread = load_thread(ctx, eid, thread_id)
+    try:
+        services.reply(ctx, enrolment, thread, first(form, "body"))
+    except AppError as exc:
+        if exc.status != 422:
+            raise
+        ctx.db.rollback()
+        enrolment, package, thread = load_thread(ctx, eid, thread_id)
+        ctx.audit("thread.read", enrolment, f"thread:{thread.id}")
+        return _thread_page(ctx, enrolment, package, thread, 422, exc.message, first(form, "body")[:20000])
+    return redirect(f"/moment/{eid}/meddelanden/{thread_id}?skickat=1#senaste")
+
+
+# --- package files -------------------------------------------------------------------------------
+
+
+@router.get("/moment/{eid}/filer/{path:path}")
+def package_file(eid: int, path: str, ctx: PatientDep) -> Response:
+    """A file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
+    enrolment, package = load_enrolment(ctx, eid)
+    if path.endswith(".html"):
+        raise not_found()
+    found = package.file_path(path)
+    if found is None:
+        raise not_found()
+    suffix = found.suffix.lower()
+    media_type = MIME.get(suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    headers = {"cache-control": f"private, max-age={int(timedelta(days=1).total_seconds())}",
+               "content-security-policy": FILE_CSP}
+    return FileResponse(found, media_type=media_type, headers=headers)

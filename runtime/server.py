@@ -1,0 +1,78 @@
+"""`stegvis runtime`: migrate, scan packages, optionally seed the demo, and serve with uvicorn.
+
+SIGHUP rescans the package folder (new packages appear without a restart); the
+scan runs in a thread so the signal handler returns at once. Must not: print
+personnummer (the log filter masks them in every runtime and server log record).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from runtime.app import create_app
+from runtime.settings import RuntimeSettings
+
+log = logging.getLogger("stegvis.runtime")
+
+
+def configure_logging() -> None:
+    """Plain log lines to stderr, personnummer masked."""
+    from runtime.identity import RedactingFilter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False) -> int:
+    """Run the runtime until stopped; returns an exit code."""
+    import uvicorn
+
+    configure_logging()
+    app = create_app(settings)
+    state = app.state.stegvis
+    if not state.store.all():
+        log.warning("Inga program lämnas ut från %s. Bygg med `make build` eller ange --packages.",
+                    settings.packages)
+    if demo:
+        from runtime.demo import LOGINS, DemoError, seed_demo
+
+        if state.db.backend != "sqlite":
+            log.warning("--demo lägger till demokonton i %s-databasen.", state.db.backend)
+        try:
+            with state.db.session() as db:
+                created = seed_demo(db, state.store, state.local_accounts, state.clock.now(), state.tz)
+        except DemoError as exc:
+            print(f"stegvis: {exc}", file=sys.stderr)
+            return 2
+        print("Demo: " + ("skapad." if created else "fanns redan.") + " Logga in på "
+              f"http://localhost:{port}/logga-in med:", file=sys.stderr)
+        for login in LOGINS:
+            print(f"  {login.username} / {login.password}  ({login.who})", file=sys.stderr)
+
+    def on_hup(_signum, _frame) -> None:
+        threading.Thread(target=state.store.scan, name="package-rescan", daemon=True).start()
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, on_hup)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                            proxy_headers=False, server_header=False)
+    uvicorn.Server(config).run()
+    state.db.dispose()
+    return 0
+
+
+def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
+                       insecure_cookies: bool) -> RuntimeSettings:
+    """Settings from the command line; DATABASE_URL is the default database."""
+    values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies}
+    if database:
+        values["database_url"] = database
+    return RuntimeSettings(**values)

@@ -1,0 +1,306 @@
+"""What the patient does, once, for both the pages and the JSON API.
+
+Input: a request context whose patient owns the enrolment (the routes check that
+first) and the enrolment's package. Output: rows written in the request's
+transaction, each with its access-log row; a refusal is an `AppError` with a
+Swedish message. Flags for the therapist (form submitted when the form says so,
+message, page comment) are raised here, so part 2 only has to show them.
+
+Must not: trust anything the browser decided (shown questions, allowed occasions);
+everything is checked again here against program.json and the schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from runtime import forms as formcheck
+from runtime.enrolments import patient_access, plan_definition, plan_schedule
+from runtime.models import (
+    AuthorRole,
+    Enrolment,
+    EnrolmentPlan,
+    Flag,
+    FlagKind,
+    FormDraft,
+    FormSubmission,
+    Message,
+    MessageThread,
+    PageComment,
+    Registration,
+    StepOpening,
+)
+from runtime.packages import Package
+from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
+from runtime.web import AppError, Ctx
+
+SUBJECT_MAX = 200
+
+
+def require_write(ctx: Ctx, enrolment: Enrolment) -> None:
+    """Refuse writing when the enrolment is in maintenance or ended."""
+    access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
+    if not access.write:
+        raise AppError(403, access.reason or "Du kan inte skriva i programmet just nu.")
+
+
+def _touch(ctx: Ctx, enrolment: Enrolment) -> None:
+    enrolment.last_patient_activity_at = ctx.now
+
+
+def open_step(ctx: Ctx, enrolment: Enrolment, module_id: str, step_id: str) -> None:
+    """Mark a step opened (first and last time, and how often); one row per step, race-free."""
+    values = dict(enrolment_id=enrolment.id, module_id=module_id, step_id=step_id, first_opened_at=ctx.now,
+                  last_opened_at=ctx.now, times=1)
+    dialect = ctx.db.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(StepOpening).values(**values)
+    stmt = stmt.on_conflict_do_update(index_elements=["enrolment_id", "module_id", "step_id"],
+                                      set_={"last_opened_at": ctx.now, "times": StepOpening.times + 1})
+    ctx.db.execute(stmt)
+    _touch(ctx, enrolment)
+    ctx.audit("step.open", enrolment, f"step:{module_id}/{step_id}")
+
+
+def get_draft(ctx: Ctx, enrolment: Enrolment, form_id: str) -> FormDraft | None:
+    """The patient's unsent answers to a form."""
+    return ctx.db.scalar(select(FormDraft).where(FormDraft.enrolment_id == enrolment.id,
+                                                 FormDraft.form_id == form_id))
+
+
+def submissions(ctx: Ctx, enrolment: Enrolment, form_id: str) -> list[FormSubmission]:
+    """The patient's submitted answers to a form, newest first."""
+    return list(ctx.db.scalars(select(FormSubmission).where(FormSubmission.enrolment_id == enrolment.id,
+                                                            FormSubmission.form_id == form_id)
+                               .order_by(FormSubmission.submitted_at.desc(), FormSubmission.id.desc())))
+
+
+def save_draft(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: dict[str, list[str]]) -> FormDraft:
+    """Keep unsent answers (nothing is checked; required questions may be empty)."""
+    require_write(ctx, enrolment)
+    answers = formcheck.draft_answers(form["questions"], raw, ctx.app.settings.max_text_length)
+    draft = get_draft(ctx, enrolment, form_id)
+    if draft is None:
+        draft = FormDraft(enrolment_id=enrolment.id, form_id=form_id, answers=answers, updated_at=ctx.now)
+        ctx.db.add(draft)
+    else:
+        draft.answers, draft.updated_at = answers, ctx.now
+    _touch(ctx, enrolment)
+    ctx.audit("form.draft.save", enrolment, f"form:{form_id}")
+    ctx.db.flush()
+    return draft
+
+
+class FormRejected(AppError):
+    """Answers that break the form's rules: 422 with a message per question."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(422, "Några svar behöver rättas.", errors=errors)
+
+
+def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: dict[str, list[str]],
+                module_id: str | None, step_id: str | None) -> FormSubmission:
+    """Check the answers against program.json; store them with the score; flag if the form says so.
+
+    Raises FormRejected when an answer is missing or not allowed (the draft is kept by the caller).
+    """
+    require_write(ctx, enrolment)
+    checked = formcheck.check_answers(form["questions"], raw, ctx.app.settings.max_text_length)
+    if not checked.ok:
+        raise FormRejected(checked.errors)
+    score, band = formcheck.score(form, checked.answers)
+    row = FormSubmission(enrolment_id=enrolment.id, form_id=form_id, module_id=module_id, step_id=step_id,
+                         answers=checked.answers, score=score, score_band=band, submitted_at=ctx.now)
+    ctx.db.add(row)
+    draft = get_draft(ctx, enrolment, form_id)
+    if draft is not None:
+        ctx.db.delete(draft)
+    ctx.db.flush()
+    if form.get("flag_on_submit"):
+        ctx.db.add(Flag(enrolment_id=enrolment.id, kind=FlagKind.form_submitted, ref_type="form_submission",
+                        ref_id=row.id, detail=form.get("title"), created_at=ctx.now))
+    _touch(ctx, enrolment)
+    ctx.audit("form.submit", enrolment, f"form:{form_id}")
+    return row
+
+
+def page_comments(ctx: Ctx, enrolment: Enrolment, form_id: str) -> list[PageComment]:
+    """Comments under a form, oldest first; the therapist's become read when the patient sees them."""
+    rows = list(ctx.db.scalars(select(PageComment).where(PageComment.enrolment_id == enrolment.id,
+                                                         PageComment.form_id == form_id)
+                               .order_by(PageComment.created_at, PageComment.id)))
+    for row in rows:
+        if row.author_role == AuthorRole.therapist and row.read_at is None:
+            row.read_at = ctx.now
+    return rows
+
+
+def _text(value: str | None, limit: int, what: str) -> str:
+    text = (value or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise AppError(422, f"Skriv {what} först.", errors={"body": f"Skriv {what} först."})
+    if len(text) > limit:
+        message = f"Texten är för lång: högst {limit} tecken, du har skrivit {len(text)}."
+        raise AppError(422, message, errors={"body": message})
+    return text
+
+
+def add_page_comment(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, body: str | None) -> PageComment:
+    """A patient's comment under a form that allows page comments; flags it for the therapist."""
+    require_write(ctx, enrolment)
+    if not form.get("page_comments"):
+        raise AppError(403, "Det går inte att kommentera det här formuläret.")
+    text = _text(body, ctx.app.settings.max_text_length, "en kommentar")
+    row = PageComment(enrolment_id=enrolment.id, form_id=form_id, author_id=ctx.user.id,
+                      author_role=AuthorRole.patient, body=text, created_at=ctx.now)
+    ctx.db.add(row)
+    ctx.db.flush()
+    ctx.db.add(Flag(enrolment_id=enrolment.id, kind=FlagKind.page_comment, ref_type="page_comment", ref_id=row.id,
+                    detail=form.get("title"), created_at=ctx.now))
+    _touch(ctx, enrolment)
+    ctx.audit("comment.create", enrolment, f"form:{form_id}")
+    return row
+
+
+def registrations(ctx: Ctx, plan: EnrolmentPlan) -> list[Registration]:
+    """A plan's registrations in occasion order."""
+    return list(ctx.db.scalars(select(Registration).where(Registration.plan_id == plan.id)
+                               .order_by(Registration.occasion_at)))
+
+
+def register(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan, occasion_text: str,
+             raw: dict[str, list[str]], comment: str | None) -> Registration:
+    """Register one occasion: it must be in the schedule, inside its window, and not registered yet."""
+    require_write(ctx, enrolment)
+    tz = ctx.app.tz
+    definition = plan_definition(plan, package)
+    schedule = plan_schedule(plan)
+    if definition is None or schedule is None or not plan.activated:
+        raise AppError(404, "Aktivitetsplanen är inte aktiverad.")
+    at = parse_occasion_key(occasion_text or "")
+    occasion = find_occasion(schedule, tz, at) if at is not None else None
+    if occasion is None:
+        raise AppError(422, "Välj ett tillfälle i schemat.", errors={"occasion": "Välj ett tillfälle i schemat."})
+    status = occasion.status(ctx.now)
+    if status == "early":
+        message = (f"Det är för tidigt att registrera tillfället {format_local(occasion.at, tz)}. "
+                   f"Du kan registrera det från och med {format_day(occasion.local.date())}.")
+        raise AppError(422, message, title="För tidigt", errors={"occasion": message})
+    if status == "late":
+        message = (f"Det är för sent att registrera tillfället {format_local(occasion.at, tz)}. "
+                   f"Sista dagen var {format_day(last_day(occasion, tz))}.")
+        raise AppError(422, message, title="För sent", errors={"occasion": message})
+    exists = ctx.db.scalar(select(func.count()).select_from(Registration)
+                           .where(Registration.plan_id == plan.id, Registration.occasion_at == occasion.at))
+    if exists:
+        message = f"Tillfället {format_local(occasion.at, tz)} är redan registrerat."
+        raise AppError(409, message, errors={"occasion": message})
+    checked = formcheck.check_answers(definition["fields"], raw, ctx.app.settings.max_text_length)
+    if not checked.ok:
+        raise FormRejected(checked.errors)
+    text = (comment or "").strip() or None
+    if text is not None:
+        if not plan.allow_comments:
+            raise AppError(422, "Den här planen har inga kommentarer.", errors={"comment": "Kommentarer är avstängda."})
+        text = _text(text, ctx.app.settings.max_text_length, "en kommentar")
+    row = Registration(plan_id=plan.id, occasion_at=occasion.at, values=checked.answers, comment=text,
+                       registered_at=ctx.now)
+    ctx.db.add(row)
+    ctx.db.flush()
+    _touch(ctx, enrolment)
+    ctx.audit("registration.create", enrolment, f"plan:{plan.id}")
+    return row
+
+
+@dataclass
+class ThreadSummary:
+    """A thread in the inbox."""
+
+    thread: MessageThread
+    unread: int
+    count: int
+
+
+def threads(ctx: Ctx, enrolment: Enrolment) -> list[ThreadSummary]:
+    """The enrolment's threads, newest activity first, with the patient's unread count."""
+    rows = ctx.db.scalars(select(MessageThread).where(MessageThread.enrolment_id == enrolment.id)
+                          .order_by(MessageThread.last_message_at.desc(), MessageThread.id.desc()))
+    out = []
+    for t in rows:
+        unread = sum(1 for m in t.messages if m.sender_role != AuthorRole.patient and m.read_at is None)
+        out.append(ThreadSummary(t, unread, len(t.messages)))
+    return out
+
+
+def unread_messages(ctx: Ctx, enrolment: Enrolment) -> int:
+    """Messages from care staff the patient has not opened."""
+    return ctx.db.scalar(select(func.count()).select_from(Message).join(MessageThread)
+                         .where(MessageThread.enrolment_id == enrolment.id, Message.read_at.is_(None),
+                                Message.sender_role != AuthorRole.patient)) or 0
+
+
+def read_thread(ctx: Ctx, enrolment: Enrolment, thread: MessageThread) -> None:
+    """Opening a thread marks the staff's messages read (the therapist's read receipt)."""
+    ctx.db.execute(update(Message).where(Message.thread_id == thread.id, Message.read_at.is_(None),
+                                         Message.sender_role != AuthorRole.patient).values(read_at=ctx.now))
+    ctx.audit("thread.read", enrolment, f"thread:{thread.id}")
+
+
+def start_thread(ctx: Ctx, enrolment: Enrolment, subject: str | None, body: str | None) -> MessageThread:
+    """A new conversation with the care staff; flags the message for the therapist."""
+    require_write(ctx, enrolment)
+    title = " ".join((subject or "").split())
+    if not title:
+        raise AppError(422, "Skriv ett ämne först.", errors={"subject": "Skriv ett ämne först."})
+    if len(title) > SUBJECT_MAX:
+        raise AppError(422, f"Ämnet får vara högst {SUBJECT_MAX} tecken.", errors={"subject": "För långt ämne."})
+    text = _text(body, ctx.app.settings.max_text_length, "ett meddelande")
+    thread = MessageThread(enrolment_id=enrolment.id, subject=title, created_by=ctx.user.id, created_at=ctx.now,
+                           last_message_at=ctx.now)
+    ctx.db.add(thread)
+    ctx.db.flush()
+    _add_message(ctx, enrolment, thread, text)
+    ctx.audit("message.create", enrolment, f"thread:{thread.id}")
+    return thread
+
+
+def reply(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, body: str | None) -> Message:
+    """The patient's answer in a thread; flags it for the therapist."""
+    require_write(ctx, enrolment)
+    text = _text(body, ctx.app.settings.max_text_length, "ett meddelande")
+    message = _add_message(ctx, enrolment, thread, text)
+    ctx.audit("message.create", enrolment, f"thread:{thread.id}")
+    return message
+
+
+def _add_message(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, text: str) -> Message:
+    message = Message(thread_id=thread.id, sender_id=ctx.user.id, sender_role=AuthorRole.patient, body=text,
+                      created_at=ctx.now)
+    ctx.db.add(message)
+    thread.last_message_at = ctx.now
+    ctx.db.flush()
+    ctx.db.add(Flag(enrolment_id=enrolment.id, kind=FlagKind.message, ref_type="message", ref_id=message.id,
+                    detail=thread.subject[:300], created_at=ctx.now))
+    _touch(ctx, enrolment)
+    return message
+
+
+def plan_goal(ctx: Ctx, enrolment: Enrolment, definition: dict[str, Any]) -> float | None:
+    """The plan's goal: a fixed number, or the latest value registered in another plan of the enrolment."""
+    results = definition.get("results") or {}
+    if results.get("goal") is not None:
+        return float(results["goal"])
+    source = results.get("goal_from")
+    if not source:
+        return None
+    other = next((p for p in enrolment.plans if p.plan_id == source["plan"]), None)
+    if other is None:
+        return None
+    latest = ctx.db.scalars(select(Registration).where(Registration.plan_id == other.id)
+                            .order_by(Registration.occasion_at.desc())).first()
+    value = latest.values.get(source["field"]) if latest is not None else None
+    return float(value) if isinstance(value, int | float) else None

@@ -1,0 +1,334 @@
+"""View models for the patient's pages: forms with answers and errors, plans with occasions and results.
+
+Input: program.json definitions and the patient's rows. Output: plain dataclasses
+the templates only loop over (no logic in templates). Static parts (Markdown texts,
+media paths) are cached per package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from runtime import charts
+from runtime.content import markdown, media_file
+from runtime.forms import condition_met
+from runtime.models import FormSubmission, PageComment, Registration
+from runtime.packages import Package
+from runtime.schedule import WEEKDAYS, Occasion, format_day, format_local, last_day
+
+REQUIRED = "måste besvaras"
+
+
+def fmt_number(x: float | int) -> str:
+    """A number the Swedish way: 1,5 and 12 000."""
+    text = f"{x:,.10g}" if isinstance(x, float) else f"{x:,}"
+    return text.replace(",", "\u00a0").replace(".", ",")
+
+
+def fmt_time(moment: datetime | None, tz: ZoneInfo) -> str:
+    """"2 mars 2026 kl. 14.05" (empty for None)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return f"{format_day(local.date())} kl. {local:%H.%M}"
+
+
+@dataclass
+class ChoiceView:
+    """One radio button or checkbox."""
+
+    id: str
+    value: str
+    label: str
+    checked: bool = False
+
+
+@dataclass
+class QuestionView:
+    """One question, ready for the template."""
+
+    id: str
+    name: str
+    type: str
+    widget: str  # input, textarea, radio, checkbox, display
+    label: str
+    required: bool = False
+    input_type: str = "text"
+    help: str | None = None
+    help_id: str | None = None
+    error: str | None = None
+    error_id: str | None = None
+    value: str = ""
+    choices: list[ChoiceView] = field(default_factory=list)
+    attrs: dict[str, str] = field(default_factory=dict)
+    unit: str | None = None
+    condition: str | None = None
+    show_if_question: str = ""
+    show_if_values: str = ""
+    html: Markup | None = None
+    image: str | None = None
+    alt: str | None = None
+
+    @property
+    def described_by(self) -> str:
+        """ids for aria-describedby: help text and error message."""
+        return " ".join(i for i in (self.help_id, self.error_id) if i)
+
+
+@dataclass
+class AnswerView:
+    """A submitted answer, as the patient reads it back."""
+
+    label: str
+    text: str
+
+
+@dataclass
+class SubmissionView:
+    """One earlier submission of a form."""
+
+    when: str
+    answers: list[AnswerView]
+
+
+@dataclass
+class CommentView:
+    """A page comment."""
+
+    author: str
+    when: str
+    body: str
+    mine: bool
+
+
+@dataclass
+class FormView:
+    """A whole form on a step page."""
+
+    form_id: str
+    html_id: str
+    title: str
+    description: Markup | None
+    required: bool
+    page_comments: bool
+    questions: list[QuestionView]
+    action: str
+    comments_action: str
+    can_write: bool = True
+    notice: str | None = None
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (anchor, label, message)
+    draft_saved: str | None = None
+    submissions: list[SubmissionView] = field(default_factory=list)
+    comments: list[CommentView] = field(default_factory=list)
+    comment_error: str | None = None
+    comment_value: str = ""
+
+
+def _form_texts(package: Package, form_id: str, questions: list[dict], description: str | None) -> dict:
+    def make() -> dict:
+        out: dict[str, Any] = {"description": markdown(description), "display": {}, "images": {}}
+        for q in questions:
+            if q["type"] == "display":
+                out["display"][q["id"]] = markdown(q["label"])
+                if q.get("image"):
+                    rel = media_file(package, q["image"])
+                    out["images"][q["id"]] = f"filer/{rel}" if rel else None
+        return out
+
+    return package.cached(f"formtext:{form_id}", make)
+
+
+def _fmt_plain(x: float | int) -> str:
+    return f"{x:g}".replace(".", ",")
+
+
+def _scale_values(q: dict) -> list[float]:
+    step = q.get("step") or 1
+    values, v = [], q["min"]
+    while v <= q["max"] + 1e-9 and len(values) < 101:
+        values.append(v)
+        v = round(v + step, 10)
+    return values
+
+
+def question_views(package: Package, owner_id: str, questions: list[dict], prefix: str, base_url: str,
+                   raw: dict[str, list[str]] | None, errors: dict[str, str] | None,
+                   description: str | None = None) -> list[QuestionView]:
+    """Views of a question list with the given raw values and errors.
+
+    `base_url` is the path from the page to /moment/<id>/ (for images).
+    """
+    raw, errors = raw or {}, errors or {}
+    texts = _form_texts(package, owner_id, questions, description)
+    by_id = {q["id"]: q for q in questions}
+    views = []
+    for q in questions:
+        base = f"{prefix}-{q['id']}"
+        values = raw.get(q["id"], [])
+        view = QuestionView(id=base, name=q["id"], type=q["type"], widget="input", label=q["label"],
+                            required=bool(q.get("required")), help=q.get("help"),
+                            help_id=f"{base}-hjalp" if q.get("help") else None,
+                            error=errors.get(q["id"]), error_id=f"{base}-fel" if q["id"] in errors else None,
+                            value=values[0] if values else "")
+        kind = q["type"]
+        if kind == "textarea":
+            view.widget = "textarea"
+        elif kind == "date":
+            view.input_type = "date"
+        elif kind == "number":
+            view.input_type = "text"
+            view.attrs["inputmode"] = "decimal"
+            view.unit = q.get("unit")
+        elif kind in ("single", "multi"):
+            view.widget = "radio" if kind == "single" else "checkbox"
+            view.choices = [ChoiceView(f"{base}-{i + 1}", str(o["value"]), o["label"], str(o["value"]) in values)
+                            for i, o in enumerate(q.get("options", []))]
+        elif kind == "scale":
+            view.widget = "radio"
+            labels = {str(k): v for k, v in (q.get("labels") or {}).items()}
+            for i, value in enumerate(_scale_values(q)):
+                text = _fmt_plain(value)
+                label = labels.get(text) or labels.get(str(int(value)) if float(value).is_integer() else text)
+                view.choices.append(ChoiceView(f"{base}-{i + 1}", text, f"{text} – {label}" if label else text,
+                                               text in values))
+        elif kind == "display":
+            view.widget = "display"
+            view.html = texts["display"].get(q["id"])
+            image = texts["images"].get(q["id"])
+            view.image = f"{base_url}{image}" if image else None
+            view.alt = q.get("alt")
+        if q.get("max_length"):
+            view.attrs["maxlength"] = str(q["max_length"])
+        cond = q.get("show_if")
+        if cond and cond["question"] in by_id:
+            target = by_id[cond["question"]]
+            wanted = [cond["equals"]] if cond.get("any_of") is None else cond["any_of"]
+            option_labels = {str(o["value"]): o["label"] for o in target.get("options", [])}
+            shown = " eller ".join(f"”{option_labels.get(str(v), v)}”" for v in wanted)
+            view.condition = f"Besvara bara om du svarade {shown} på frågan ”{target['label']}”."
+            view.show_if_question = target["id"]
+            view.show_if_values = "|".join(str(v).lower() if isinstance(v, bool) else str(v) for v in wanted)
+        views.append(view)
+    return views
+
+
+def answer_text(q: dict, value: Any) -> str:
+    """A stored answer in words."""
+    if q["type"] in ("single", "multi"):
+        labels = {str(o["value"]): o["label"] for o in q.get("options", [])}
+        items = value if isinstance(value, list) else [value]
+        return ", ".join(labels.get(str(v), str(v)) for v in items)
+    if q["type"] in ("number", "scale") and isinstance(value, int | float):
+        unit = q.get("unit")
+        return fmt_number(value) + (f" {unit}" if unit else "")
+    return str(value)
+
+
+def submission_view(questions: list[dict], row: FormSubmission, tz: ZoneInfo) -> SubmissionView:
+    """A submission with its answers in question order (score not shown: it is for the therapist)."""
+    answers = [AnswerView(q["label"], answer_text(q, row.answers[q["id"]]))
+               for q in questions if q["type"] != "display" and q["id"] in row.answers]
+    return SubmissionView(fmt_time(row.submitted_at, tz), answers)
+
+
+def comment_view(row: PageComment, tz: ZoneInfo) -> CommentView:
+    """A page comment with who wrote it."""
+    mine = row.author_role.value == "patient"
+    return CommentView("Du" if mine else "Din behandlare", fmt_time(row.created_at, tz), row.body, mine)
+
+
+def error_list(views: list[QuestionView]) -> list[tuple[str, str, str]]:
+    """(anchor, label, message) for the error summary, in question order."""
+    out = []
+    for v in views:
+        if v.error:
+            anchor = v.choices[0].id if v.choices else v.id
+            out.append((anchor, v.label, v.error))
+    return out
+
+
+def visible_now(questions: list[dict], answers: dict) -> set[str]:
+    """Question ids whose show_if holds for these answers (for the API)."""
+    return {q["id"] for q in questions if condition_met(q, answers)}
+
+
+@dataclass
+class OccasionView:
+    """An occasion the patient can register now."""
+
+    key: str
+    when: str
+    last_day: str
+    html_id: str
+    fields: list[QuestionView]
+    comment_value: str = ""
+    error: str | None = None
+
+
+@dataclass
+class RegistrationRow:
+    """A registration in the results table."""
+
+    when: str
+    values: list[str]
+    comment: str
+
+
+@dataclass
+class PlanView:
+    """An activity plan's page."""
+
+    id: int
+    title: str
+    description: Markup | None
+    schedule_text: str
+    window_text: str
+    allow_comments: bool
+    open: list[OccasionView]
+    next_text: str | None
+    headers: list[str]
+    rows: list[RegistrationRow]
+    chart: Markup | None
+    chart_summary: str | None
+    result_label: str | None
+    goal_text: str | None
+
+
+def schedule_text(days: dict[str, str], every: int, start: datetime | None) -> str:
+    """"Måndag kl. 18.00 och onsdag kl. 18.00, varje vecka."""
+    ordered = sorted(days.items(), key=lambda kv: WEEKDAYS.index(kv[0]))
+    parts = [f"{day} kl. {hhmm.replace(':', '.')}" for day, hhmm in ordered]
+    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " och " + parts[-1]
+    period = "varje vecka" if every == 1 else f"var {every}:e vecka"
+    return f"{text[0].upper()}{text[1:]}, {period}."
+
+
+def occasion_view(occ: Occasion, tz: ZoneInfo, fields: list[QuestionView]) -> OccasionView:
+    """An open occasion with its own copy of the fields (ids made unique per occasion)."""
+    return OccasionView(occ.key, format_local(occ.at, tz), format_day(last_day(occ, tz)),
+                        f"tillfalle-{occ.at:%Y%m%d%H%M}", fields)
+
+
+def plan_results(definition: dict, rows: list[Registration], goal: float | None, tz: ZoneInfo, chart_id: str):
+    """(headers, table rows, chart, summary, result label, goal text) of a plan's registrations."""
+    fields = [f for f in definition["fields"] if f["type"] != "display"]
+    headers = ["Tillfälle"] + [f["label"] for f in fields] + ["Kommentar"]
+    table = [RegistrationRow(format_local(r.occasion_at, tz),
+                             [answer_text(f, r.values[f["id"]]) if f["id"] in r.values else "–" for f in fields],
+                             r.comment or "") for r in rows]
+    results = definition.get("results") or {}
+    field_def = next((f for f in fields if f["id"] == results.get("field")), None)
+    if field_def is None:
+        return headers, table, None, None, None, None
+    points = [charts.Point(f"{r.occasion_at.astimezone(tz):%-d/%-m}", float(r.values[field_def["id"]]))
+              for r in rows if isinstance(r.values.get(field_def["id"]), int | float)]
+    unit = field_def.get("unit")
+    svg = Markup(charts.line_chart(chart_id, field_def["label"], points, goal, unit))
+    summary = charts.describe(field_def["label"], points, goal, unit)
+    goal_text = f"{fmt_number(goal)}{f' {unit}' if unit else ''}" if goal is not None else None
+    return headers, table, svg, summary, field_def["label"], goal_text

@@ -1,0 +1,375 @@
+"""Request plumbing shared by pages and the API: context, login, CSRF, errors, headers, templates.
+
+- `Ctx` is one request's view of the app: its unit of work, the logged-in user and
+  session, the clock's time, and the access log writer. It commits before the
+  response is sent (FastAPI dependency scope "function"), so an answer the patient
+  sees acknowledged is on disk.
+- CSRF (ASVS V4.2.2, V13.2.3): every state-changing request carries the session's
+  token, as the form field `_csrf` or the header `X-CSRF-Token`, and a request whose
+  Origin (or Sec-Fetch-Site) shows another site is refused. The login form, which has
+  no session yet, uses a double-submit cookie. `tests/runtime/test_security.py`
+  checks that every POST/PUT/PATCH/DELETE route has one of these guards.
+- Errors are Swedish pages for people and `{"detail": …}` JSON for the API, never a
+  traceback.
+
+Must not: keep per-request or per-app state in module globals.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from runtime.audit import write_access
+from runtime.auth import LocalAccountProvider, LoginProvider, find_session
+from runtime.clock import Clock
+from runtime.db import Database
+from runtime.models import Enrolment, LoginSession, User, UserKind
+from runtime.packages import PackageStore
+from runtime.settings import TEMPLATES, RuntimeSettings
+
+log = logging.getLogger("stegvis.runtime")
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_FORM_FIELDS = 400
+
+
+@dataclass
+class AppState:
+    """Everything one app instance owns; made by `create_app`, reached through `request.app.state`."""
+
+    settings: RuntimeSettings
+    db: Database
+    store: PackageStore
+    clock: Clock
+    templates: jinja2.Environment
+    local_accounts: LocalAccountProvider
+    providers: dict[str, LoginProvider] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The time zone of schedules and displayed times."""
+        return ZoneInfo(self.settings.timezone)
+
+    @property
+    def session_cookie(self) -> str:
+        """Session cookie name; __Host- binds it to this host over HTTPS."""
+        return "__Host-stegvis" if self.settings.cookie_secure else "stegvis"
+
+    @property
+    def login_cookie(self) -> str:
+        """Name of the login form's double-submit CSRF cookie."""
+        return "__Host-stegvis-login" if self.settings.cookie_secure else "stegvis-login"
+
+
+class AppError(Exception):
+    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API)."""
+
+    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+        self.title = title or {400: "Felaktig begäran", 401: "Logga in", 403: "Inte tillåtet", 404: "Hittades inte",
+                               409: "Redan gjort", 422: "Kontrollera uppgifterna",
+                               503: "Inte tillgängligt just nu"}.get(status, "Något gick fel")
+
+
+def not_found() -> AppError:
+    """The one answer to every id the user may not see: the same as for an id that does not exist."""
+    return AppError(404, "Sidan finns inte, eller så har du inte tillgång till den.")
+
+
+class LoginRequired(AppError):
+    """No valid session: pages redirect to the login page, the API answers 401."""
+
+    def __init__(self) -> None:
+        super().__init__(401, "Du behöver logga in.")
+
+
+class UnitOfWork:
+    """One request's database session; commits on success, rolls back on error."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The session (opened at first use)."""
+        if self._session is None:
+            self._session = self._db.sessions()
+        return self._session
+
+    def commit(self) -> None:
+        """Commit what was done so far (the connection, and SQLite's write lock, are released)."""
+        if self._session is not None:
+            self._session.commit()
+
+    def close(self, error: bool) -> None:
+        """Roll back on error, else commit; then close."""
+        if self._session is None:
+            return
+        try:
+            if error:
+                self._session.rollback()
+            else:
+                self._session.commit()
+        finally:
+            self._session.close()
+
+
+@dataclass
+class Ctx:
+    """One request: the app, the database, the time, and who is asking."""
+
+    request: Request
+    app: AppState
+    uow: UnitOfWork
+    now: datetime
+    session: LoginSession | None = None
+    user: User | None = None
+
+    @property
+    def db(self) -> Session:
+        """The request's database session."""
+        return self.uow.session
+
+    def commit(self) -> None:
+        """Commit now (before rendering a page that must show what was saved)."""
+        self.uow.commit()
+
+    def audit(self, action: str, enrolment: Enrolment | None = None, target: str | None = None,
+              patient_id: int | None = None) -> None:
+        """One access-log row for this request's read or write of patient data."""
+        write_access(self.db, self.now, self.user, self.session, action, enrolment, target, patient_id)
+
+    @property
+    def csrf_token(self) -> str:
+        """The session's CSRF token (empty without a session)."""
+        return self.session.csrf_token if self.session is not None else ""
+
+
+def _context(request: Request) -> Iterator[Ctx]:
+    state: AppState = request.app.state.stegvis
+    uow = UnitOfWork(state.db)
+    ctx = Ctx(request, state, uow, state.clock.now())
+    token = request.cookies.get(state.session_cookie)
+    if token:
+        ctx.session = find_session(ctx.db, token, state.settings, ctx.now)
+        ctx.user = ctx.session.user if ctx.session is not None else None
+    failed = True
+    try:
+        yield ctx
+        failed = False
+    finally:
+        uow.close(error=failed)
+
+
+#: The request context; scope "function" makes its commit happen before the response is sent.
+CtxDep = Annotated[Ctx, Depends(_context, scope="function")]
+
+
+def require_user(ctx: CtxDep) -> Ctx:
+    """Anyone logged in."""
+    if ctx.user is None:
+        raise LoginRequired()
+    return ctx
+
+
+def require_patient(ctx: CtxDep) -> Ctx:
+    """A logged-in citizen; staff are sent away (their screens come in part 2)."""
+    if ctx.user is None:
+        raise LoginRequired()
+    if ctx.user.kind != UserKind.citizen:
+        raise AppError(403, "Den här delen är för patienter. Logga in med ett patientkonto.")
+    return ctx
+
+
+def require_staff(ctx: CtxDep) -> Ctx:
+    """A logged-in member of staff acting in a unit."""
+    if ctx.user is None:
+        raise LoginRequired()
+    if ctx.user.kind != UserKind.staff or ctx.session is None or ctx.session.unit_id is None:
+        raise AppError(403, "Den här delen är för vårdpersonal med en roll på en vårdenhet.")
+    return ctx
+
+
+PatientDep = Annotated[Ctx, Depends(require_patient)]
+StaffDep = Annotated[Ctx, Depends(require_staff)]
+UserDep = Annotated[Ctx, Depends(require_user)]
+
+
+def _origin_ok(request: Request, settings: RuntimeSettings) -> bool:
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    parts = urlsplit(origin)
+    if origin in settings.trusted_origins:
+        return True
+    return parts.netloc == request.headers.get("host", "") and parts.scheme in ("http", "https")
+
+
+def check_origin(request: Request, settings: RuntimeSettings) -> None:
+    """Refuse a state-changing request that a browser says comes from another site."""
+    if not _origin_ok(request, settings):
+        raise AppError(403, "Begäran kom från en annan webbplats och stoppades.")
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """A posted form as field -> values (bounded; files are not accepted)."""
+    form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    out: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            out.setdefault(key, []).append(value)
+    return out
+
+
+FormDep = Annotated[dict[str, list[str]], Depends(read_form)]
+
+
+def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
+    """Guard for page forms: the session's token in `_csrf` (or the header), and a same-site origin."""
+    check_origin(ctx.request, ctx.app.settings)
+    sent = (form.get("_csrf") or [""])[0] or ctx.request.headers.get("x-csrf-token", "")
+    if ctx.session is None:
+        raise LoginRequired()
+    if not sent or not hmac.compare_digest(sent, ctx.session.csrf_token):
+        raise AppError(403, "Sidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
+    return form
+
+
+def csrf_header(ctx: CtxDep) -> None:
+    """Guard for the JSON API: the session's token in `X-CSRF-Token`, and a same-site origin."""
+    check_origin(ctx.request, ctx.app.settings)
+    if ctx.session is None:
+        raise LoginRequired()
+    sent = ctx.request.headers.get("x-csrf-token", "")
+    if not sent or not hmac.compare_digest(sent, ctx.session.csrf_token):
+        raise AppError(403, "CSRF-token saknas eller stämmer inte. Hämta den med GET /api/v1/session.")
+
+
+CsrfForm = Annotated[dict[str, list[str]], Depends(csrf_form)]
+CsrfHeader = Depends(csrf_header)
+
+
+def login_csrf_token(request: Request, state: AppState) -> str:
+    """The login form's token: the cookie's value when present, else a new one."""
+    return request.cookies.get(state.login_cookie) or secrets.token_urlsafe(32)
+
+
+def set_login_cookie(response: Response, state: AppState, token: str) -> None:
+    """The double-submit cookie of the login form (Strict, short-lived)."""
+    response.set_cookie(state.login_cookie, token, max_age=3600, path="/", httponly=True,
+                        secure=state.settings.cookie_secure, samesite="strict")
+
+
+def check_login_csrf(request: Request, state: AppState, sent: str) -> None:
+    """The login form's field must equal its cookie (no session exists yet)."""
+    check_origin(request, state.settings)
+    cookie = request.cookies.get(state.login_cookie, "")
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        raise AppError(403, "Inloggningssidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
+
+
+def set_session_cookie(response: Response, state: AppState, token: str) -> None:
+    """The session cookie: HttpOnly, Secure, SameSite=Lax, host-only, no Max-Age (dies with the browser)."""
+    response.set_cookie(state.session_cookie, token, path="/", httponly=True, secure=state.settings.cookie_secure,
+                        samesite="lax")
+
+
+def clear_session_cookie(response: Response, state: AppState) -> None:
+    """Remove the session cookie from the browser."""
+    response.delete_cookie(state.session_cookie, path="/", httponly=True, secure=state.settings.cookie_secure,
+                           samesite="lax")
+
+
+def make_templates() -> jinja2.Environment:
+    """The runtime's Jinja2 environment: autoescape, StrictUndefined, no logic beyond loops."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """A page: the template with the layout's common values."""
+    values.setdefault("enrolment_nav", None)
+    values.setdefault("package", None)
+    values.setdefault("notice", None)
+    values.setdefault("scripts", [])
+    page = ctx.app.templates.get_template(template).render(user=ctx.user, csrf_token=ctx.csrf_token, **values)
+    return HTMLResponse(page, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    """303 See Other: after a POST, the browser GETs the next page."""
+    return RedirectResponse(url, status_code=303)
+
+
+def is_api(request: Request) -> bool:
+    """Whether a request is for the JSON API."""
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, error: AppError) -> Response:
+    """The response for an AppError: JSON for the API, a page (or the login redirect) for people."""
+    if is_api(request):
+        body: dict[str, Any] = {"detail": error.message}
+        if error.errors:
+            body["errors"] = error.errors
+        return JSONResponse(body, status_code=error.status)
+    if isinstance(error, LoginRequired):
+        return redirect("/logga-in")
+    state: AppState = request.app.state.stegvis
+    page = state.templates.get_template("error.html").render(
+        user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],
+        title=error.title, message=error.message)
+    return HTMLResponse(page, status_code=error.status)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: CSP and the other protective headers on every response."""
+
+    CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' https:; script-src 'self'; "
+           "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+    def __init__(self, app, hsts: bool) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-security-policy", self.CSP.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ] + ([(b"strict-transport-security", b"max-age=31536000")] if hsts else [])
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in self.headers if h[0] not in names]
+                if b"cache-control" not in names:
+                    # Patient data must not stay in shared or browser caches.
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
