@@ -5,7 +5,7 @@ every phase is bounded in time:
 
 1. builds FRAMÅT (content/) without audio or PDFs into a temporary folder;
 2. seeds a fresh SQLite database with N patients, each enrolled in FRAMÅT;
-3. starts `stegvis runtime` (one uvicorn process) on 127.0.0.1;
+3. starts `stegvis runtime --workers 2` (two uvicorn processes, one per core) on 127.0.0.1;
 4. logs every patient in through the JSON API;
 5. runs open-loop phases at fixed rates (requests are sent on schedule whether or
    not earlier ones have answered, and latency is counted from the scheduled time,
@@ -171,6 +171,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second of the step and mixed phases")
     parser.add_argument("--post-rate", type=float, default=25.0, help="submissions per second of the form phase")
+    parser.add_argument("--workers", type=int, default=2, help="runtime server processes (default: 2, one per core)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="stegvis-bench-"))
     started = time.perf_counter()
@@ -181,7 +182,8 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     server = subprocess.Popen([str(ROOT / ".venv/bin/stegvis"), "runtime", "--packages", str(packages),
-                               "--database", f"sqlite:///{database}", "--port", str(port)],
+                               "--database", f"sqlite:///{database}", "--port", str(port),
+                               "--workers", str(args.workers)],
                               cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
     try:
         for _ in range(100):
@@ -199,10 +201,14 @@ def main() -> int:
         shares = [0.0, 1.0, 0.2]
         for i, (phase, share) in enumerate(zip(phases, shares, strict=True)):
             asyncio.run(run_phase(base, phase, sessions, steps, share, seed=i + 1))
-            print(f"{phase.name}: done", file=sys.stderr)
+            print(phase.row(), file=sys.stderr)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
     with sqlite3.connect(database) as con:
         stored = con.execute("SELECT count(*) FROM form_submissions").fetchone()[0]
     acknowledged = warm.acknowledged + sum(p.acknowledged for p in phases)
@@ -212,7 +218,7 @@ def main() -> int:
         print(phase.row())
     print(f"\nSubmissions acknowledged: {acknowledged}; stored in the database: {stored}; "
           f"lost: {acknowledged - stored}.")
-    print(f"Machine: {os.cpu_count()} cores; server: one uvicorn process, SQLite WAL synchronous=FULL; "
+    print(f"Machine: {os.cpu_count()} cores; server: {args.workers} uvicorn process(es), SQLite WAL synchronous=FULL; "
           f"client: asyncio + httpx on the same machine; {args.patients} patients.")
     return 0 if acknowledged == stored and not any(p.errors for p in phases) else 1
 

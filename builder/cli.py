@@ -113,6 +113,7 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--public-key", type=Path, metavar="PEM",
                     help="Ed25519 public key; packages must then carry a valid manifest.json.sig")
     rt.add_argument("--demo", action="store_true", help="seed a demo unit, therapist and two patients in FRAMÅT")
+    rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
     rt.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
@@ -284,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
 
         return serve(settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies),
-                     args.host, args.port, demo=args.demo)
+                     args.host, args.port, demo=args.demo, workers=args.workers)
     if args.command == "drift":
         return run_drift(args)
     if args.command == "review":

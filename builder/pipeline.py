@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -30,15 +31,16 @@ from builder.incremental import (
 )
 from builder.package import PackageResult, dumps, make_manifest, write_package
 from builder.progress import NO_PROGRESS, Progress
-from builder.render.audio import render_audio
 from builder.render.data import program_data
 from builder.render.fhir import questionnaire
 from builder.render.html import render_pages
 from builder.render.readout import Readout, build_readout
 from builder.resolve import resolve_program
-from builder.speech.engines import Engine, choose_engine
 from builder.speech.lexicon import Lexicon
 from builder.validate import Program, Step, validate_program
+
+if TYPE_CHECKING:  # pragma: no cover
+    from builder.speech.engines import Engine
 
 
 @dataclass
@@ -133,6 +135,8 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
     for form_id, fd in program.forms.items():
         files[f"fhir/Questionnaire-{form_id}.json"] = dumps(questionnaire(program.meta, form_id, fd.form))
     if engine is not None:
+        from builder.render.audio import render_audio  # numpy and LAME: only when there is audio
+
         audio = render_audio(readouts, engine, config.cache, config.jobs, progress)
         files.update(audio.files)
         report.manifest["audio"] = audio.provenance
@@ -188,6 +192,8 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     if program.tree.base is not None:
         report.manifest["base"] = program.tree.base
     if config.audio and engine is None:
+        from builder.speech.engines import choose_engine
+
         engine, note = choose_engine(config.tts)
         if note:
             report.notes.append(note)

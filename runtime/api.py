@@ -107,6 +107,7 @@ def api_login(body: Credentials, ctx: CtxDep, response: Response) -> SessionInfo
     browser sends cross-site only after a CORS preflight that this server never allows.
     """
     check_origin(ctx.request, ctx.app.settings)
+    ctx.authenticate()
     provider = ctx.app.local_accounts
     try:
         user = provider.authenticate(ctx.db, {"username": body.username, "password": body.password}, ctx.now)

@@ -19,7 +19,7 @@ from runtime import api, pages
 from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.db import Database, DatabaseBusy
-from runtime.identity import RedactingFilter
+from runtime.identity import install_log_redaction
 from runtime.packages import PackageStore, load_public_key
 from runtime.settings import TEMPLATES, RuntimeSettings
 from runtime.web import AppError, AppState, SecurityHeaders, error_response, is_api, make_templates, not_found
@@ -30,14 +30,6 @@ API_DESCRIPTION = """The patient's side of a Stegvis enrolment (moment), and the
 customise one. Authentication is a session cookie set by `POST /api/v1/session` (or the login page);
 every state-changing call must send the session's CSRF token in the `X-CSRF-Token` header
 (`GET /api/v1/session` returns it). Error bodies are `{"detail": "…", "errors": {field: "…"}}` with Swedish text."""
-
-
-def install_log_redaction() -> None:
-    """Mask personnummer in every record the runtime's and the server's loggers pass on."""
-    for name in ("stegvis", "uvicorn", "uvicorn.error", "uvicorn.access", "sqlalchemy"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
 
 
 def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: bool = True,

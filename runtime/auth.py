@@ -27,8 +27,8 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind
 from runtime.settings import Argon2Params, RuntimeSettings
@@ -143,20 +143,40 @@ def start_session(db: Session, user: User, provider: str, settings: RuntimeSetti
     return NewSession(token, row)
 
 
-def find_session(db: Session, token: str | None, settings: RuntimeSettings, now: datetime) -> LoginSession | None:
-    """The live session a cookie names, touching its last-seen time; None when absent or expired."""
+@dataclass(frozen=True)
+class SessionLookup:
+    """What a session cookie led to: the live session, or the id of an expired one to delete."""
+
+    row: LoginSession | None
+    expired_id: int | None = None
+    touch: bool = False  # last_seen_at is over a minute old: update it with the request's writes
+
+
+def find_session(db: Session, token: str | None, settings: RuntimeSettings, now: datetime) -> SessionLookup:
+    """The live session a cookie names, read without writing (see runtime.web for why).
+
+    The row comes back with its user loaded and detached from `db`.
+    """
     if not token or len(token) > 200:
-        return None
-    row = db.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(token)))
+        return SessionLookup(None)
+    row = db.scalar(select(LoginSession).options(joinedload(LoginSession.user))
+                    .where(LoginSession.token_hash == token_hash(token)))
     if row is None:
-        return None
+        return SessionLookup(None)
+    db.expunge(row)
+    db.expunge(row.user)
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if now >= row.expires_at or now >= idle_limit or row.user.disabled_at is not None:
-        db.delete(row)
-        return None
-    if now - row.last_seen_at > timedelta(seconds=60):
-        row.last_seen_at = now
-    return row
+        return SessionLookup(None, expired_id=row.id)
+    return SessionLookup(row, touch=now - row.last_seen_at > timedelta(seconds=60))
+
+
+def touch_session(db: Session, lookup: SessionLookup, now: datetime) -> None:
+    """Apply what the lookup found, in the request's write transaction: touch or delete."""
+    if lookup.expired_id is not None:
+        db.execute(delete(LoginSession).where(LoginSession.id == lookup.expired_id))
+    elif lookup.row is not None and lookup.touch:
+        db.execute(update(LoginSession).where(LoginSession.id == lookup.row.id).values(last_seen_at=now))
 
 
 def end_session(db: Session, row: LoginSession) -> None:

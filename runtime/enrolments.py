@@ -99,12 +99,18 @@ def create_enrolment(db: Session, patient: User, unit: Unit, package: Package, n
     return enrolment
 
 
-def step_visible(enrolment: Enrolment, module_id: str, step: dict) -> bool:
-    """The therapist's choice for a step, else the package's default."""
-    for setting in enrolment.step_settings:
-        if setting.module_id == module_id and setting.step_id == step["id"]:
-            return setting.visible
-    return bool(step.get("visible", True))
+def step_visible(enrolment: Enrolment, module_id: str, step: dict,
+                 settings: dict[tuple[str, str], bool] | None = None) -> bool:
+    """The therapist's choice for a step, else the package's default (`settings`: a prepared lookup)."""
+    if settings is None:
+        settings = step_choices(enrolment)
+    choice = settings.get((module_id, step["id"]))
+    return bool(step.get("visible", True)) if choice is None else choice
+
+
+def step_choices(enrolment: Enrolment) -> dict[tuple[str, str], bool]:
+    """(module, step) -> visible, as the therapist set it."""
+    return {(s.module_id, s.step_id): s.visible for s in enrolment.step_settings}
 
 
 def readable_modules(enrolment: Enrolment) -> list[EnrolmentModule]:
@@ -160,9 +166,10 @@ def opened_steps(db: Session, enrolment: Enrolment) -> set[tuple[str, str]]:
     return {(m, s) for m, s in rows}
 
 
-def module_tree(db: Session, enrolment: Enrolment, package: Package) -> list[ModuleView]:
-    """Current modules → sections → visible steps, with opened marks."""
-    opened = opened_steps(db, enrolment)
+def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened: bool = True) -> list[ModuleView]:
+    """Current modules → sections → visible steps, with opened marks (unless `with_opened` is False)."""
+    opened = opened_steps(db, enrolment) if with_opened else set()
+    choices = step_choices(enrolment)
     views = []
     for em in readable_modules(enrolment):
         module = package.module(em.module_id)
@@ -172,7 +179,7 @@ def module_tree(db: Session, enrolment: Enrolment, package: Package) -> list[Mod
         for section in module.get("sections", []):
             sv = SectionView(section["title"])
             for step in section.get("steps", []):
-                if step_visible(enrolment, module["id"], step):
+                if step_visible(enrolment, module["id"], step, choices):
                     sv.steps.append(StepView(module["id"], step["id"], step["title"],
                                              (module["id"], step["id"]) in opened, list(step.get("forms", []))))
             if sv.steps:

@@ -69,6 +69,32 @@ def redact(text: str) -> str:
     return _LOOKS_LIKE.sub("[personnummer]", text)
 
 
+def install_log_redaction() -> None:
+    """Mask identity numbers in every log record of the process, whoever logs and whatever handles it.
+
+    Logging is process-wide by nature, so this hooks the process's record factory (once;
+    calling again does nothing): a filter on a logger would miss its children's records,
+    and a filter on a handler would miss handlers added later.
+    """
+    current = logging.getLogRecordFactory()
+    if getattr(current, "stegvis_redacting", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return record
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    factory.stegvis_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that masks identity numbers in every record it passes."""
 

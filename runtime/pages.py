@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 
 from runtime import services
@@ -97,6 +98,7 @@ def health(ctx: CtxDep) -> Response:
 @router.get("/")
 def home(ctx: CtxDep) -> Response:
     """Start: the patient's program, or the login page."""
+    ctx.authenticate()
     if ctx.user is None:
         return redirect("/logga-in")
     if ctx.user.kind == UserKind.citizen:
@@ -107,6 +109,7 @@ def home(ctx: CtxDep) -> Response:
 @router.get("/logga-in")
 def login_page(ctx: CtxDep) -> Response:
     """The login form (local accounts; e-identification comes as another provider)."""
+    ctx.authenticate()
     if ctx.user is not None:
         return redirect("/")
     token = login_csrf_token(ctx.request, ctx.app)
@@ -119,6 +122,7 @@ def login_page(ctx: CtxDep) -> Response:
 def login_submit(ctx: CtxDep, form: FormDep) -> Response:
     """Check the login form (double-submit CSRF), then start a fresh session."""
     check_login_csrf(ctx.request, ctx.app, first(form, "_csrf"))
+    ctx.authenticate()
     provider = ctx.app.local_accounts
     try:
         user = provider.authenticate(ctx.db, {"username": first(form, "username"),
@@ -213,7 +217,7 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
 
 
 def _neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
-    steps = [s for m in module_tree(ctx.db, enrolment, package) for s in m.steps]
+    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
         return None, None
@@ -242,6 +246,11 @@ def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str,
                     errors=error_list(questions),
                     draft_saved=fmt_time(draft.updated_at, tz) if draft is not None else None,
                     comment_error=comment_error, comment_value=comment_value)
+    if raw is None and not errors:
+        # Empty forms look the same for everyone: render their questions once per package.
+        template = ctx.app.templates.get_template("_form_questions.html")
+        view.questions_html = package.cached(f"formhtml:{form_id}",
+                                             lambda: Markup(template.render(questions=questions)))
     view.submissions = [submission_view(form["questions"], s, tz) for s in services.submissions(ctx, enrolment, form_id)]
     if view.page_comments:
         view.comments = [comment_view(c, tz) for c in services.page_comments(ctx, enrolment, form_id)]

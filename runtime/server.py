@@ -29,10 +29,26 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False) -> int:
-    """Run the runtime until stopped; returns an exit code."""
+SETTINGS_ENV = "STEGVIS_RUNTIME_SETTINGS"
+
+
+def worker_app():
+    """The app of one worker process (uvicorn --workers): settings come from the parent, as JSON."""
+    import os
+
+    configure_logging()
+    return create_app(RuntimeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
+
+
+def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, workers: int = 1) -> int:
+    """Run the runtime until stopped; returns an exit code.
+
+    With several workers, each is its own process with its own app (they share the
+    database); SIGHUP then makes uvicorn restart them, which rescans the packages.
+    """
     import uvicorn
 
     configure_logging()
@@ -56,6 +72,25 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False) -
               f"http://localhost:{port}/logga-in med:", file=sys.stderr)
         for login in LOGINS:
             print(f"  {login.username} / {login.password}  ({login.who})", file=sys.stderr)
+
+    if workers > 1:
+        import os
+
+        state.db.dispose()
+        import socket
+
+        from uvicorn.supervisors import Multiprocess
+
+        os.environ[SETTINGS_ENV] = settings.model_dump_json()
+        config = uvicorn.Config("runtime.server:worker_app", factory=True, host=host, port=port, workers=workers,
+                                log_config=None, access_log=False, proxy_headers=False, server_header=False)
+        sock = config.bind_socket()
+        # The workers' connections inherit this from the shared socket; without it (uvicorn binds
+        # with proto 0, so asyncio does not set it) Nagle and delayed ACKs add 40 ms to every
+        # keep-alive response.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
 
     def on_hup(_signum, _frame) -> None:
         threading.Thread(target=state.store.scan, name="package-rescan", daemon=True).start()

@@ -13,6 +13,7 @@ everything is checked again here against program.json and the schedule.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -49,7 +50,10 @@ def require_write(ctx: Ctx, enrolment: Enrolment) -> None:
 
 
 def _touch(ctx: Ctx, enrolment: Enrolment) -> None:
-    enrolment.last_patient_activity_at = ctx.now
+    # Minutes are precise enough for the therapist's overview; spare an UPDATE on most requests.
+    last = enrolment.last_patient_activity_at
+    if last is None or ctx.now - last > timedelta(minutes=5):
+        enrolment.last_patient_activity_at = ctx.now
 
 
 def open_step(ctx: Ctx, enrolment: Enrolment, module_id: str, step_id: str) -> None:
@@ -58,10 +62,11 @@ def open_step(ctx: Ctx, enrolment: Enrolment, module_id: str, step_id: str) -> N
                   last_opened_at=ctx.now, times=1)
     dialect = ctx.db.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(StepOpening).values(**values)
+    table = StepOpening.__table__
+    stmt = insert(table).values(**values)
     stmt = stmt.on_conflict_do_update(index_elements=["enrolment_id", "module_id", "step_id"],
-                                      set_={"last_opened_at": ctx.now, "times": StepOpening.times + 1})
-    ctx.db.execute(stmt)
+                                      set_={"last_opened_at": ctx.now, "times": table.c.times + 1})
+    ctx.db.connection().execute(stmt)
     _touch(ctx, enrolment)
     ctx.audit("step.open", enrolment, f"step:{module_id}/{step_id}")
 

@@ -120,6 +120,7 @@ class FormView:
     action: str
     comments_action: str
     can_write: bool = True
+    questions_html: Markup | None = None  # the questions rendered once, when there is nothing to fill in
     notice: str | None = None
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (anchor, label, message)
     draft_saved: str | None = None

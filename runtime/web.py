@@ -9,6 +9,9 @@
   Origin (or Sec-Fetch-Site) shows another site is refused. The login form, which has
   no session yet, uses a double-submit cookie. `tests/runtime/test_security.py`
   checks that every POST/PUT/PATCH/DELETE route has one of these guards.
+- Each request costs as few hops to a worker thread as possible: the context is async
+  and does no I/O; the auth dependency (one hop) reads the session; the route (one hop)
+  does the work and, through `render`, commits.
 - Errors are Swedish pages for people and `{"detail": …}` JSON for the API, never a
   traceback.
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -31,9 +34,10 @@ import jinja2
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from runtime.audit import write_access
-from runtime.auth import LocalAccountProvider, LoginProvider, find_session
+from runtime.auth import LocalAccountProvider, LoginProvider, SessionLookup, find_session, touch_session
 from runtime.clock import Clock
 from runtime.db import Database
 from runtime.models import Enrolment, LoginSession, User, UserKind
@@ -100,6 +104,11 @@ class LoginRequired(AppError):
 class UnitOfWork:
     """One request's database session; commits on success, rolls back on error."""
 
+    @property
+    def active(self) -> bool:
+        """Whether a transaction is open (something to commit or roll back)."""
+        return self._session is not None and self._session.in_transaction()
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._session: Session | None = None
@@ -139,11 +148,25 @@ class Ctx:
     now: datetime
     session: LoginSession | None = None
     user: User | None = None
+    authenticated: bool = False
+    lookup: SessionLookup | None = None
 
     @property
     def db(self) -> Session:
         """The request's database session."""
         return self.uow.session
+
+    def authenticate(self) -> None:
+        """Find the session the cookie names (read-only, no write lock); idempotent."""
+        if self.authenticated:
+            return
+        self.authenticated = True
+        token = self.request.cookies.get(self.app.session_cookie)
+        if token:
+            with self.app.db.reads() as reads:
+                self.lookup = find_session(reads, token, self.app.settings, self.now)
+            self.session = self.lookup.row
+            self.user = self.lookup.row.user if self.lookup.row is not None else None
 
     def commit(self) -> None:
         """Commit now (before rendering a page that must show what was saved)."""
@@ -159,21 +182,41 @@ class Ctx:
         """The session's CSRF token (empty without a session)."""
         return self.session.csrf_token if self.session is not None else ""
 
+    def finish(self, error: bool) -> None:
+        """End the request's unit of work: touch the session if due, commit (or roll back), close."""
+        lookup = self.lookup
+        if error and self.uow.active:
+            self.db.rollback()
+        if lookup is not None and (lookup.expired_id is not None or (lookup.touch and not error)) \
+                and self.session is lookup.row:
+            touch_session(self.db, lookup, self.now)  # an expired session is deleted even on error
+        self.uow.close(error=False)
 
-def _context(request: Request) -> Iterator[Ctx]:
+    @property
+    def pending(self) -> bool:
+        """Whether finishing needs the database (an open transaction, or a session to touch)."""
+        lookup = self.lookup
+        touch = lookup is not None and (lookup.touch or lookup.expired_id is not None) and self.session is lookup.row
+        return touch or self.uow.active
+
+
+async def _context(request: Request) -> AsyncIterator[Ctx]:
+    # Nothing here touches the database. The session cookie is looked up by the auth
+    # dependency, read-only and without the write lock: FastAPI runs every sync dependency in
+    # its own worker thread, and a lock held between two of them could wait for a worker that
+    # every other request is holding while it waits for the lock. Writes (and the lock) happen
+    # inside the route's one thread; what is left to commit is committed here, in a worker.
     state: AppState = request.app.state.stegvis
-    uow = UnitOfWork(state.db)
-    ctx = Ctx(request, state, uow, state.clock.now())
-    token = request.cookies.get(state.session_cookie)
-    if token:
-        ctx.session = find_session(ctx.db, token, state.settings, ctx.now)
-        ctx.user = ctx.session.user if ctx.session is not None else None
-    failed = True
+    ctx = Ctx(request, state, UnitOfWork(state.db), state.clock.now())
     try:
         yield ctx
-        failed = False
-    finally:
-        uow.close(error=failed)
+    except BaseException:
+        await run_in_threadpool(ctx.finish, True)
+        raise
+    if ctx.pending:
+        await run_in_threadpool(ctx.finish, False)
+    else:
+        ctx.uow.close(error=False)
 
 
 #: The request context; scope "function" makes its commit happen before the response is sent.
@@ -182,6 +225,7 @@ CtxDep = Annotated[Ctx, Depends(_context, scope="function")]
 
 def require_user(ctx: CtxDep) -> Ctx:
     """Anyone logged in."""
+    ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
     return ctx
@@ -189,6 +233,7 @@ def require_user(ctx: CtxDep) -> Ctx:
 
 def require_patient(ctx: CtxDep) -> Ctx:
     """A logged-in citizen; staff are sent away (their screens come in part 2)."""
+    ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
     if ctx.user.kind != UserKind.citizen:
@@ -198,6 +243,7 @@ def require_patient(ctx: CtxDep) -> Ctx:
 
 def require_staff(ctx: CtxDep) -> Ctx:
     """A logged-in member of staff acting in a unit."""
+    ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
     if ctx.user.kind != UserKind.staff or ctx.session is None or ctx.session.unit_id is None:
@@ -241,9 +287,11 @@ async def read_form(request: Request) -> dict[str, list[str]]:
 FormDep = Annotated[dict[str, list[str]], Depends(read_form)]
 
 
-def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
+async def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
     """Guard for page forms: the session's token in `_csrf` (or the header), and a same-site origin."""
     check_origin(ctx.request, ctx.app.settings)
+    if not ctx.authenticated:
+        await run_in_threadpool(ctx.authenticate)
     sent = (form.get("_csrf") or [""])[0] or ctx.request.headers.get("x-csrf-token", "")
     if ctx.session is None:
         raise LoginRequired()
@@ -252,9 +300,11 @@ def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
     return form
 
 
-def csrf_header(ctx: CtxDep) -> None:
+async def csrf_header(ctx: CtxDep) -> None:
     """Guard for the JSON API: the session's token in `X-CSRF-Token`, and a same-site origin."""
     check_origin(ctx.request, ctx.app.settings)
+    if not ctx.authenticated:
+        await run_in_threadpool(ctx.authenticate)
     if ctx.session is None:
         raise LoginRequired()
     sent = ctx.request.headers.get("x-csrf-token", "")
@@ -310,6 +360,7 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLRes
     values.setdefault("notice", None)
     values.setdefault("scripts", [])
     page = ctx.app.templates.get_template(template).render(user=ctx.user, csrf_token=ctx.csrf_token, **values)
+    ctx.commit()  # in the route's thread, so finishing the request needs no further hop
     return HTMLResponse(page, status_code=status)
 
 
@@ -351,7 +402,7 @@ class SecurityHeaders:
             (b"content-security-policy", self.CSP.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
+            (b"referrer-policy", b"same-origin"),  # no-referrer would make browsers send Origin: null
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
         ] + ([(b"strict-transport-security", b"max-age=31536000")] if hsts else [])

@@ -21,7 +21,7 @@ from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.pipeline import build_dir, check_dir
 from builder.render.forms import question_view
-from builder.render.pdf import render_pdfs
+from builder.render.pdf import PdfStage, render_pdfs
 from builder.render.pdf_guide import render_brochure, render_guide
 from builder.render.pdf_html import PrintRenderer, captions_text, print_question, render_book
 from builder.render.pdf_paths import module_pdf, program_pdf
@@ -155,8 +155,9 @@ def test_guide_and_brochure__take_fee_codes_and_contacts_from_program_yaml(progr
     root = program({"program.yaml": lambda t: t.replace("Ingen avgift i testet.", "Avgift 200 kronor.")
                     .replace("ZV044", "XY123").replace("name: \"1177\"", "name: Testlinjen")
                     .replace("administration:", "  - {name: Personalstöd, role: För vårdpersonal}\nadministration:")})
-    result = render_pdfs(check_dir(root, Diagnostics()), pdf_config(tmp_path))
-    guide, brochure = text(result.files["pdf/metodstod.pdf"]), text(result.files["pdf/patientbroschyr.pdf"])
+    stage = PdfStage(check_dir(root, Diagnostics()), pdf_config(tmp_path))
+    files, _ = stage.printer.render_whole(stage.singles)  # the guide and the brochure only
+    guide, brochure = text(files["pdf/metodstod.pdf"]), text(files["pdf/patientbroschyr.pdf"])
     assert "Avgift 200 kronor." in guide and "XY123" in guide and "ZV044" not in guide
     assert "Testlinjen: Teknisk hjälp. 0770-72 00 00." in brochure
     assert "Personalstöd" in guide and "Personalstöd" not in brochure  # no way for a patient to reach it
@@ -194,7 +195,9 @@ def test_missing_image__renders_without_crashing(program, config, tmp_path):
     assert "REF-003" in [d.code for d in diagnose(root)]  # check stops a real build first
     prog = check_dir(program(), Diagnostics())
     del prog.tree.media["bilder/sol.svg"], prog.tree.files["media/bilder/sol.svg"]
-    result = render_pdfs(prog, pdf_config(tmp_path))
+    stage = PdfStage(prog, pdf_config(tmp_path))
+    stage.singles = []  # the program book only: the guide shows no images
+    result = stage.run()
     assert any("bilder/sol.svg" in m for m in result.messages)
     assert "Det här är ett kort steg." in text(result.files["pdf/start/valkommen.pdf"])
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from builder.progress import NO_PROGRESS, Progress
+from builder.render.audio_paths import audio_paths  # noqa: F401 (re-exported; the rule lives there, without numpy)
 from builder.render.readout import Readout
 from builder.speech.captions import vtt_timestamp
 from builder.speech.engines import Engine
@@ -38,12 +39,6 @@ from builder.speech.pcm import (
     write_wav,
 )
 from builder.validate import Step
-
-
-def audio_paths(step: Step) -> tuple[str, str]:
-    """Package paths of a step's MP3 and cue file."""
-    base = f"audio/{step.module_id}/{step.id}"
-    return f"{base}.mp3", f"{base}.vtt"
 
 
 @dataclass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from builder import PACKAGE_FORMAT
-from builder.render.audio import audio_paths
+from builder.render.audio_paths import audio_paths
 from builder.render.html import form_page, module_page, plan_page, step_page
 from builder.render.pdf_paths import BROCHURE, GUIDE, module_pdf, program_pdf, step_pdf
 from builder.review import review_status

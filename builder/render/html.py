@@ -21,7 +21,7 @@ from builder.check.references import is_external, media_key, resolve_step_link, 
 from builder.config import BuildConfig
 from builder.markdown import Directive
 from builder.progress import NO_PROGRESS, Progress
-from builder.render.audio import audio_paths
+from builder.render.audio_paths import audio_paths
 from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork

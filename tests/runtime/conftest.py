@@ -219,6 +219,13 @@ def seed(app) -> People:
     return people
 
 
+def app_routes() -> list:
+    """Every route of the runtime's pages and API (FastAPI includes routers lazily, so ask them)."""
+    from runtime import api, pages
+
+    return list(pages.router.routes) + list(api.router.routes)
+
+
 CSRF_FIELD = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
@@ -261,8 +268,12 @@ class Browser:
 
 @pytest.fixture
 def app(packages: Path, database_url: str, clock: FixedClock):
-    """An app on a fresh database of each backend, with the test package."""
-    application = create_app(make_settings(packages, database_url), clock=clock)
+    """An app on a fresh database of each backend, with the test package.
+
+    The database comes migrated (the template, the scratch database), so the app skips
+    migrating; starting with migrations is tested in test_migrations and test_restart.
+    """
+    application = create_app(make_settings(packages, database_url), clock=clock, migrate=False)
     yield application
     application.state.stegvis.db.dispose()
 

@@ -84,7 +84,11 @@ def call(browser, method: str, path: str, kind: str | dict | None):
 
 
 def test_matrix_covers_every_enrolment_route(app):
-    routes = {(m, r.path) for r in app.routes if "{eid}" in getattr(r, "path", "") for m in r.methods - {"HEAD"}}
+    from conftest import app_routes
+
+    routes = {(m, r.path) for r in app_routes() if "{eid}" in r.path and not r.path.startswith("/api/v1/staff")
+              for m in r.methods - {"HEAD"}}
+    assert len(routes) >= 20
     covered = set()
     for method, path, _ in MATRIX:
         template = path.replace("{e}", "{eid}").replace("{p}", "{plan_pk}").replace("{t}", "{thread_id}")
@@ -98,9 +102,40 @@ def test_matrix_covers_every_enrolment_route(app):
     assert routes - covered == set()
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared(request, tmp_path_factory, built_packages, sqlite_template):
+    """One app per backend for the whole matrix: refused requests write nothing, so it can be shared."""
+    import shutil
+
+    from conftest import NOW, Browser, make_settings, seed
+
+    from runtime.app import create_app
+    from runtime.clock import FixedClock
+
+    folder = tmp_path_factory.mktemp("matrix")
+    if request.param == "sqlite":
+        shutil.copyfile(sqlite_template, folder / "db.sqlite3")
+        url = f"sqlite:///{folder / 'db.sqlite3'}"
+    else:
+        server = request.getfixturevalue("postgres")
+        if server is None:
+            pytest.skip("no PostgreSQL server configured: set STEGVIS_TEST_POSTGRES_URL (.ci/run does)")
+        server.reset()
+        url = server.url
+    application = create_app(make_settings(built_packages, url), clock=FixedClock(NOW), migrate=False)
+    people = seed(application)
+    threads = (thread_for(application, people.enrolment_a, people.therapist),
+               thread_for(application, people.enrolment_b, people.therapist))
+    patient = Browser(application)
+    assert patient.login("anna").status_code == 303
+    yield application, people, patient, threads
+    patient.close()
+    application.state.stegvis.db.dispose()
+
+
 @pytest.mark.parametrize(("method", "path", "kind"), MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
-def test_other_patients_enrolment__not_found_and_nothing_written(app, people, anna, method, path, kind):
-    thread_b = thread_for(app, people.enrolment_b, people.therapist)
+def test_other_patients_enrolment__not_found_and_nothing_written(shared, method, path, kind):
+    app, people, anna, (_, thread_b) = shared
     before = counts(app)
     response = call(anna, method, path.format(e=people.enrolment_b, p=people.plans_b["steg"], t=thread_b), kind)
     assert response.status_code == 404, response.text[:300]
@@ -111,16 +146,16 @@ SUB_RESOURCES = [(m, p, k) for m, p, k in MATRIX if "{p}" in p or "{t}" in p]
 
 
 @pytest.mark.parametrize(("method", "path", "kind"), SUB_RESOURCES, ids=[f"{m} {p}" for m, p, _ in SUB_RESOURCES])
-def test_other_patients_plan_or_thread_under_own_enrolment__not_found(app, people, anna, method, path, kind):
-    thread_b = thread_for(app, people.enrolment_b, people.therapist)
+def test_other_patients_plan_or_thread_under_own_enrolment__not_found(shared, method, path, kind):
+    app, people, anna, (_, thread_b) = shared
     before = counts(app)
     response = call(anna, method, path.format(e=people.enrolment_a, p=people.plans_b["steg"], t=thread_b), kind)
     assert response.status_code == 404
     assert counts(app) == before
 
 
-def test_own_ids__allowed(app, people, anna):
-    thread_a = thread_for(app, people.enrolment_a, people.therapist)
+def test_own_ids__allowed(shared):
+    app, people, anna, (thread_a, _) = shared
     for method, path, kind in MATRIX:
         if method != "GET":
             continue

@@ -1,0 +1,148 @@
+"""Issue #8: one patient's session in a real headless Chromium, checked with axe-core.
+
+The runtime serves the demo (FRAMÅT, built without audio and PDFs) on localhost; the
+browser logs in as Anna, opens a step, submits "Min hälsa i dag", registers steps
+in an activity plan, and every page it sees has no serious or critical axe-core
+violation. Needs Debian's chromium and chromium-driver and axe-core from npm
+(`make test` installs them); skipped with the reason when they are missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import make_settings
+from runtime.app import create_app
+from runtime.demo import seed_demo
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+ANSWERS_RADIO = {"allmant-halsotillstand": "bra", "valbefinnande": "7", "somnkvalitet": "6", "stress": "4",
+                 "smarta": "2", "frukt-och-gronsaker": "en-till-tva", "tobak": "nej-aldrig"}
+
+
+def missing() -> str | None:
+    if not CHROMIUM.exists() or not DRIVER.exists():
+        return "Chromium or chromedriver missing (Debian packages chromium, chromium-driver; `make test` installs them)"
+    if not AXE.exists():
+        return "axe-core missing (`make test` runs npm ci in tests/runtime)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium missing (pip install -e '.[test]')"
+    return None
+
+
+pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
+
+
+@pytest.fixture
+def server(framat_packages, sqlite_url):
+    """The runtime with the demo, served by uvicorn in a thread on a free localhost port."""
+    import uvicorn
+
+    app = create_app(make_settings(framat_packages, sqlite_url))
+    state = app.state.stegvis
+    with state.db.session() as db:
+        seed_demo(db, state.store, state.local_accounts, state.clock.now(), state.tz)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # localhost (not 127.0.0.1): a secure context, where Chromium keeps the Secure, __Host- cookies.
+    yield f"http://localhost:{port}"
+    server.should_exit = True
+    thread.join(10)
+    state.db.dispose()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="stegvis-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1200,900", "--lang=sv"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(DRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def axe_problems(driver) -> list[str]:
+    """Serious and critical axe-core violations of the current page."""
+    driver.execute_script(AXE.read_text("utf-8"))
+    result = driver.execute_async_script("const done = arguments[arguments.length - 1];"
+                                         "axe.run(document).then(r => done(r.violations), e => done([String(e)]));")
+    return [f"{v['id']} ({v['impact']}): {v['help']} – {[n['target'] for n in v['nodes']][:3]}"
+            for v in result if isinstance(v, dict) and v.get("impact") in ("serious", "critical")] + \
+        [v for v in result if isinstance(v, str)]
+
+
+def test_patient_session_in_chromium__step_form_registration_and_axe(server, browser):
+    from selenium.webdriver.common.by import By
+
+    seen: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        seen[name] = axe_problems(browser)
+
+    browser.get(server + "/logga-in")
+    check("login")
+    browser.find_element(By.ID, "username").send_keys("anna")
+    browser.find_element(By.ID, "password").send_keys("demo-anna")
+    browser.find_element(By.CSS_SELECTOR, "form.rt-form button[type=submit]").click()
+    assert "Hej Anna" in browser.page_source, browser.page_source[:500]
+    check("start")
+    start_url = browser.current_url
+
+    browser.find_element(By.LINK_TEXT, "Min hälsa i dag").click()
+    assert "<audio" not in browser.page_source  # built without audio
+    check("step")
+    for name, value in ANSWERS_RADIO.items():
+        radio = browser.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]')
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", radio)
+        radio.click()
+    browser.find_element(By.NAME, "fysisk-aktivitet-minuter").send_keys("150")
+    browser.find_element(By.NAME, "vill-forandra").send_keys("Sova bättre och röra mig mer.")
+    submit = browser.find_element(By.CSS_SELECTOR, 'button[name="_action"][value="submit"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", submit)
+    submit.click()
+    assert "Tack! Dina svar är skickade" in browser.page_source
+    check("step after submit")
+
+    browser.get(start_url)
+    assert "Öppnad" in browser.page_source
+    browser.find_element(By.LINK_TEXT, "Antal steg under dagen").click()
+    check("plan")
+    field = browser.find_element(By.CSS_SELECTOR, 'form input[name="steg"]')
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
+    field.send_keys("6543")
+    field.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
+    assert "Din registrering är sparad" in browser.page_source
+    assert "6&nbsp;543 steg" in browser.page_source
+    check("plan after registration")
+
+    browser.get(start_url + "/meddelanden")
+    check("inbox")
+    problems = {page: found for page, found in seen.items() if found}
+    assert problems == {}
