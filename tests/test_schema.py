@@ -42,7 +42,7 @@ def test_real_program_files__validate_against_their_schema(pattern, kind):
     assert files
     for path in files:
         text = path.read_text("utf-8")
-        assert text.startswith(f"# yaml-language-server: $schema=") and f"{kind}.schema.json" in text.splitlines()[0]
+        assert text.startswith("# yaml-language-server: $schema=") and f"{kind}.schema.json" in text.splitlines()[0]
         doc = parse_yaml(text, str(path), Diagnostics())
         jsonschema.validate(as_json(doc.data), schema)
 
