@@ -23,7 +23,7 @@ class BuildConfig(BaseModel):
     strict: bool = Field(False, description="Treat warnings as errors.")
     release: bool = Field(False, description="Refuse to replace a package of the same version with other content.")
     fmt: Literal["text", "json", "github"] = Field("text", description="Diagnostics format.")
-    source_date_epoch: int = Field(default_factory=source_date_epoch, description="Timestamp for zip entries.")
+    source_date_epoch: int = Field(default_factory=source_date_epoch, description="Timestamp for zip entries and PDF dates (reproducible builds).")
     templates: Path = Field(TEMPLATES, description="Jinja2 templates and CSS.")
     tts: Literal["auto", "espeak", "gtts"] = Field("auto", description="Voice engine for readouts.")
     cache: Path = Field(Path(".cache"), description="Content-addressed cache (audio, PDFs) that CI may keep between runs.")
