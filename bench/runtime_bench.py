@@ -7,10 +7,13 @@ every phase is bounded in time:
 2. seeds a fresh SQLite database with N patients, each enrolled in FRAMÅT;
 3. starts `stegvis runtime --workers 2` (two uvicorn processes, one per core) on 127.0.0.1;
 4. logs every patient in through the JSON API;
-5. runs open-loop phases at fixed rates (requests are sent on schedule whether or
-   not earlier ones have answered, and latency is counted from the scheduled time,
-   so a slow server cannot hide its queue): step pages, form submissions (the page
-   form with its CSRF token, as a browser posts it), and a mix of the two;
+5. runs phases at a fixed offered rate: step pages, form submissions (the page form
+   with its CSRF token, as a browser posts it), and a mix of the two. The default
+   client is wrk (C, cheap: 25 keep-alive connections, each pausing between requests
+   so that together they offer the rate; latency from send to answer). `--client
+   python` is an open-loop asyncio + httpx client (requests go out on schedule whether
+   or not earlier ones answered, latency counted from the scheduled time, so a slow
+   server cannot hide its queue), but on two cores it takes a core from the server;
 6. counts the submissions in the database and compares with the acknowledged ones.
 
     .venv/bin/python bench/runtime_bench.py [--patients 200] [--seconds 20] [--rate 100]
@@ -27,7 +30,6 @@ import random
 import re
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -61,8 +63,14 @@ class Phase:
     errors: int = 0
     acknowledged: int = 0
     wall: float = 0.0
+    count: int = 0  # wrk phases: requests, and (p50, p95, p99, max) in ms
+    percentiles: tuple[float, float, float, float] | None = None
 
     def row(self) -> str:
+        if self.percentiles is not None:
+            p50, p95, p99, top = self.percentiles
+            return (f"| {self.name} | {self.rate:g}/s | {self.count} | {self.count / self.wall:.1f}/s | {p50:.1f} | "
+                    f"{p95:.1f} | {p99:.1f} | {top:.1f} | {self.errors} |")
         lat = sorted(self.latencies)
 
         def pct(p: float) -> float:
@@ -165,6 +173,64 @@ async def run_phase(base: str, phase: Phase, sessions: list[dict], steps: list[t
         phase.wall = time.perf_counter() - start
 
 
+WRK_SCRIPT = """
+local sessions = {%(sessions)s}
+local steps = {%(steps)s}
+local share_posts = %(share)f
+local answers = "%(answers)s"
+local interval = %(interval)d
+local threads = {}
+math.randomseed(%(seed)d)
+acks, errors = 0, 0
+setup = function(thread) table.insert(threads, thread) end
+request = function()
+  local s = sessions[math.random(#sessions)]
+  if math.random() < share_posts then
+    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers
+    return wrk.format("POST", "/moment/" .. s[3] .. "/steg/%(form_path)s", {["Cookie"] = s[1],
+      ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+  end
+  return wrk.format("GET", "/moment/" .. s[3] .. "/steg/" .. steps[math.random(#steps)], {["Cookie"] = s[1]})
+end
+delay = function() return interval end
+response = function(status, headers, body)
+  if status == 303 then acks = acks + 1 elseif status ~= 200 then errors = errors + 1 end
+end
+done = function(summary, latency, requests)
+  local a, e = 0, 0
+  for _, t in ipairs(threads) do a = a + t:get("acks"); e = e + t:get("errors") end
+  io.write(string.format("RESULT %%d %%d %%f %%f %%f %%f %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+    a, e, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def run_wrk_phase(base: str, phase: Phase, sessions: list[dict], steps: list[tuple[str, str]], share_posts: float,
+                  seed: int, work: Path, connections: int = 25) -> None:
+    """The same phase with wrk (C, so the client costs the server little CPU): each of `connections`
+    keep-alive connections sends a request, waits for the answer, then pauses so that together
+    they offer about `phase.rate` requests per second. Latency is from send to answer."""
+    from urllib.parse import urlencode
+
+    m, st, form = FORM_STEP
+    script = work / f"phase{seed}.lua"
+    script.write_text(WRK_SCRIPT % {
+        "sessions": ", ".join(f'{{"{s["cookie"]}", "{s["csrf"]}", "{s["eid"]}"}}' for s in sessions),
+        "steps": ", ".join(f'"{a}/{b}"' for a, b in steps), "share": share_posts,
+        "answers": urlencode(ANSWERS), "interval": int(1000 * connections / phase.rate), "seed": seed,
+        "form_path": f"{m}/{st}/formular/{form}"}, "utf-8")
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(phase.seconds)}s", "--timeout", "30s",
+                          "-s", str(script), base], capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    requests, micros, p50, p95, p99, top, acks, errors, socket_errors = line.split()[1:]
+    phase.wall = int(micros) / 1e6
+    phase.count = int(requests)
+    phase.percentiles = (float(p50), float(p95), float(p99), float(top))
+    phase.acknowledged = int(acks)
+    phase.errors = int(errors) + int(socket_errors)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patients", type=int, default=200)
@@ -172,6 +238,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second of the step and mixed phases")
     parser.add_argument("--post-rate", type=float, default=25.0, help="submissions per second of the form phase")
     parser.add_argument("--workers", type=int, default=2, help="runtime server processes (default: 2, one per core)")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk",
+                        help="load generator: wrk (default; closed loop with pauses, cheap) or python "
+                             "(asyncio + httpx, open loop, but it takes a core of its own)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="stegvis-bench-"))
     started = time.perf_counter()
@@ -200,7 +269,10 @@ def main() -> int:
                   Phase("mixed (80 % steps, 20 % forms)", args.rate, args.seconds)]
         shares = [0.0, 1.0, 0.2]
         for i, (phase, share) in enumerate(zip(phases, shares, strict=True)):
-            asyncio.run(run_phase(base, phase, sessions, steps, share, seed=i + 1))
+            if args.client == "wrk":
+                run_wrk_phase(base, phase, sessions, steps, share, i + 1, work)
+            else:
+                asyncio.run(run_phase(base, phase, sessions, steps, share, seed=i + 1))
             print(phase.row(), file=sys.stderr)
     finally:
         server.terminate()
@@ -219,7 +291,7 @@ def main() -> int:
     print(f"\nSubmissions acknowledged: {acknowledged}; stored in the database: {stored}; "
           f"lost: {acknowledged - stored}.")
     print(f"Machine: {os.cpu_count()} cores; server: {args.workers} uvicorn process(es), SQLite WAL synchronous=FULL; "
-          f"client: asyncio + httpx on the same machine; {args.patients} patients.")
+          f"client: {args.client} on the same machine; {args.patients} patients.")
     return 0 if acknowledged == stored and not any(p.errors for p in phases) else 1
 
 

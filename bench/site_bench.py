@@ -138,7 +138,7 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> None:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+            raise RuntimeError(f"server exited with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
@@ -173,9 +173,10 @@ def stop(proc: subprocess.Popen) -> None:
 def bench_stegvis_serve(tools: Tools, runs: int) -> dict[str, float]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
+    log = (tools.work / "serve.log").open("w")
     proc = subprocess.Popen([*STEGVIS, "serve", str(tools.f["stegvis"]), "--port", str(port), "--no-audio",
                              "--no-pdf", "--cache", str(tools.work / "cache-serve")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=log)
     sse, page = [], []
     try:
         started = time.perf_counter()
@@ -191,13 +192,15 @@ def bench_stegvis_serve(tools: Tools, runs: int) -> dict[str, float]:
             marker = tools.edit()
             t0 = time.perf_counter()
             while not response.fp.readline().startswith(b"event: reload"):
-                pass
+                if time.perf_counter() - t0 > 120:  # keep-alive lines arrive every 15 s
+                    raise TimeoutError("no reload event after an edit")
             sse.append(time.perf_counter() - t0)
             page.append(wait_text(base + tools.urls["stegvis"], marker, t0))
             conn.close()
             time.sleep(0.3)
     finally:
         stop(proc)
+        log.close()
     return {"first": first, "sse": median(sse), "page": median(page)}
 
 
@@ -209,7 +212,7 @@ def bench_peer_serve(tools: Tools, runs: int, name: str) -> dict[str, float]:
                "--disableFastRender", "--appendPort=true", "--baseURL", "http://127.0.0.1/"]
     else:
         cmd = [*MKDOCS, "serve", "-f", str(tools.f["mkdocs"] / "mkdocs.yml"), "-a", f"127.0.0.1:{port}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     page = []
     try:
         started = time.perf_counter()

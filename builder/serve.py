@@ -479,13 +479,23 @@ class PreviewServer:
         """The address of the overview page."""
         return f"http://{HOST}:{self.httpd.server_address[1]}/"
 
+    def start_watching(self) -> None:
+        """Watch the sources in a background thread (before the first build, so no edit is missed)."""
+        self._start(threading.Thread(target=self.session.watch, name="stegvis-watch", daemon=True))
+
+    def start_serving(self) -> None:
+        """Answer requests in a background thread (after the first build)."""
+        self._start(threading.Thread(target=self.httpd.serve_forever, name="stegvis-http", daemon=True))
+
     def start(self, watch: bool = True) -> None:
-        """Serve (and watch) in background threads; the first build must have run."""
-        self.threads.append(threading.Thread(target=self.httpd.serve_forever, name="stegvis-http", daemon=True))
+        """Watch (unless told not to) and serve; the first build must have run."""
         if watch:
-            self.threads.append(threading.Thread(target=self.session.watch, name="stegvis-watch", daemon=True))
-        for thread in self.threads:
-            thread.start()
+            self.start_watching()
+        self.start_serving()
+
+    def _start(self, thread: threading.Thread) -> None:
+        self.threads.append(thread)
+        thread.start()
 
     def stop(self) -> None:
         """Stop watching and serving; close the socket."""
@@ -500,8 +510,9 @@ def serve(program_dir: Path, config: BuildConfig, port: int = 8000) -> None:
     """`stegvis serve`: build, serve on 127.0.0.1 and rebuild on every change until Ctrl+C."""
     session = ServeSession(program_dir, config)
     server = PreviewServer(session, port)  # bind first: a taken port fails before a long build
+    server.start_watching()  # an edit saved during the first build starts another one
     session.rebuild()
-    server.start()
+    server.start_serving()
     session.log(f"Förhandsgranskning på {server.url} (avsluta med Ctrl+C). Bevakar {program_dir} och mallarna.")
     try:
         while True:

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_settings
+
 from runtime.app import create_app
 from runtime.demo import seed_demo
 
@@ -100,8 +100,17 @@ def axe_problems(driver) -> list[str]:
 
 def test_patient_session_in_chromium__step_form_registration_and_axe(server, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     seen: dict[str, list[str]] = {}
+
+    def wait_for(text: str) -> None:
+        """A click starts a navigation; wait for the page that answers it (bounded)."""
+        try:
+            WebDriverWait(browser, 15).until(lambda b: text in b.page_source)
+        except Exception:
+            main = browser.page_source.split("<main", 1)[-1][:1500]
+            raise AssertionError(f"{text!r} not on the page: {main}") from None
 
     def check(name: str) -> None:
         seen[name] = axe_problems(browser)
@@ -111,7 +120,7 @@ def test_patient_session_in_chromium__step_form_registration_and_axe(server, bro
     browser.find_element(By.ID, "username").send_keys("anna")
     browser.find_element(By.ID, "password").send_keys("demo-anna")
     browser.find_element(By.CSS_SELECTOR, "form.rt-form button[type=submit]").click()
-    assert "Hej Anna" in browser.page_source, browser.page_source[:500]
+    wait_for("Hej Anna")
     check("start")
     start_url = browser.current_url
 
@@ -127,7 +136,7 @@ def test_patient_session_in_chromium__step_form_registration_and_axe(server, bro
     submit = browser.find_element(By.CSS_SELECTOR, 'button[name="_action"][value="submit"]')
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", submit)
     submit.click()
-    assert "Tack! Dina svar är skickade" in browser.page_source
+    wait_for("Tack! Dina svar är skickade")
     check("step after submit")
 
     browser.get(start_url)
@@ -138,7 +147,7 @@ def test_patient_session_in_chromium__step_form_registration_and_axe(server, bro
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", field)
     field.send_keys("6543")
     field.find_element(By.XPATH, "./ancestor::form//button[@type='submit']").click()
-    assert "Din registrering är sparad" in browser.page_source
+    wait_for("Din registrering är sparad")
     assert "6&nbsp;543 steg" in browser.page_source
     check("plan after registration")
 
