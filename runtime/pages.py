@@ -303,13 +303,17 @@ def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
 @router.get("/moment/{eid}/steg/{module_id}/{step_id}")
 def step_page(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> Response:
     """A step; opening it marks it opened for the therapist."""
-    enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+    # Read and render without the write lock; then mark the step opened and log, briefly locked.
+    with ctx.uow.reading():
+        enrolment, package, found = load_step(ctx, eid, module_id, step_id)
+        notice_key = next((k for k in NOTICES if k in ctx.request.query_params), None)
+        form_state = {}
+        if notice_key:
+            form_state[ctx.request.query_params[notice_key]] = {"notice": NOTICES[notice_key]}
+        response = render_step(ctx, enrolment, package, found, form_state)
     services.open_step(ctx, enrolment, module_id, step_id)
-    notice_key = next((k for k in NOTICES if k in ctx.request.query_params), None)
-    form_state = {}
-    if notice_key:
-        form_state[ctx.request.query_params[notice_key]] = {"notice": NOTICES[notice_key]}
-    return render_step(ctx, enrolment, package, found, form_state)
+    ctx.commit()
+    return response
 
 
 def _form_of_step(package: Package, found, form_id: str) -> dict:

@@ -51,9 +51,11 @@ def require_write(ctx: Ctx, enrolment: Enrolment) -> None:
 
 def _touch(ctx: Ctx, enrolment: Enrolment) -> None:
     # Minutes are precise enough for the therapist's overview; spare an UPDATE on most requests.
+    # A statement, not an attribute: the enrolment may have been loaded by a read-only session.
     last = enrolment.last_patient_activity_at
     if last is None or ctx.now - last > timedelta(minutes=5):
-        enrolment.last_patient_activity_at = ctx.now
+        ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id)
+                       .values(last_patient_activity_at=ctx.now))
 
 
 def open_step(ctx: Ctx, enrolment: Enrolment, module_id: str, step_id: str) -> None:

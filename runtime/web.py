@@ -23,7 +23,8 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
@@ -112,17 +113,35 @@ class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._session: Session | None = None
+        self._reading: Session | None = None
 
     @property
     def session(self) -> Session:
-        """The session (opened at first use)."""
+        """The session (opened at first use); inside `reading()`, the read-only one."""
+        if self._reading is not None:
+            return self._reading
         if self._session is None:
             self._session = self._db.sessions()
         return self._session
 
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Route the block's queries to a read-only session that takes no write lock.
+
+        For pages that mostly read: build and render them here, then write (the opened mark,
+        the access-log row) after the block, holding the lock only for the writes.
+        Objects loaded in the block stay usable afterwards, but cannot lazy-load.
+        """
+        self._reading = self._db.reads()
+        try:
+            yield
+        finally:
+            reads, self._reading = self._reading, None
+            reads.close()
+
     def commit(self) -> None:
         """Commit what was done so far (the connection, and SQLite's write lock, are released)."""
-        if self._session is not None:
+        if self._session is not None and self._reading is None:
             self._session.commit()
 
     def close(self, error: bool) -> None:

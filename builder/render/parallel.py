@@ -6,8 +6,8 @@ is never pickled; only the result, plain bytes, comes back through a pipe). With
 `fork` the call runs in the calling process. Must not be used from a process with
 other threads running (`stegvis serve` renders with one job).
 
-The same technique as the pdf stage's `Forked` (builder/render/pdf.py), kept apart so
-that the HTML renderer does not import WeasyPrint.
+Shared by the HTML pages and the PDF stage (whose laid-out book is never pickled);
+kept in its own module so that the HTML renderer does not import WeasyPrint.
 """
 
 from __future__ import annotations

@@ -35,9 +35,7 @@ import copy
 import hashlib
 import logging
 import mimetypes
-import multiprocessing
-import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -51,6 +49,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from builder import __version__
 from builder.config import BuildConfig
 from builder.progress import NO_PROGRESS, Progress
+from builder.render.parallel import Forked, can_fork
 from builder.render.pdf_cache import PdfCache, content_key
 from builder.render.pdf_guide import render_brochure, render_guide
 from builder.render.pdf_html import BASE_URL, PdfSpec, PrintDocument, PrintRenderer, render_book
@@ -198,44 +197,6 @@ def _keep_links(page, anchors: set[str]):
 # --- processes -------------------------------------------------------------------------
 
 
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _run_child(send, fn: Callable, args: tuple) -> None:
-    try:
-        result = ("ok", fn(*args))
-    except BaseException:  # reported to the parent, which raises it as a bug
-        result = ("error", traceback.format_exc())
-    send.send(result)
-    send.close()
-
-
-class Forked:
-    """`fn(*args)` in a forked child that shares the parent's memory copy-on-write (the
-    laid-out book is never pickled); only the result comes back, through a pipe."""
-
-    def __init__(self, fn: Callable, *args) -> None:
-        ctx = multiprocessing.get_context("fork")
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=_run_child, args=(send, fn, args), daemon=True)
-        self._process.start()
-        send.close()
-
-    def result(self):
-        """Wait for the child; its return value, or RuntimeError with the child's traceback."""
-        try:
-            status, value = self._recv.recv()
-        except EOFError:
-            status, value = "error", "the PDF worker ended without a result"
-        finally:
-            self._recv.close()
-            self._process.join()
-        if status != "ok":
-            raise RuntimeError(f"PDF worker failed:\n{value}")
-        return value
-
-
 def balance(tasks: list[WriteTask], bins: int) -> list[list[WriteTask]]:
     """Split tasks into `bins` lists of about equal cost (longest first, to the lightest bin)."""
     out: list[list[WriteTask]] = [[] for _ in range(max(1, bins))]
@@ -279,7 +240,7 @@ class PdfStage:
                                 pydyf.__version__, PDF_VARIANT, css)
         self.printer = Printer(css, renderer.media_files(), program.meta.id)
         self.cache = PdfCache(config.cache / "pdf")
-        self.parallel = config.jobs > 1 and _can_fork()
+        self.parallel = config.jobs > 1 and can_fork()
         self.result = PdfResult()
 
     # -- keys -----------------------------------------------------------------------------
