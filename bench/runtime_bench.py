@@ -28,6 +28,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -242,6 +243,9 @@ def main() -> int:
                         help="load generator: wrk (default; closed loop with pauses, cheap) or python "
                              "(asyncio + httpx, open loop, but it takes a core of its own)")
     args = parser.parse_args()
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        print("wrk is missing: apt-get install wrk (Debian), or run with --client python.", file=sys.stderr)
+        return 2
     work = Path(tempfile.mkdtemp(prefix="stegvis-bench-"))
     started = time.perf_counter()
     packages, database, logins, steps = prepare(work, args.patients)

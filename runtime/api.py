@@ -342,6 +342,7 @@ def api_form(eid: int, form_id: str, ctx: PatientDep) -> FormState:
     if definition.get("page_comments"):
         comments = [CommentOut(id=c.id, author=c.author_role.value, body=c.body, created_at=c.created_at)
                     for c in services.page_comments(ctx, enrolment, form_id)]
+        services.mark_comments_read(ctx, enrolment, [form_id])
     ctx.audit("form.read", enrolment, f"form:{form_id}")
     return FormState(form_id=form_id, definition=definition, step=f"{where[0]}/{where[1]}",
                      draft=Draft(answers=draft.answers, updated_at=draft.updated_at) if draft else None,

@@ -312,6 +312,7 @@ def step_page(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> Respon
             form_state[ctx.request.query_params[notice_key]] = {"notice": NOTICES[notice_key]}
         response = render_step(ctx, enrolment, package, found, form_state)
     services.open_step(ctx, enrolment, module_id, step_id)
+    services.mark_comments_read(ctx, enrolment, list(found[2].get("forms", [])))
     ctx.commit()
     return response
 

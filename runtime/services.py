@@ -136,14 +136,19 @@ def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: d
 
 
 def page_comments(ctx: Ctx, enrolment: Enrolment, form_id: str) -> list[PageComment]:
-    """Comments under a form, oldest first; the therapist's become read when the patient sees them."""
-    rows = list(ctx.db.scalars(select(PageComment).where(PageComment.enrolment_id == enrolment.id,
+    """Comments under a form, oldest first (`mark_comments_read` records that the patient saw them)."""
+    return list(ctx.db.scalars(select(PageComment).where(PageComment.enrolment_id == enrolment.id,
                                                          PageComment.form_id == form_id)
                                .order_by(PageComment.created_at, PageComment.id)))
-    for row in rows:
-        if row.author_role == AuthorRole.therapist and row.read_at is None:
-            row.read_at = ctx.now
-    return rows
+
+
+def mark_comments_read(ctx: Ctx, enrolment: Enrolment, form_ids: list[str]) -> None:
+    """The therapist's comments under these forms are read: the patient was shown them."""
+    if form_ids:
+        ctx.db.execute(update(PageComment).where(PageComment.enrolment_id == enrolment.id,
+                                                 PageComment.form_id.in_(form_ids),
+                                                 PageComment.author_role == AuthorRole.therapist,
+                                                 PageComment.read_at.is_(None)).values(read_at=ctx.now))
 
 
 def _text(value: str | None, limit: int, what: str) -> str:

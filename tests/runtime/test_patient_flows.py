@@ -20,6 +20,7 @@ from runtime.models import (
     FormSubmission,
     Message,
     MessageThread,
+    PageComment,
     Registration,
     StepOpening,
     StepSetting,
@@ -161,6 +162,11 @@ def test_page_comment__saved_flagged_and_shown(app, people, anna):
     assert [f.kind for f in rows(app, Flag)] == [FlagKind.page_comment]
     empty = anna.post(FORM.format(e=e) + "/kommentarer", {"body": "   "})
     assert empty.status_code == 422 and "Skriv en kommentar först." in empty.text
+    with app.state.stegvis.db.session() as db:
+        db.add(PageComment(enrolment_id=e, form_id="mal", author_id=people.therapist, author_role=AuthorRole.therapist,
+                           body="Med hinder menar vi det som stoppar dig.", created_at=app.state.stegvis.clock.now()))
+    assert "Med hinder menar vi" in anna.get(STEP.format(e=e)).text
+    assert all(c.read_at is not None for c in rows(app, PageComment) if c.author_role == AuthorRole.therapist)
 
 
 PLAN = "/moment/{e}/aktivitetsplaner/{p}"
