@@ -89,7 +89,9 @@ def write_package(program_id: str, version: str, manifest: dict, files: dict[str
         except (OSError, ValueError):
             previous = None
         same = previous is not None and previous.get("files") == manifest["files"]
-        if same and zip_path.is_file() and _files_match(folder, files):
+        # Skip only when the whole manifest is the same: a new base section (overlays) or
+        # builder version must rewrite manifest.json and the zip even if no file changed.
+        if previous == manifest and zip_path.is_file() and _files_match(folder, files):
             return PackageResult(folder, zip_path, unchanged=True)
         if config.release and not same:
             major, minor, patch = (version.split("-")[0].split("+")[0].split(".") + ["0", "0"])[:3]
