@@ -17,7 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the maintained client the test extra installs (Starlette uses it too)
 from conftest import PASSWORD, make_settings, seed
 from sqlalchemy import select
 
