@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime import api, pages
+from runtime import api, pages, staff
 from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.db import Database, DatabaseBusy
@@ -53,6 +53,7 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(staff.router)
 
     @app.exception_handler(AppError)
     async def on_app_error(request: Request, exc: AppError) -> Response:

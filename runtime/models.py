@@ -137,6 +137,12 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Where notices go: a patient's "Avisera" notices, a member of staff's event notifications.
+    email: Mapped[str | None] = mapped_column(String(200))
+    #: A patient's mobile number for SMS notices (E.164 or Swedish national form).
+    phone: Mapped[str | None] = mapped_column(String(50))
+    #: Staff: "Ta emot notifieringar" — an e-mail when something happens in their enrolments.
+    notify_events: Mapped[bool] = mapped_column(Boolean, default=False)
 
     roles: Mapped[list[UnitRole]] = relationship(back_populates="user", cascade="all, delete-orphan",
                                                  foreign_keys="UnitRole.user_id")
@@ -422,6 +428,75 @@ class Flag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     hidden_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class EventKind(enum.StrEnum):
+    """What happened to an enrolment (the timeline's lifecycle events)."""
+
+    started = "started"
+    customised = "customised"
+    therapist_changed = "therapist_changed"
+    handed_over = "handed_over"
+    linked = "linked"
+    unlinked = "unlinked"
+    version_moved = "version_moved"
+    plan_changed = "plan_changed"
+    maintenance = "maintenance"
+    ended = "ended"
+    notified = "notified"
+
+
+class EnrolmentEvent(Base):
+    """A lifecycle event of an enrolment, for the timeline (patient data: purged with the enrolment)."""
+
+    __tablename__ = "enrolment_events"
+    __table_args__ = (Index("ix_enrolment_events_enrolment_at", "enrolment_id", "at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
+    #: A short Swedish description for the timeline (no personnummer).
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class NoticeChannel(enum.StrEnum):
+    email = "email"
+    sms = "sms"
+
+
+class Notification(Base):
+    """A notice sent (or tried) through the notifier: to a patient ("Avisera") or to staff.
+
+    The text never holds patient data: it says that something new is waiting, not what.
+    """
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[NoticeChannel] = mapped_column(_enum(NoticeChannel, "notice_channel"))
+    subject: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(String(300))
+
+
+class PurgeReceipt(Base):
+    """Left behind when a person is purged, so their access-log extract can still be found.
+
+    `subject_key` is an HMAC of the personnummer with the runtime's secret; `former_user_id`
+    is the id their access-log rows carry. No name, no number.
+    """
+
+    __tablename__ = "purge_receipts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_key: Mapped[str] = mapped_column(String(64), index=True)
+    former_user_id: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int | None] = mapped_column(Integer)
+    purged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    purged_by: Mapped[int | None] = mapped_column(Integer)
+    enrolments: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AccessLogEntry(Base):

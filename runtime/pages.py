@@ -103,7 +103,7 @@ def home(ctx: CtxDep) -> Response:
         return redirect("/logga-in")
     if ctx.user.kind == UserKind.citizen:
         return redirect("/moment")
-    return render(ctx, "staff.html", title="Inloggad som vårdpersonal")
+    return redirect("/personal")
 
 
 @router.get("/logga-in")

@@ -186,6 +186,12 @@ class People:
     enrolment_b: int
     plans_a: dict[str, int]
     plans_b: dict[str, int]
+    #: Staff of the unit by role (issue #9): a second therapist with no enrolments, a citizen
+    #: administrator, an access administrator and a data administrator (each with that role only).
+    colleague: int = 0
+    citizen_admin: int = 0
+    access_admin: int = 0
+    data_admin: int = 0
 
 
 def seed(app) -> People:
@@ -204,7 +210,16 @@ def seed(app) -> People:
         db.add(UnitRole(user_id=therapist.id, unit_id=unit.id, role=Role.therapist, granted_at=now))
         db.add(UnitRole(user_id=therapist.id, unit_id=unit.id, role=Role.access_admin, granted_at=now))
         db.add(UnitRole(user_id=other_therapist.id, unit_id=other.id, role=Role.therapist, granted_at=now))
-        for user, name in ((therapist, "tove"), (other_therapist, "olle"), (a, "anna"), (b, "bertil")):
+        staff = {name: User(kind=UserKind.staff, display_name=display, created_at=now)
+                 for name, display in (("tim", "Tim Kollega"), ("cissi", "Cissi Invånaradmin"),
+                                       ("agnes", "Agnes Behörighet"), ("dan", "Dan Data"))}
+        db.add_all(staff.values())
+        db.flush()
+        for name, role in (("tim", Role.therapist), ("cissi", Role.citizen_admin), ("agnes", Role.access_admin),
+                           ("dan", Role.data_admin)):
+            db.add(UnitRole(user_id=staff[name].id, unit_id=unit.id, role=role, granted_at=now))
+        for user, name in ((therapist, "tove"), (other_therapist, "olle"), (a, "anna"), (b, "bertil"),
+                           *((u, n) for n, u in staff.items())):
             state.local_accounts.set_password(db, user, name, PASSWORD, now)
         enrolments = []
         for patient in (a, b):
@@ -215,15 +230,23 @@ def seed(app) -> People:
         db.flush()
         people = People(unit.id, other.id, therapist.id, other_therapist.id, a.id, b.id, enrolments[0].id,
                         enrolments[1].id, {p.plan_id: p.id for p in enrolments[0].plans},
-                        {p.plan_id: p.id for p in enrolments[1].plans})
+                        {p.plan_id: p.id for p in enrolments[1].plans}, staff["tim"].id, staff["cissi"].id,
+                        staff["agnes"].id, staff["dan"].id)
     return people
 
 
 def app_routes() -> list:
     """Every route of the runtime's pages and API (FastAPI includes routers lazily, so ask them)."""
-    from runtime import api, pages
+    from runtime import api, pages, staff
 
-    return list(pages.router.routes) + list(api.router.routes)
+    def flat(routes) -> list:
+        out = []
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            out.extend(flat(inner.routes) if inner is not None else [r])
+        return out
+
+    return flat(pages.router.routes) + flat(api.router.routes) + flat(staff.router.routes)
 
 
 CSRF_FIELD = re.compile(r'name="_csrf" value="([^"]+)"')
@@ -300,6 +323,27 @@ def bertil(app, people) -> Iterator[Browser]:
     assert b.login("bertil").status_code == 303
     yield b
     b.close()
+
+
+@pytest.fixture
+def login_as(app, people) -> Iterator:
+    """A factory: `login_as("cissi")` gives a logged-in Browser (closed after the test).
+
+    Accounts: tove (therapist + access admin, therapist of A and B), tim (therapist, no
+    enrolments), cissi (citizen admin), agnes (access admin), dan (data admin), olle
+    (therapist in the other unit), anna and bertil (patients).
+    """
+    opened: list[Browser] = []
+
+    def login(name: str) -> Browser:
+        b = Browser(app)
+        assert b.login(name).status_code == 303, name
+        opened.append(b)
+        return b
+
+    yield login
+    for b in opened:
+        b.close()
 
 
 @pytest.fixture
