@@ -57,12 +57,15 @@ CATALOGUE: dict[str, Entry] = {
     "PROGRAM-005": Entry(E, "Modulen '{module}' står flera gånger under modules:.", "Ta bort dubbletten."),
     "PROGRAM-006": Entry(E, "Programmet har inga moduler.", "Lista modulernas id under modules: i program.yaml."),
     # Overlays
-    "OVERLAY-001": Entry(E, "Basprogrammet {target} finns inte.", "extends: ska peka på en mapp med program.yaml, räknat från överlagringens program.yaml (t.ex. ../../content)."),
+    "OVERLAY-001": Entry(E, "Basprogrammet {target} finns inte.", "extends: ska peka på en mapp med program.yaml eller på basens byggda paket (en zip som dist/framat-1.0.0.zip eller en paketmapp som dist/framat/1.0.0), räknat från överlagringens program.yaml (t.ex. ../../content)."),
     "OVERLAY-002": Entry(E, "Överlagringarna bygger på varandra i en cirkel: {cycle}.", "Låt basprogrammet vara ett program utan extends: någonstans i kedjan."),
     "OVERLAY-003": Entry(E, "{what} '{name}' finns inte i basprogrammet.", "Ange id:t som det står i basen.{suggestion}"),
     "OVERLAY-004": Entry(E, "Basprogrammet har inte längre {target}, som överlagringen ersätter.", "Basen har tagit bort eller bytt namn på filen. Flytta regionens ändring till basens nya fil, eller gör filen till ett eget tillägg, och kör stegvis drift --accept."),
     "OVERLAY-005": Entry(E, "Överlagringen anger inte '{key}'.", "En överlagring är ett eget program: ange id, title, version och publisher i dess program.yaml."),
     "OVERLAY-006": Entry(E, "Överlagringen har samma id som basprogrammet ('{value}').", "Ge regionens program ett eget id, t.ex. '{value}-region'."),
+    "OVERLAY-007": Entry(E, "Baspaketet {target} går inte att läsa: {problem}.", "extends: kan peka på ett paket som stegvis har byggt (dist/<id>-<version>.zip eller dist/<id>/<version>). Hämta paketet igen från basens utgivare, eller peka på basens programmapp."),
+    "OVERLAY-008": Entry(E, "Baspaketet {target} stämmer inte med sitt manifest: {problem}.", "Paketet har ändrats efter bygget eller skadats på vägen. Ändra aldrig i ett byggt paket: hämta det igen från basens utgivare och jämför dess sha256."),
+    "OVERLAY-009": Entry(E, "Baspaketet {target} saknar källfiler (source/).", "Paketet saknar källfiler; bygg basen med en version av stegvis som packar källorna (stegvis build), eller peka extends: på basens programmapp."),
     "OVERLAY-101": Entry(W, "Basprogrammet har ändrat {target} sedan överlagringen senast godkände den.", "Kör stegvis drift {overlay} för att se ändringen, uppdatera regionens fil och godkänn med --accept {target}."),
     "OVERLAY-102": Entry(W, "Överlagringen ersätter {target} utan att ha godkänt basens version.", "Kör stegvis drift {overlay} --accept {target} så att en senare ändring i basen märks."),
     # Modules

@@ -8,7 +8,8 @@ the build's check that a new version number is large enough (`check_version_bump
 diagnostic PACKAGE-002).
 
 It reads only `manifest.json`, `program.json` and the step pages of a package: a
-diff compares what patients were given, not the sources. The compatibility rules
+diff compares what patients were given, not the sources (a package's `source/` files
+are ignored; a changed source shows as a changed page anyway). The compatibility rules
 live in `builder/compat.py`. This module must not write files.
 """
 

@@ -3,8 +3,10 @@
 Input: an overlay folder. Output: a `DriftReport` (and, with --accept, an updated
 lock). The lock (`overlay.lock`, JSON) records for every overridden file the sha256
 of the base file the region last read; a copy of that base file is kept under
-`.base/` so the base's change can be shown as a diff. Writes only the lock and the
-snapshot folder of the overlay, and only when asked to accept.
+`.base/` so the base's change can be shown as a diff. A base package (zip) works the
+same way: its base files are the package's `source/`, checked and extracted by
+`builder.base_package`. Writes only the lock and the snapshot folder of the overlay,
+and only when asked to accept (and the extracted sources into the cache).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.base_package import BasePackageError, is_package, open_base_package
 from builder.diagnostics import Diagnostics
 from builder.yamlsrc import parse_yaml
 
@@ -34,7 +37,7 @@ class FileDrift:
 @dataclass
 class DriftReport:
     overlay: Path
-    base: Path
+    base: Path  # what extends: names: a base program folder or a base package
     files: list[FileDrift] = field(default_factory=list)
 
     @property
@@ -68,8 +71,8 @@ def write_lock(overlay: Path, lock: dict) -> None:
     (overlay / LOCK_FILE).write_text(json.dumps(lock, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
 
-def base_dir(overlay: Path) -> Path:
-    """The base folder an overlay extends (ValueError when it does not)."""
+def extends_target(overlay: Path) -> Path:
+    """What an overlay's `extends:` names: a base program folder or a base package (ValueError when none)."""
     doc = parse_yaml((overlay / "program.yaml").read_text("utf-8"), "program.yaml", Diagnostics())
     extends = doc.data.get("extends") if doc and isinstance(doc.data, dict) else None
     if not isinstance(extends, str):
@@ -77,18 +80,37 @@ def base_dir(overlay: Path) -> Path:
     return (overlay / extends).resolve()
 
 
+def base_dir(overlay: Path, cache: Path | None = None) -> Path:
+    """The folder of the base's source files an overlay extends (ValueError when there is none).
+
+    For a base package that is its `source/`, verified and extracted into `cache`.
+    """
+    target = extends_target(overlay)
+    if is_package(target):
+        try:
+            return open_base_package(target, cache).source
+        except BasePackageError as exc:
+            raise ValueError(str(exc)) from exc
+    if not (target / "program.yaml").is_file():
+        raise ValueError(f"basprogrammet {target} finns inte (extends: i {overlay / 'program.yaml'}).")
+    return target
+
+
 def _base_diff(old: str, new: str, path: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                         f"bas (godkänd)/{path}", f"bas (nu)/{path}"))
 
 
-def drift_report(overlay: Path) -> DriftReport:
-    """Compare every overridden base file with the version the overlay accepted."""
+def drift_report(overlay: Path, base: Path | None = None, cache: Path | None = None) -> DriftReport:
+    """Compare every overridden base file with the version the overlay accepted.
+
+    `base`: the folder of the base's sources when the caller has it (resolve), else found
+    from `extends:` (a base package is extracted into `cache`).
+    """
     overlay = overlay.resolve()
-    base = base_dir(overlay)
+    base_files = _sources(base if base is not None else base_dir(overlay, cache))
     lock = read_lock(overlay)
-    base_files = _sources(base)
-    report = DriftReport(overlay, base)
+    report = DriftReport(overlay, extends_target(overlay))
     overridden = sorted(set(_sources(overlay)) & set(base_files))
     for rel in overridden:
         accepted = lock["files"].get(rel)
@@ -103,13 +125,14 @@ def drift_report(overlay: Path) -> DriftReport:
     return report
 
 
-def accept(overlay: Path, paths: list[str] | None) -> list[str]:
+def accept(overlay: Path, paths: list[str] | None, cache: Path | None = None) -> list[str]:
     """Record the base's current version of `paths` (every overridden or stale entry when None).
 
-    Raises ValueError for a path that the overlay does not override.
+    Raises ValueError for a path that the overlay does not override, or a base package that
+    cannot be used (extracted into `cache`).
     """
     overlay = overlay.resolve()
-    base_files = _sources(base_dir(overlay))
+    base_files = _sources(base_dir(overlay, cache))
     lock = read_lock(overlay)
     overridden = set(_sources(overlay)) & set(base_files)
     stale = set(lock["files"]) - overridden

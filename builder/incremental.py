@@ -76,7 +76,8 @@ def digest(*parts: object) -> str:
 
 
 def source_roots(program_dir: Path) -> list[Path]:
-    """The program folder and, for an overlay, every base it extends (followed transitively).
+    """The program folder and, for an overlay, every base it extends (followed transitively);
+    a base package is a root too (a zip file, or a package folder), and ends the chain.
 
     Read with a regular expression, not YAML: over-approximating the folders only costs a
     little hashing, and a broken `extends:` is reported by the real build.
@@ -97,10 +98,16 @@ def source_roots(program_dir: Path) -> list[Path]:
 
 
 def hash_tree(roots: Iterable[Path], skip: Iterable[Path] = ()) -> dict[str, str]:
-    """sha256 of every file under the roots, by absolute path (tool folders and `skip` left out)."""
+    """sha256 of every file under the roots, by absolute path (tool folders and `skip` left out).
+
+    A root that is a file (a base package zip) is hashed itself."""
     skipped = {str(p.resolve()) for p in skip}
     out: dict[str, str] = {}
     for root in roots:
+        if os.path.isfile(root):  # a base package zip that an overlay extends
+            with open(root, "rb") as f:
+                out[str(root)] = hashlib.file_digest(f, "sha256").hexdigest()
+            continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = [d for d in dirnames
                            if d not in SKIPPED_DIRS and os.path.join(dirpath, d) not in skipped]

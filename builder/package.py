@@ -1,6 +1,7 @@
 """Stage 8, package: write `dist/<program-id>/<version>/` and its zip, atomically.
 
-Input: rendered files (package path -> bytes). Output: the package folder with
+Input: rendered files (package path -> bytes), the program's `source/` files among
+them (see `builder.base_package`). Output: the package folder with
 `manifest.json`, and a deterministic `dist/<program-id>-<version>.zip`. The only
 stage that writes to disk. Writes into a temporary folder and renames, so a failed
 build leaves the previous package as it was. A `--release` build refuses to replace

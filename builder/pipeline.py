@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 
+from builder.base_package import package_sources
 from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
@@ -76,13 +77,14 @@ class Outcome:
 
 
 def check_dir(program_dir: Path, diags: Diagnostics, strict: bool = False,
-              memo: ParseMemo | None = None) -> Program | None:
+              memo: ParseMemo | None = None, cache: Path | None = None) -> Program | None:
     """Load, validate and check one program folder. Returns the program when valid.
 
     With a `memo` (`stegvis serve`), files parsed and steps checked in an earlier run
-    with the same text are taken from it (issue #7).
+    with the same text are taken from it (issue #7). `cache`: the build cache, where an
+    overlay's base package is extracted (default .cache/).
     """
-    tree = resolve_program(program_dir, diags, memo=memo)
+    tree = resolve_program(program_dir, diags, memo=memo, cache=cache)
     if tree is None:
         return None
     if diags.has_errors():
@@ -185,7 +187,7 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
                                  pages_reused=len(unchanged.state.outputs))
             return Outcome(program_dir, None, PackageResult(unchanged.folder, unchanged.zip, unchanged=True), report)
     before = set(diags.items)  # the collector may hold other programs' diagnostics
-    program = check_dir(program_dir, diags, config.strict)
+    program = check_dir(program_dir, diags, config.strict, cache=config.cache)
     if program is None:
         return Outcome(program_dir, None)
     report = BuildReport()
@@ -200,6 +202,9 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     meta = program.meta
     old = PreviousPages.of_state(state_file, config.out, meta.id)
     files = render_files(program, config, report, engine if config.audio else None, old, progress)
+    # The package carries its sources, so that an overlay can extend it as a zip (issue #6).
+    sources, report.manifest["source"] = package_sources(program.tree, files)
+    files |= sources
     manifest = make_manifest(meta.id, meta.version, meta.title, program.tree.content_hash, files, report.manifest)
     if not check_version_bump(program, files, manifest, config.out, previous, diags):
         return Outcome(program_dir, program, None, report)

@@ -5,18 +5,23 @@ tree, for an overlay (a program.yaml with `extends:`) the base's tree with the
 overlay's files on top, its removals and hidden steps applied, and program.yaml's
 keys merged (lexicon key by key, everything else replaced). Every file keeps its
 own display path, so a diagnostic names the overlay's file or the base's, whichever
-is at fault. Rules: docs/overlays.md. Must not validate meaning (that is validate's).
+is at fault. The base is a program folder or a built package (zip or package folder),
+whose `source/` `builder.base_package` verifies and extracts into the cache; its files
+are then shown as `<zip>!source/<path>`. Rules: docs/overlays.md. Must not validate
+meaning (that is validate's).
 """
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from builder.base_package import SOURCE_DIR, BasePackageError, is_package, open_base_package
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.drift import drift_report
 from builder.load import ModuleSource, SourceTree, load_tree
@@ -35,13 +40,17 @@ def is_overlay(tree: SourceTree) -> bool:
 
 
 def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, ...] = (),
-                    memo: ParseMemo | None = None) -> SourceTree | None:
+                    memo: ParseMemo | None = None, cache: Path | None = None,
+                    display_root: str | None = None) -> SourceTree | None:
     """Load a program folder, resolving `extends:` (recursively) when it is an overlay.
 
+    `extends:` names a base program folder or a built base package (a zip, or a package
+    folder with manifest.json): a package is verified and its sources extracted into
+    `cache` (see `builder.base_package`), and its files are shown as `<zip>!source/<path>`.
     `memo` (`stegvis serve`) keeps parsed files between builds (see `builder.incremental`).
     """
     program_dir = program_dir.resolve()
-    tree = load_tree(program_dir, diags, memo=memo)
+    tree = load_tree(program_dir, diags, display_root, memo=memo)
     if not is_overlay(tree):
         return tree
     doc = tree.program
@@ -56,21 +65,41 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
         cycle = " → ".join(p.name for p in (*chain, base_dir))
         diags.add("OVERLAY-002", doc.path, line, col, cycle=cycle)
         return None
-    if not (base_dir / "program.yaml").is_file():
+    package = None
+    if is_package(base_dir):
+        try:
+            package = open_base_package(base_dir, cache)
+        except BasePackageError as exc:
+            diags.add(exc.code, doc.path, line, col, **exc.params)
+            return None
+        base_dir, shown = package.source, _package_display(tree, extends)
+    elif not (base_dir / "program.yaml").is_file():
         diags.add("OVERLAY-001", doc.path, line, col, target=extends)
         return None
-    base = resolve_program(base_dir, diags, chain, memo)
+    else:
+        shown = None
+    base = resolve_program(base_dir, diags, chain, memo, cache, shown)
     if base is None or base.program is None:
         return None
+    if package is not None:
+        base.hidden |= package.hidden
     merged = merge_overlay(base, tree, diags)
     if merged is not None:
-        _report_drift(program_dir, tree, diags)
+        if package is not None:
+            merged.base["package"] = package.record()
+        _report_drift(program_dir, tree, diags, base_dir)
     return merged
 
 
-def _report_drift(overlay_dir: Path, tree: SourceTree, diags: Diagnostics) -> None:
+def _package_display(tree: SourceTree, extends: str) -> str:
+    """How the files of a base package are shown: `<zip>!source`, or `<package folder>/source`."""
+    shown = posixpath.normpath(posixpath.join(tree.display_root or ".", extends.strip()))
+    return f"{shown}!{SOURCE_DIR}" if shown.lower().endswith(".zip") else f"{shown}/{SOURCE_DIR}"
+
+
+def _report_drift(overlay_dir: Path, tree: SourceTree, diags: Diagnostics, base_dir: Path) -> None:
     """Warnings for base changes to overridden files; an error for ones the base lost."""
-    report = drift_report(overlay_dir)
+    report = drift_report(overlay_dir, base_dir)
     shown = tree.display_root or "."
     for f in report.files:
         path = tree.display(f.path)

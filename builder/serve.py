@@ -151,7 +151,7 @@ class ServeSession:
 
     def _build(self, started: float) -> tuple[Preview, Program | None]:
         diags = Diagnostics()
-        program = check_dir(self.program_dir, diags, self.config.strict, memo=self.memo)
+        program = check_dir(self.program_dir, diags, self.config.strict, memo=self.memo, cache=self.config.cache)
         self.memo.sweep()
         if program is None:
             preview = self._publish(diagnostics=diags.items, failed=True, started=started)
@@ -209,7 +209,7 @@ class ServeSession:
         config = self.config
         # Its own parse, not the memo's: rendering rewrites link attributes of the tokens for
         # a moment, and the next quick build may read the memo's tokens at the same time.
-        program = check_dir(self.program_dir, Diagnostics(), config.strict)
+        program = check_dir(self.program_dir, Diagnostics(), config.strict, cache=config.cache)
         if program is None or generation != self._generation:
             return
         if config.audio and not self._engine_checked:

@@ -78,6 +78,26 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     return v
 
 
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's dumper, quoting every string that this module's YAML 1.2 reading would not
+    read back as the same string ("08" is text to PyYAML's YAML 1.1 but a number here)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    plain = _scalar(yaml.ScalarNode("tag:yaml.org,2002:str", value, style=None))
+    # Double quotes also for line breaks and control characters: that style escapes them all.
+    style = '"' if plain != value or type(plain) is not str or not value.isprintable() else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML text that `parse_yaml` reads back as `data` (block style, keys in their order)."""
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100)
+
+
 class _Builder:
     def __init__(self, doc: YamlDoc, diags: Diagnostics, line_offset: int) -> None:
         self.doc, self.diags, self.offset = doc, diags, line_offset

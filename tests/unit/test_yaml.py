@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from builder.diagnostics import Diagnostics
-from builder.yamlsrc import parse_yaml
+from builder.yamlsrc import dump_yaml, parse_yaml
 
 
 def parse(text: str):
@@ -51,3 +51,21 @@ def test_anchor_without_alias__error():
 def test_any_text__never_raises__ok(text):
     diags = Diagnostics()
     parse_yaml(text, "x.yaml", diags)  # any input gives a document or diagnostics, never an exception
+
+
+def test_dump_yaml__reads_back_as_the_same_data__ok():
+    """Generated program.yaml of an overlay package (issue #6): "08" must stay text, not become 8."""
+    data = {"code": "08", "time": "18:00", "word": "no", "flag": "true", "number": "1.5", "date": "2026-10-02",
+            "day": dt.date(2026, 10, 2), "count": 8, "empty": "", "none": None, "yes": True, "list": ["0", "Ö2"],
+            "text": "Ring 1177: alla dagar", "nested": {"7": "sju"}}
+    doc, found = parse(dump_yaml(data))
+    assert not found and doc.data == data
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text() | st.dates()
+                    | st.floats(allow_nan=False, allow_infinity=False),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                    max_leaves=8))
+def test_dump_yaml__any_data_round_trips__ok(data):
+    doc, found = parse(dump_yaml({"value": data}))
+    assert not found and doc.data == {"value": data}
