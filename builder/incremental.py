@@ -121,10 +121,20 @@ def hash_tree(roots: Iterable[Path], skip: Iterable[Path] = ()) -> dict[str, str
     return dict(sorted(out.items()))
 
 
-def hash_folder(folder: Path, suffixes: tuple[str, ...] = ()) -> str:
-    """One hash over every file of a folder (relative path and bytes), e.g. the templates."""
+#: Template subfolders the compiler never reads (the runtime's own pages), so editing them rebuilds nothing.
+NOT_BUILD_TEMPLATES = ("runtime",)
+
+
+def hash_folder(folder: Path, suffixes: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> str:
+    """One hash over every file of a folder (relative path and bytes), e.g. the templates.
+
+    `skip` names top-level subfolders to leave out.
+    """
     parts = []
     for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if rel.parts[0] in skip:
+            continue
         if path.is_file() and "__pycache__" not in path.parts and (not suffixes or path.suffix in suffixes):
             parts += [path.relative_to(folder).as_posix(), path.read_bytes()]
     return digest(*parts)
@@ -228,7 +238,7 @@ def take_snapshot(program_dir: Path, settings: dict, cache: Path) -> Snapshot:
     roots = source_roots(program_dir)
     skip = [Path(settings["out"]), cache]
     return Snapshot(settings, [str(r) for r in roots], hash_tree(roots, skip),
-                    hash_folder(Path(settings["templates"])), code_hash())
+                    hash_folder(Path(settings["templates"]), skip=NOT_BUILD_TEMPLATES), code_hash())
 
 
 def _stamp(path: str) -> list[int]:
@@ -407,7 +417,7 @@ def page_fingerprints(program: Program, config: BuildConfig, readouts: dict[Step
 
     readouts = readouts or {}
     files = program.tree.files
-    shared = digest(templates or hash_folder(config.templates), code_hash(), _model(program.meta),
+    shared = digest(templates or hash_folder(config.templates, skip=NOT_BUILD_TEMPLATES), code_hash(), _model(program.meta),
                     sorted(media_names(program).items()), config.pdf, bool(readouts))
     forms = {fid: digest(_model(fd.form)) for fid, fd in program.forms.items()}
     index = step_index(program)
