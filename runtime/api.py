@@ -23,9 +23,8 @@ from runtime import forms as formcheck
 from runtime import services
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.enrolments import (
-    check_days,
-    create_enrolment,
     form_location,
+    login_refusal,
     module_tree,
     patient_access,
     plan_definition,
@@ -33,20 +32,14 @@ from runtime.enrolments import (
     step_readable,
     visible_plans,
 )
-from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.models import (
     AuthorRole,
     Contact,
     Enrolment,
     EnrolmentPlan,
     MessageThread,
-    ModuleState,
     Role,
-    StepSetting,
-    Unit,
     UnitRole,
-    User,
-    UserKind,
 )
 from runtime.pages import load_enrolment
 from runtime.schedule import open_occasions
@@ -114,6 +107,10 @@ def api_login(body: Credentials, ctx: CtxDep, response: Response) -> SessionInfo
     except LoginFailed as exc:
         ctx.commit()
         raise AppError(401, str(exc)) from None
+    refusal = login_refusal(ctx.db, user, ctx.now.astimezone(ctx.app.tz).date())
+    if refusal is not None:
+        ctx.commit()
+        raise AppError(403, refusal)
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)
     new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now)
@@ -604,6 +601,9 @@ class NewEnrolment(Schema):
     display_name: str | None = Field(None, max_length=200, description="For a patient the runtime does not know yet.")
     program_id: str
     version: str | None = Field(None, description="Default: the newest served version.")
+    email: str | None = Field(None, max_length=200, description="The patient's e-mail address for notices.")
+    phone: str | None = Field(None, max_length=50, description="The patient's mobile number for SMS notices.")
+    therapist_id: int | None = Field(None, description="Citizen administrators: the therapist (default: the caller).")
 
 
 class PlanSettings(Schema):
@@ -635,6 +635,7 @@ class StaffEnrolment(Schema):
     modules: dict[str, Literal["current", "upcoming"]]
     hidden_steps: list[str] = Field(description="module/step of steps the patient does not see.")
     plans: list[StaffPlan]
+    warnings: list[str] = Field(default_factory=list, description="E.g. an ongoing enrolment in the same program.")
 
 
 class Customisation(Schema):
@@ -677,28 +678,22 @@ def _staff_view(enrolment: Enrolment, package) -> StaffEnrolment:
 
 @router.post("/staff/enrolments", response_model=StaffEnrolment, status_code=201, dependencies=CSRF, tags=["staff"])
 def api_start_enrolment(body: NewEnrolment, ctx: StaffDep) -> StaffEnrolment:
-    """Start an enrolment (moment) for a personnummer in a program; the caller becomes its therapist."""
-    _require_role(ctx, Role.therapist, Role.citizen_admin)
-    try:
-        number = parse_personal_number(body.personal_number)
-    except InvalidPersonalNumber as exc:
-        raise AppError(422, str(exc), errors={"personal_number": str(exc)}) from None
-    package = ctx.app.store.get(body.program_id, body.version) if body.version else ctx.app.store.latest(body.program_id)
-    if package is None:
-        raise AppError(422, "Programmet eller versionen lämnas inte ut.", errors={"program_id": "Okänt program."})
-    patient = ctx.db.scalar(select(User).where(User.personal_number == number.digits))
-    if patient is None:
-        if not body.display_name:
-            raise AppError(422, "Ange patientens namn; personen finns inte i tjänsten än.",
-                           errors={"display_name": "Ange namnet."})
-        patient = User(kind=UserKind.citizen, display_name=body.display_name, personal_number=number.digits,
-                       created_at=ctx.now)
-        ctx.db.add(patient)
-        ctx.db.flush()
-    unit = ctx.db.get(Unit, ctx.session.unit_id)
-    enrolment = create_enrolment(ctx.db, patient, unit, package, ctx.now, therapist=ctx.user, started_by=ctx.user)
-    ctx.audit("enrolment.create", enrolment)
-    return _staff_view(enrolment, package)
+    """Start an enrolment (moment) for a personnummer in a program; the caller becomes its therapist.
+
+    The same service as the page /personal/moment/nytt; an ongoing enrolment of the patient
+    in the same program is not refused, but named in `warnings`.
+    """
+    # Imported here, not at the top: runtime.staff loads every staff module, and those may import this one.
+    from runtime.staff.enrolment import StartRequest, duplicate_text, start_enrolment
+
+    started = start_enrolment(ctx, StartRequest(
+        personal_number=body.personal_number, program_id=body.program_id, version=body.version,
+        display_name=body.display_name, email=body.email, phone=body.phone, therapist_id=body.therapist_id,
+        duplicate_ok=True))
+    view = _staff_view(started.enrolment, started.package)
+    if started.duplicates:
+        view.warnings.append(duplicate_text(started.duplicates, started.package.title))
+    return view
 
 
 @router.get("/staff/enrolments/{eid}", response_model=StaffEnrolment, tags=["staff"])
@@ -711,50 +706,43 @@ def api_staff_enrolment(eid: int, ctx: StaffDep) -> StaffEnrolment:
 
 @router.patch("/staff/enrolments/{eid}", response_model=StaffEnrolment, dependencies=CSRF, tags=["staff"])
 def api_customise(eid: int, body: Customisation, ctx: StaffDep) -> StaffEnrolment:
-    """Change the welcome text, contacts, current/upcoming modules and hidden steps."""
-    enrolment, package = _staff_enrolment(ctx, eid, write=True)
-    if body.welcome_text is not None:
-        enrolment.welcome_text = body.welcome_text.strip()
+    """Change the welcome text, contacts (the whole list), current/upcoming modules and hidden steps.
+
+    The same service as the page /personal/moment/{eid}/anpassa: everything is checked
+    before anything changes, and a `customised` event lists what changed.
+    """
+    from runtime.staff.access import Action, enrolment_package, unit_enrolment
+    from runtime.staff.enrolment import ContactData, Customisation, contact_data, customise
+
+    enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
+    package = enrolment_package(ctx, enrolment)
+    contacts = None
     if body.contacts is not None:
-        enrolment.contacts.clear()
-        for i, c in enumerate(body.contacts):
-            enrolment.contacts.append(Contact(position=i, added_by=AuthorRole.therapist, **c.model_dump()))
-    for module_id, state in (body.modules or {}).items():
-        row = next((m for m in enrolment.modules if m.module_id == module_id), None)
-        if row is None:
-            raise AppError(422, f"Modulen '{module_id}' finns inte i programmet.", errors={"modules": module_id})
-        row.state, row.changed_at = ModuleState(state), ctx.now
-    for key, visible in (body.steps or {}).items():
-        module_id, _, step_id = key.partition("/")
-        if package.step(module_id, step_id) is None:
-            raise AppError(422, f"Steget '{key}' finns inte i programmet.", errors={"steps": key})
-        row = next((s for s in enrolment.step_settings if (s.module_id, s.step_id) == (module_id, step_id)), None)
-        if row is None:
-            enrolment.step_settings.append(StepSetting(module_id=module_id, step_id=step_id, visible=visible,
-                                                       changed_at=ctx.now, changed_by=ctx.user.id))
-        else:
-            row.visible, row.changed_at, row.changed_by = visible, ctx.now, ctx.user.id
-    ctx.audit("enrolment.customise", enrolment)
-    ctx.db.flush()
+        # A contact the API sends back unchanged keeps who added it (the patient may have).
+        added_by = {contact_data(c).key(): c.added_by for c in enrolment.contacts}
+        contacts = [ContactData(**c.model_dump()) for c in body.contacts]
+        for c in contacts:
+            c.added_by = added_by.get(c.key(), AuthorRole.therapist)
+    customise(ctx, enrolment, package, Customisation(welcome_text=body.welcome_text, contacts=contacts,
+                                                     modules=body.modules, steps=body.steps))
     return _staff_view(enrolment, package)
 
 
 @router.put("/staff/enrolments/{eid}/plans/{plan_pk}", response_model=StaffPlan, dependencies=CSRF, tags=["staff"])
 def api_plan_settings(eid: int, plan_pk: int, body: PlanSettings, ctx: StaffDep) -> StaffPlan:
-    """Set an activity plan's start date, schedule, window, flags and activation."""
-    enrolment, package = _staff_enrolment(ctx, eid, write=True)
+    """Set an activity plan's start date, schedule, window, flags and activation (as the staff page does).
+
+    An activated plan needs a start date and at least one weekday; `days` may be empty
+    for a plan that is not activated.
+    """
+    from runtime.staff.access import Action, enrolment_package, unit_enrolment
+    from runtime.staff.plans import save_plan_settings
+
+    enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
+    package = enrolment_package(ctx, enrolment)
     plan: EnrolmentPlan | None = next((p for p in enrolment.plans if p.id == plan_pk), None)
     if plan is None:
         raise not_found()
-    try:
-        days = check_days(body.days)
-    except ValueError as exc:
-        raise AppError(422, str(exc), errors={"days": str(exc)}) from None
-    if body.activated and body.start_date is None:
-        raise AppError(422, "Ange ett startdatum innan planen aktiveras.", errors={"start_date": "Saknas."})
-    for name, value in body.model_dump().items():
-        setattr(plan, name, value)
-    plan.days, plan.updated_at = days, ctx.now
-    ctx.audit("plan.customise", enrolment, f"plan:{plan.id}")
+    save_plan_settings(ctx, enrolment, package, plan, body.model_dump())
     return StaffPlan(id=plan.id, plan_id=plan.plan_id, title=(plan_definition(plan, package) or {}).get("title", ""),
                      **{k: getattr(plan, k) for k in PlanSettings.model_fields})

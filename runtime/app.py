@@ -8,6 +8,8 @@ with different settings can live in one process (the tests do exactly that).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +22,7 @@ from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.db import Database, DatabaseBusy
 from runtime.identity import install_log_redaction
+from runtime.notify import Outbox
 from runtime.packages import PackageStore, load_public_key
 from runtime.settings import TEMPLATES, RuntimeSettings
 from runtime.web import AppError, AppState, SecurityHeaders, error_response, is_api, make_templates, not_found
@@ -46,9 +49,22 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
                      local_accounts=LocalAccountProvider(settings))
     state.providers[state.local_accounts.name] = state.local_accounts
+    outbox = Outbox(settings, db, state.clock, store)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Notices go out from a worker thread after each commit (runtime/notify.py).
+        if settings.notify_worker:
+            outbox.start()
+        try:
+            yield
+        finally:
+            outbox.stop()
+
     app = FastAPI(title="Stegvis runtime", version="1", description=API_DESCRIPTION, docs_url=None,
-                  redoc_url=None, openapi_url="/api/openapi.json")
+                  redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.stegvis = state
+    app.state.outbox = outbox
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.include_router(pages.router)

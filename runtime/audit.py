@@ -12,12 +12,13 @@ Must not: write names, answers or personnummer into the log; ids only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from runtime.models import AccessLogEntry, Enrolment, LoginSession, User, UserKind
+from runtime.models import AccessLogEntry, Enrolment, LoginSession, PurgeReceipt, User, UserKind
 
 
 def write_access(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,
@@ -38,7 +39,39 @@ def write_access(db: Session, now: datetime, user: User | None, session: LoginSe
         enrolment_id=enrolment.id if enrolment is not None else None, action=action, target=target))
 
 
-def log_extract(db: Session, patient_id: int) -> list[AccessLogEntry]:
-    """Every access-log row about one patient, oldest first (the basis of a log extract)."""
-    return list(db.scalars(select(AccessLogEntry).where(AccessLogEntry.patient_id == patient_id)
+#: The access-log target that names a purge receipt (the rows of extracts taken after the person was purged).
+RECEIPT_TARGET = "gallringskvitto:{id}"
+
+
+def log_extract(db: Session, patient_id: int | None, receipts: Sequence[PurgeReceipt] = ()) -> list[AccessLogEntry]:
+    """Every access-log row about one person, oldest first (the basis of a log extract).
+
+    The person is their live user id (when they have one) and the purge receipts of
+    their earlier, purged user rows. A user id may be given anew after its person was
+    purged (SQLite reuses the highest rowid), so each id is read only within the time
+    it belonged to this person: a live id from its user's creation and after any purge
+    of an earlier holder; a purged id up to its purge and after the purge before it.
+    """
+    conditions = []
+    if patient_id is not None:
+        live = AccessLogEntry.patient_id == patient_id
+        user = db.get(User, patient_id)
+        if user is not None:
+            live = and_(live, AccessLogEntry.at >= user.created_at)
+        earlier = db.scalar(select(func.max(PurgeReceipt.purged_at)).where(PurgeReceipt.former_user_id == patient_id))
+        if earlier is not None:
+            live = and_(live, AccessLogEntry.at > earlier)
+        conditions.append(live)
+    for receipt in receipts:
+        held = and_(AccessLogEntry.patient_id == receipt.former_user_id, AccessLogEntry.at <= receipt.purged_at)
+        before = db.scalar(select(func.max(PurgeReceipt.purged_at)).where(
+            PurgeReceipt.former_user_id == receipt.former_user_id, PurgeReceipt.purged_at < receipt.purged_at))
+        if before is not None:
+            held = and_(held, AccessLogEntry.at > before)
+        conditions.append(held)
+        conditions.append(and_(AccessLogEntry.patient_id.is_(None),
+                               AccessLogEntry.target == RECEIPT_TARGET.format(id=receipt.id)))
+    if not conditions:
+        return []
+    return list(db.scalars(select(AccessLogEntry).where(or_(*conditions))
                            .order_by(AccessLogEntry.at, AccessLogEntry.id)))

@@ -39,7 +39,7 @@ from runtime.models import (
     UserKind,
 )
 from runtime.packages import Package
-from runtime.schedule import WEEKDAYS, Schedule
+from runtime.schedule import WEEKDAYS, Schedule, format_day
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,42 @@ def patient_access(enrolment: Enrolment, today: date) -> Access:
         return Access(True, True)
     if enrolment.status == EnrolmentStatus.maintenance:
         if enrolment.maintenance_until is not None and today <= enrolment.maintenance_until:
-            return Access(True, False, "Programmet är i vidmakthållande. Du kan läsa allt innehåll, men formulär, "
-                                       "kommentarer, registreringar och meddelanden är stängda.")
+            return Access(True, False, f"Programmet är i vidmakthållande till och med "
+                                       f"{format_day(enrolment.maintenance_until)}. Du kan läsa allt innehåll, men "
+                                       "formulär, kommentarer, registreringar och meddelanden är stängda.")
         return Access(False, False, "Tiden för vidmakthållande är slut.")
     return Access(False, False, "Programmet är avslutat.")
+
+
+#: Why a patient cannot log in or open anything: every enrolment has ended or its maintenance has passed.
+CLOSED_ENDED = "Ditt program är avslutat, så du kan inte längre logga in. Kontakta din vårdenhet om du har frågor."
+CLOSED_MAINTENANCE = ("Ditt program är avslutat: tiden för vidmakthållande är slut, så du kan inte längre logga in. "
+                      "Kontakta din vårdenhet om du har frågor.")
+CLOSED_NONE = "Du har inget program i tjänsten just nu. Kontakta din vårdenhet om du tror att det är fel."
+
+
+def patient_enrolments(db: Session, patient_id: int) -> list[Enrolment]:
+    """Every enrolment of a patient, newest first."""
+    return list(db.scalars(select(Enrolment).where(Enrolment.patient_id == patient_id)
+                           .order_by(Enrolment.started_at.desc(), Enrolment.id.desc())))
+
+
+def closed_reason(enrolments: list[Enrolment], today: date) -> str | None:
+    """None when the patient may open one of `enrolments` today, else why not (Swedish, for the patient)."""
+    if any(patient_access(e, today).read for e in enrolments):
+        return None
+    if not enrolments:
+        return CLOSED_NONE
+    if any(e.status == EnrolmentStatus.maintenance for e in enrolments):
+        return CLOSED_MAINTENANCE
+    return CLOSED_ENDED
+
+
+def login_refusal(db: Session, user: User, today: date) -> str | None:
+    """Why a citizen may not log in today (no enrolment they can read), or None; staff are never refused here."""
+    if user.kind != UserKind.citizen:
+        return None
+    return closed_reason(patient_enrolments(db, user.id), today)
 
 
 def default_welcome(package: Package) -> str:
@@ -87,16 +119,19 @@ def create_enrolment(db: Session, patient: User, unit: Unit, package: Package, n
         enrolment.modules.append(EnrolmentModule(module_id=m["id"], position=i, changed_at=now,
                                                  state=ModuleState(m.get("start", "current")), in_maintenance=True))
     for plan_id, plan in sorted(package.program.get("activity_plans", {}).items()):
-        s = plan["schedule"]
-        enrolment.plans.append(EnrolmentPlan(plan_id=plan_id, start_date=None,
-                                             repeat_every_weeks=s.get("repeat_every_weeks", 1), days=dict(s["days"]),
-                                             registration_window_days=s.get("registration_window_days", 0),
-                                             flag_missed=s.get("flag_missed", False),
-                                             allow_comments=s.get("allow_comments", False),
-                                             activated=s.get("activated", False), updated_at=now))
+        enrolment.plans.append(plan_from_package(plan_id, plan, now))
     db.add(enrolment)
     db.flush()
     return enrolment
+
+
+def plan_from_package(plan_id: str, plan: dict, now: datetime, activated: bool | None = None) -> EnrolmentPlan:
+    """An enrolment's copy of a package plan's schedule (no start date yet); `activated` overrides the package's."""
+    s = plan["schedule"]
+    return EnrolmentPlan(plan_id=plan_id, start_date=None, repeat_every_weeks=s.get("repeat_every_weeks", 1),
+                         days=dict(s["days"]), registration_window_days=s.get("registration_window_days", 0),
+                         flag_missed=s.get("flag_missed", False), allow_comments=s.get("allow_comments", False),
+                         activated=s.get("activated", False) if activated is None else activated, updated_at=now)
 
 
 def step_visible(enrolment: Enrolment, module_id: str, step: dict,
@@ -238,3 +273,72 @@ def check_days(days: dict[str, str]) -> dict[str, str]:
     if not out:
         raise ValueError("Ange minst en veckodag med ett klockslag.")
     return out
+
+
+class PlanSettingsError(ValueError):
+    """A plan's schedule settings break the rules: a Swedish message per field.
+
+    Keys: start_date, repeat_every_weeks, registration_window_days, days (no weekday
+    chosen), activated, and "day:<weekday>" for a weekday's time.
+    """
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def check_day_times(days: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(weekday -> "HH:MM", errors by "day:<weekday>") of a schedule's days; none chosen is allowed here."""
+    out, errors = {}, {}
+    for day, hhmm in days.items():
+        try:
+            out.update(check_days({day: hhmm}))
+        except ValueError as exc:
+            errors[f"day:{day}"] = str(exc)
+    return dict(sorted(out.items(), key=lambda kv: WEEKDAYS.index(kv[0]))), errors
+
+
+def check_plan_settings(*, start_date: date | None, repeat_every_weeks: int, days: dict[str, str],
+                        registration_window_days: int, flag_missed: bool, allow_comments: bool,
+                        activated: bool) -> dict[str, Any]:
+    """A plan's schedule settings checked and normalised (the staff pages and the API share this).
+
+    Rules: 1–52 weeks between repeats, 0–31 days for late registration, valid weekdays
+    with HH:MM times, and an activated plan needs a start date and at least one weekday
+    (a plan that is not activated may lack both: the patient does not see it).
+    Raises PlanSettingsError with every problem at once.
+    """
+    checked, errors = check_day_times(days)
+    if not 1 <= repeat_every_weeks <= 52:
+        errors["repeat_every_weeks"] = "Ange hur ofta schemat upprepas: var 1:a till var 52:a vecka."
+    if not 0 <= registration_window_days <= 31:
+        errors["registration_window_days"] = "Ange 0–31 dagar för sen registrering."
+    if activated and start_date is None:
+        errors["start_date"] = "Ange ett startdatum innan planen aktiveras."
+    if activated and not checked and not any(k.startswith("day:") for k in errors):
+        errors["days"] = "Välj minst en veckodag med ett klockslag innan planen aktiveras."
+    if errors:
+        raise PlanSettingsError(errors)
+    return {"start_date": start_date, "repeat_every_weeks": repeat_every_weeks, "days": checked,
+            "registration_window_days": registration_window_days, "flag_missed": flag_missed,
+            "allow_comments": allow_comments, "activated": activated}
+
+
+#: The schedule settings in words, for the timeline.
+PLAN_SETTING_NAMES = {"start_date": "startdatum", "repeat_every_weeks": "upprepning",
+                      "days": "veckodagar och klockslag", "registration_window_days": "dagar för sen registrering",
+                      "flag_missed": "flagga vid missad registrering", "allow_comments": "kommentarer",
+                      "activated": "aktiverad"}
+
+
+def apply_plan_settings(plan: EnrolmentPlan, now: datetime, **values: Any) -> list[str]:
+    """Check (`check_plan_settings`) and set a plan's schedule; returns the names of what changed, in Swedish."""
+    new = check_plan_settings(**values)
+    changed = [PLAN_SETTING_NAMES[k] for k, v in new.items() if getattr(plan, k) != v]
+    if new["activated"] and new["flag_missed"] and not (plan.activated and plan.flag_missed):
+        # Missed registrations count from now: before, the patient did not see the plan (or nothing flagged).
+        plan.missed_checked_until = now
+    for key, value in new.items():
+        setattr(plan, key, value)
+    plan.updated_at = now
+    return changed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from stdnum import luhn
 from stdnum.exceptions import ValidationError
@@ -40,12 +41,16 @@ class PersonalNumber:
         return f"{self.digits[:8]}-****"
 
 
-def parse_personal_number(text: str) -> PersonalNumber:
+def parse_personal_number(text: str, today: date | None = None) -> PersonalNumber:
     """Validate a personnummer or samordningsnummer (10 or 12 digits) and return its normal form.
 
-    Raises InvalidPersonalNumber with a Swedish message and a hint.
+    Raises InvalidPersonalNumber with a Swedish message that says what is wrong: the
+    form, a date that does not exist (a samordningsnummer's day is the birth day plus
+    60), a birth date after `today` (when given), or the check digit.
     """
     raw = (text or "").strip().replace(" ", "")
+    if not raw:
+        raise InvalidPersonalNumber("Skriv personnumret eller samordningsnumret, till exempel 19121212-1212.")
     match = re.fullmatch(r"(\d{2})?(\d{6})([-+]?)(\d{4})", raw)
     if match is None:
         raise InvalidPersonalNumber("Skriv personnumret med 12 siffror, till exempel 19121212-1212.")
@@ -54,14 +59,32 @@ def parse_personal_number(text: str) -> PersonalNumber:
     kind = "samordningsnummer" if 61 <= day <= 91 else "personnummer"
     birth6 = date6[:4] + f"{day - 60:02d}" if kind == "samordningsnummer" else date6
     try:
-        # The date (with a samordningsnummer's day moved back) and the check digit of the real digits.
+        # The date, with a samordningsnummer's day moved back (stdnum knows only personnummer).
         birth = personnummer.get_birth_date(personnummer.compact(f"{century or ''}{birth6}{sep or '-'}{tail}"))
-        luhn.validate(date6 + tail)
+    except ValidationError as exc:
+        raise InvalidPersonalNumber(_date_message(kind, century, date6)) from exc
+    if today is not None and birth > today:
+        raise InvalidPersonalNumber(f"Det här är inte ett giltigt {kind}: födelsedatumet "
+                                    f"{birth.isoformat()} har inte inträffat än. Kontrollera århundradet.")
+    try:
+        luhn.validate(date6 + tail)  # the check digit is computed on the real digits
     except ValidationError as exc:
         raise InvalidPersonalNumber(
-            f"Det här är inte ett giltigt {kind}. Kontrollera datum och kontrollsiffra.") from exc
+            f"Det här är inte ett giltigt {kind}: kontrollsiffran (den sista siffran) stämmer inte. "
+            "Kontrollera att alla siffror är rätt skrivna.") from exc
     full = f"{century or birth.year // 100:0>2}{date6}{tail}"
     return PersonalNumber(full, kind)
+
+
+def _date_message(kind: str, century: str | None, date6: str) -> str:
+    shown = f"{century or ''}{date6}"
+    if kind == "samordningsnummer":
+        return (f"Det här är inte ett giltigt samordningsnummer: datumet i {shown} finns inte. I ett "
+                "samordningsnummer är dagen födelsedagen plus 60. Kontrollera år, månad och dag.")
+    if 32 <= int(date6[4:6]) <= 60 or int(date6[4:6]) > 91:
+        return (f"Det här är inte ett giltigt personnummer: dagen i {shown} finns inte (ett samordningsnummer "
+                "har dagen plus 60). Kontrollera år, månad och dag.")
+    return f"Det här är inte ett giltigt personnummer: datumet i {shown} finns inte. Kontrollera år, månad och dag."
 
 
 def redact(text: str) -> str:

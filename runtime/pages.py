@@ -19,13 +19,22 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select
 
 from runtime import services
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.content import FormSlot, markdown, step_body
-from runtime.enrolments import module_tree, patient_access, plan_definition, plan_schedule, step_readable, visible_plans
-from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, MessageThread, UserKind
+from runtime.enrolments import (
+    closed_reason,
+    login_refusal,
+    module_tree,
+    patient_access,
+    patient_enrolments,
+    plan_definition,
+    plan_schedule,
+    step_readable,
+    visible_plans,
+)
+from runtime.models import Enrolment, EnrolmentPlan, MessageThread, UserKind
 from runtime.packages import Package
 from runtime.schedule import iter_occasions, open_occasions
 from runtime.views import (
@@ -132,6 +141,12 @@ def login_submit(ctx: CtxDep, form: FormDep) -> Response:
         token = login_csrf_token(ctx.request, ctx.app)
         return render(ctx, "login.html", status=401, title="Fel: Logga in", login_token=token, error=str(exc),
                       username=first(form, "username")[:100])
+    refusal = login_refusal(ctx.db, user, ctx.now.astimezone(ctx.app.tz).date())
+    if refusal is not None:
+        # A patient whose programs are all ended (or whose maintenance has passed) gets no session.
+        token = login_csrf_token(ctx.request, ctx.app)
+        return render(ctx, "login.html", status=403, title="Fel: Logga in", login_token=token, error=refusal,
+                      username=first(form, "username")[:100])
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)  # a new session at every login: no fixation
     new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now)
@@ -184,11 +199,9 @@ def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[
 @router.get("/moment")
 def enrolment_list(ctx: PatientDep) -> Response:
     """The patient's programs; straight to the program when there is one."""
-    rows = list(ctx.db.scalars(select(Enrolment).where(Enrolment.patient_id == ctx.user.id,
-                                                       Enrolment.status != EnrolmentStatus.ended)
-                               .order_by(Enrolment.started_at.desc())))
+    everything = patient_enrolments(ctx.db, ctx.user.id)
     today = ctx.now.astimezone(ctx.app.tz).date()
-    rows = [e for e in rows if patient_access(e, today).read]
+    rows = [e for e in everything if patient_access(e, today).read]
     ctx.audit("enrolment.list", patient_id=ctx.user.id)
     if len(rows) == 1:
         return redirect(f"/moment/{rows[0].id}")
@@ -197,7 +210,8 @@ def enrolment_list(ctx: PatientDep) -> Response:
         package = ctx.app.store.get(e.program_id, e.program_version)
         items.append({"id": e.id, "title": package.title if package else e.program_id,
                       "started": fmt_time(e.started_at, ctx.app.tz)})
-    return render(ctx, "enrolments.html", title="Dina program", items=items)
+    return render(ctx, "enrolments.html", title="Dina program", items=items,
+                  reason=closed_reason(everything, today) if not items else None)
 
 
 @router.get("/moment/{eid}")
@@ -216,7 +230,7 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
 # --- steps and forms -----------------------------------------------------------------------------
 
 
-def _neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
+def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
     steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
@@ -280,7 +294,7 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
                 parts.append(("form", view))
         else:
             parts.append(("html", part))
-    previous, following = _neighbours(ctx, enrolment, package, module["id"], step["id"])
+    previous, following = neighbours(ctx, enrolment, package, module["id"], step["id"])
     readout = step.get("readout")
     title = f"{'Fel: ' if has_errors else ''}{step['title']} – {module['title']}"
     return render(ctx, "step.html", status=status, title=title,
@@ -465,6 +479,8 @@ def inbox(eid: int, ctx: PatientDep) -> Response:
 def new_thread_page(eid: int, ctx: PatientDep) -> Response:
     """The form for a new message."""
     enrolment, package = load_enrolment(ctx, eid)
+    if not patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write:
+        return redirect(f"/moment/{eid}/meddelanden")  # the inbox says why messages are closed
     ctx.audit("message.compose", enrolment)
     return render(ctx, "new_thread.html", title="Nytt meddelande",
                   enrolment_nav=nav(ctx, enrolment, package, "messages"), subject="", body="",
@@ -545,6 +561,11 @@ def reply_post(eid: int, thread_id: int, ctx: PatientDep, form: CsrfForm) -> Res
 def package_file(eid: int, path: str, ctx: PatientDep) -> Response:
     """A file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
     enrolment, package = load_enrolment(ctx, eid)
+    return package_file_response(package, path)
+
+
+def package_file_response(package: Package, path: str) -> Response:
+    """A package file (never a page: those are shown inside the runtime's layout), or 404."""
     if path.endswith(".html"):
         raise not_found()
     found = package.file_path(path)

@@ -1,7 +1,8 @@
 """`stegvis runtime`: migrate, scan packages, optionally seed the demo, and serve with uvicorn.
 
 SIGHUP rescans the package folder (new packages appear without a restart); the
-scan runs in a thread so the signal handler returns at once. Must not: print
+scan runs in a thread so the signal handler returns at once. A background thread per
+process checks activity plans for missed registrations (`runtime.jobs`). Must not: print
 personnummer (the log filter masks them in every runtime and server log record).
 """
 
@@ -39,8 +40,12 @@ def worker_app():
     """The app of one worker process (uvicorn --workers): settings come from the parent, as JSON."""
     import os
 
+    from runtime.jobs import start_jobs
+
     configure_logging()
-    return create_app(RuntimeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
+    app = create_app(RuntimeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
+    start_jobs(app.state.stegvis)  # a daemon thread per worker; row locks keep them from flagging twice
+    return app
 
 
 def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, workers: int = 1) -> int:
@@ -97,9 +102,14 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_hup)
+    from runtime.jobs import start_jobs
+
+    job = start_jobs(state)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                             proxy_headers=False, server_header=False)
     uvicorn.Server(config).run()
+    if job is not None:
+        job.stop()
     state.db.dispose()
     return 0
 

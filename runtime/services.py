@@ -4,7 +4,9 @@ Input: a request context whose patient owns the enrolment (the routes check that
 first) and the enrolment's package. Output: rows written in the request's
 transaction, each with its access-log row; a refusal is an `AppError` with a
 Swedish message. Flags for the therapist (form submitted when the form says so,
-message, page comment) are raised here, so part 2 only has to show them.
+message, page comment) are raised here, so part 2 only has to show them; next to
+each, `runtime.notify.notify_therapist` queues the therapist's e-mail notification
+(if they asked for one; batched, and sent after the commit).
 
 Must not: trust anything the browser decided (shown questions, allowed occasions);
 everything is checked again here against program.json and the schedule.
@@ -35,6 +37,7 @@ from runtime.models import (
     Registration,
     StepOpening,
 )
+from runtime.notify import notify_therapist
 from runtime.packages import Package
 from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
 from runtime.web import AppError, Ctx
@@ -130,6 +133,7 @@ def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: d
     if form.get("flag_on_submit"):
         ctx.db.add(Flag(enrolment_id=enrolment.id, kind=FlagKind.form_submitted, ref_type="form_submission",
                         ref_id=row.id, detail=form.get("title"), created_at=ctx.now))
+        notify_therapist(ctx, enrolment, "form_submitted")
     _touch(ctx, enrolment)
     ctx.audit("form.submit", enrolment, f"form:{form_id}")
     return row
@@ -173,6 +177,7 @@ def add_page_comment(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, b
     ctx.db.flush()
     ctx.db.add(Flag(enrolment_id=enrolment.id, kind=FlagKind.page_comment, ref_type="page_comment", ref_id=row.id,
                     detail=form.get("title"), created_at=ctx.now))
+    notify_therapist(ctx, enrolment, "page_comment")
     _touch(ctx, enrolment)
     ctx.audit("comment.create", enrolment, f"form:{form_id}")
     return row
@@ -297,6 +302,7 @@ def _add_message(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, text: st
     ctx.db.flush()
     ctx.db.add(Flag(enrolment_id=enrolment.id, kind=FlagKind.message, ref_type="message", ref_id=message.id,
                     detail=thread.subject[:300], created_at=ctx.now))
+    notify_therapist(ctx, enrolment, "message")
     _touch(ctx, enrolment)
     return message
 

@@ -6,9 +6,11 @@ Never read from module globals; `create_app(settings)` is the only consumer.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 #: Default SQLite file, relative to the working directory.
 DEFAULT_DATABASE = "sqlite:///var/stegvis.sqlite3"
@@ -19,6 +21,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "runtime"
 def default_database_url() -> str:
     """DATABASE_URL from the environment (PostgreSQL in production), else the SQLite file under var/."""
     return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE
+
+
+def _env(name: str) -> str | None:
+    """An environment variable's value, None when unset or blank."""
+    return os.environ.get(name, "").strip() or None
 
 
 class Argon2Params(BaseModel):
@@ -50,5 +57,85 @@ class RuntimeSettings(BaseModel):
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")
+    missed_registration_check_minutes: float = Field(10, ge=0, description="How often `stegvis runtime` checks "
+                                                     "activity plans for missed registrations (0: never, "
+                                                     "only when staff pages are shown).")
     trusted_origins: tuple[str, ...] = Field((), description="Extra origins (scheme://host[:port]) allowed "
                                              "to post, besides the request's own host.")
+    # Notices (runtime/notify.py): e-mail by SMTP, SMS through a pluggable gateway. Texts carry no patient data.
+    # The deployment sets them by environment (STEGVIS_PUBLIC_URL, STEGVIS_SMTP_HOST, STEGVIS_SMTP_PORT,
+    # STEGVIS_MAIL_FROM, STEGVIS_SMTP_USERNAME, STEGVIS_SMTP_PASSWORD), or by passing them here.
+    public_url: str | None = Field(default_factory=lambda: _env("STEGVIS_PUBLIC_URL"),
+                                   description="Address people log in at (https://…), named in notices.")
+    smtp_host: str | None = Field(default_factory=lambda: _env("STEGVIS_SMTP_HOST"),
+                                  description="SMTP server for e-mail notices; None turns e-mail off "
+                                  "(notices are then only logged).")
+    smtp_port: int = Field(default_factory=lambda: _env("STEGVIS_SMTP_PORT") or 587, validate_default=True,
+                           description="SMTP port: 587 for STARTTLS, 465 for SSL, 25 inside a trusted net.")
+    smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS before sending "
+                                "(refuse to send when the server does not offer it).")
+    smtp_ssl: bool = Field(False, description="Connect with TLS from the start (SMTPS, port 465).")
+    smtp_username: str | None = Field(default_factory=lambda: _env("STEGVIS_SMTP_USERNAME"),
+                                      description="SMTP login name (env STEGVIS_SMTP_USERNAME); None: no login.")
+    smtp_password: str | None = Field(default_factory=lambda: _env("STEGVIS_SMTP_PASSWORD"),
+                                      repr=False, description="SMTP password (env STEGVIS_SMTP_PASSWORD).")
+    smtp_timeout: float = Field(10.0, description="Seconds to wait for the SMTP server at each step.")
+    mail_from: str = Field(default_factory=lambda: _env("STEGVIS_MAIL_FROM") or "Stegvis <no-reply@localhost>",
+                           description="From address of e-mail notices.")
+    sms_backend: Literal["log"] = Field("log", description="SMS gateway; \"log\" writes the (masked) SMS to "
+                                        "the log until a real gateway is plugged in.")
+    notify_worker: bool = Field(True, description="Send notices from a background thread after each commit "
+                                "(tests may turn it off and drain the outbox by hand).")
+    staff_notice_minutes: int = Field(15, description="At most one event notification per member of staff "
+                                      "this often; a burst of events gives one e-mail.")
+    secret_key_file: Path = Field(Path("var/secret.key"), description="The runtime's secret (32 random bytes, "
+                                  "mode 0600, made at first use): keys the HMAC that finds a purged person's "
+                                  "access log by personnummer. Keep it with the database's backups.")
+    secret_key: SecretStr | None = Field(default_factory=lambda: _secret_from_env(), description="The secret "
+                                         "itself (STEGVIS_SECRET_KEY, at least 32 characters); wins over the file.")
+
+    def secret(self) -> bytes:
+        """The runtime's secret: STEGVIS_SECRET_KEY, else the key file (created at first use)."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value().encode()
+            if len(value) < SECRET_MIN_BYTES:
+                raise ValueError(f"STEGVIS_SECRET_KEY must be at least {SECRET_MIN_BYTES} characters.")
+            return value
+        return read_or_create_secret(self.secret_key_file)
+
+
+SECRET_MIN_BYTES = 32
+
+
+def _secret_from_env() -> SecretStr | None:
+    value = _env("STEGVIS_SECRET_KEY")
+    return SecretStr(value) if value else None
+
+
+def read_or_create_secret(path: Path) -> bytes:
+    """The secret in `path`; made (32 random bytes, mode 0600) when the file does not exist.
+
+    Made in a temporary file and linked into place, so two processes starting at once
+    agree on one secret, and no process ever reads a half-written file.
+    """
+    try:
+        value = path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(secrets.token_bytes(SECRET_MIN_BYTES))
+                out.flush()
+                os.fsync(out.fileno())
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        finally:
+            temp.unlink(missing_ok=True)
+        value = path.read_bytes()
+    if len(value) < SECRET_MIN_BYTES:
+        raise ValueError(f"The secret key file {path} holds fewer than {SECRET_MIN_BYTES} bytes.")
+    return value

@@ -9,7 +9,28 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from runtime.staff import profile
+from runtime.staff import (
+    admin,
+    enrolment,
+    flags,
+    lifecycle,
+    logextract,
+    messages,
+    overview,
+    plans,
+    preview,
+    profile,
+    review,
+    timeline,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(profile.router)
+# Before any /personal/moment/{eid} route: /personal/moment/nytt must not be read as an id.
+router.include_router(enrolment.router)
+router.include_router(lifecycle.router)
+router.include_router(preview.router)
+router.include_router(admin.router)
+router.include_router(logextract.router)
+for _area in (overview, flags, review, timeline, plans, messages):
+    router.include_router(_area.router)

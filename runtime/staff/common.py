@@ -41,6 +41,7 @@ LINKS = [
     ("flaggor", "/personal/flaggor", "Flaggor", Action.overview),
     ("behorigheter", "/personal/behorigheter", "Behörigheter", Action.roles_manage),
     ("gallring", "/personal/gallring", "Gallring", Action.purge),
+    ("loggutdrag", "/personal/loggutdrag", "Loggutdrag", Action.access_log_extract),
     ("profil", "/personal/profil", "Min profil", None),
 ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,7 +169,8 @@ def clock() -> FixedClock:
 
 
 def make_settings(packages: Path, database_url: str, **extra) -> RuntimeSettings:
-    """Test settings: cheap password hashes."""
+    """Test settings: cheap password hashes, and the runtime's secret under the temp folder, not var/."""
+    extra.setdefault("secret_key_file", Path(tempfile.gettempdir()) / f"stegvis-test-{os.getpid()}" / "secret.key")
     return RuntimeSettings(packages=packages, database_url=database_url, argon2=FAST_HASH, **extra)
 
 

@@ -43,6 +43,15 @@ def missing() -> str | None:
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 
+class Served(str):
+    """The server's base URL, with the app behind it (for what a test sets up directly)."""
+
+    def __new__(cls, url: str, app):
+        self = super().__new__(cls, url)
+        self.app = app
+        return self
+
+
 @pytest.fixture
 def server(framat_packages, sqlite_url):
     """The runtime with the demo, served by uvicorn in a thread on a free localhost port."""
@@ -62,7 +71,7 @@ def server(framat_packages, sqlite_url):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     # localhost (not 127.0.0.1): a secure context, where Chromium keeps the Secure, __Host- cookies.
-    yield f"http://localhost:{port}"
+    yield Served(f"http://localhost:{port}", app)
     server.should_exit = True
     thread.join(10)
     state.db.dispose()
@@ -153,5 +162,102 @@ def test_patient_session_in_chromium__step_form_registration_and_axe(server, bro
 
     browser.get(start_url + "/meddelanden")
     check("inbox")
+    problems = {page: found for page, found in seen.items() if found}
+    assert problems == {}
+
+
+def test_therapist_workflow_in_chromium__start_hide_step_flag_review_hide_flag_and_axe(server, browser):
+    """Issue #9: the therapist starts an enrolment and hides a step; the patient does not see it and
+    sends a form that flags; the therapist sees the flag, reads the answers and hides the flag.
+    Every therapist page on the way is checked with axe-core."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    seen: dict[str, list[str]] = {}
+
+    def wait_for(text: str) -> None:
+        try:
+            WebDriverWait(browser, 15).until(lambda b: text in b.page_source)
+        except Exception:
+            main = browser.page_source.split("<main", 1)[-1][:1500]
+            raise AssertionError(f"{text!r} not on the page: {main}") from None
+
+    def check(name: str) -> None:
+        seen[name] = axe_problems(browser)
+
+    def click(element) -> None:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+
+    def log_in(username: str, password: str, expect: str) -> None:
+        browser.get(server + "/logga-in")
+        browser.find_element(By.ID, "username").send_keys(username)
+        browser.find_element(By.ID, "password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "form.rt-form button[type=submit]").click()
+        wait_for(expect)
+
+    def log_out() -> None:
+        click(browser.find_element(By.CSS_SELECTOR, "form[action='/logga-ut'] button"))
+        wait_for("Logga in")
+
+    # The therapist starts an enrolment for a new patient.
+    log_in("behandlare", "demo-behandlare", "Översikt")
+    check("overview")
+    browser.get(server + "/personal/moment/nytt")
+    check("start enrolment")
+    browser.find_element(By.ID, "personal_number").send_keys("19550211-4936")
+    browser.find_element(By.ID, "display_name").send_keys("Greta Gren")
+    click(browser.find_element(By.XPATH, "//button[normalize-space()='Starta momentet']"))
+    wait_for("Spara moduler och steg")
+    check("customise")
+    enrolment_url = browser.current_url.split("/anpassa")[0]
+
+    # ... and hides the step "Vad betyder FRAMÅT?".
+    hide = browser.find_element(By.CSS_SELECTOR, 'input[type=radio][name$="/vad-betyder-framat"][value="dolt"]')
+    click(hide)
+    click(browser.find_element(By.XPATH, "//button[normalize-space()='Spara moduler och steg']"))
+    wait_for("Dolt")
+    assert browser.find_element(By.CSS_SELECTOR, 'input[name$="/vad-betyder-framat"][value="dolt"]').is_selected()
+    for page in ("", "/tidslinje", "/aktivitetsplaner", "/meddelanden", "/hantera", "/forhandsvisning"):
+        browser.get(enrolment_url + page)
+        check("enrolment" + (page or " review"))
+    assert "Vad betyder FRAMÅT?" not in browser.page_source  # the preview shows what the patient sees
+    log_out()
+
+    # The patient logs in (her e-identification is a local password in this test).
+    state = server.app.state.stegvis
+    with state.db.session() as db:
+        from sqlalchemy import select
+
+        from runtime.models import User
+
+        greta = db.scalar(select(User).where(User.personal_number == "195502114936"))
+        state.local_accounts.set_password(db, greta, "greta", "greta-losen-1", state.clock.now())
+    log_in("greta", "greta-losen-1", "Introduktion till programmet")
+    assert "Vad betyder FRAMÅT?" not in browser.page_source
+    assert "Så fungerar programmet" in browser.page_source or "Min hälsa i dag" in browser.page_source
+    browser.find_element(By.LINK_TEXT, "Min hälsa i dag").click()
+    for name, value in ANSWERS_RADIO.items():
+        click(browser.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]'))
+    browser.find_element(By.NAME, "fysisk-aktivitet-minuter").send_keys("120")
+    browser.find_element(By.NAME, "vill-forandra").send_keys("Gå mer i skogen.")
+    click(browser.find_element(By.CSS_SELECTOR, 'button[name="_action"][value="submit"]'))
+    wait_for("Tack! Dina svar är skickade")
+    log_out()
+
+    # The therapist sees the flag on the overview, reads the answers and hides the flag.
+    log_in("behandlare", "demo-behandlare", "Översikt")
+    row = browser.find_element(By.XPATH, "//tr[.//a[normalize-space()='Greta Gren']]")
+    assert "Formulär" in row.text or "formulär" in row.text
+    check("overview with flag")
+    browser.get(enrolment_url)
+    wait_for("Dölj flaggan")
+    assert "Gå mer i skogen." in browser.page_source
+    check("review with flag")
+    click(browser.find_element(By.XPATH, "//button[starts-with(normalize-space(), 'Dölj flaggan')]"))
+    WebDriverWait(browser, 15).until(lambda b: "Dölj flaggan" not in b.page_source)
+    browser.get(server + "/personal")
+    row = browser.find_element(By.XPATH, "//tr[.//a[normalize-space()='Greta Gren']]")
+    assert not row.find_elements(By.CSS_SELECTOR, ".st-flag")
     problems = {page: found for page, found in seen.items() if found}
     assert problems == {}

@@ -1,0 +1,835 @@
+"""Activity plans on the staff side (issue #9): overview, preview with results, schedule, content, own plans.
+
+The method support's workflow (metodstöd, "Aktivitetsplan"): the therapist looks
+over the program's plans, previews one as the patient will see it, edits its
+questions and texts for this patient if needed, sets the start date, the weekly
+schedule with a time per weekday, the days allowed for late registration, "flag on
+missed" and "allow comments", and ticks "Aktiverad" (a plan that is not activated is
+invisible to the patient). A therapist can also make a plan of their own for one
+patient. Results show as a chart and a table.
+
+Routes (all under /personal/moment/{eid}/aktivitetsplaner, policy in runtime.staff.access):
+
+  GET        ""                          enrolment_read       the plans of the enrolment
+  GET/POST   /ny                         enrolment_customise  a patient-specific plan
+  GET        /{plan_pk}                  enrolment_read       preview and results
+  GET/POST   /{plan_pk}/installningar    enrolment_customise  start, schedule, window, flags, activation
+  GET/POST   /{plan_pk}/innehall         enrolment_customise  title, instructions, fields for this patient
+  POST       /{plan_pk}/aterstall        enrolment_customise  back to the program's version
+
+An edited or own plan lives in `EnrolmentPlan.definition` (program.json's shape:
+title, description, fields, results; the schedule lives in the plan's columns).
+Registrations never lose their field: a field that has registrations cannot be
+removed, nor change between number and text, and a reset that would drop such a
+field is refused. Changes are refused once the enrolment is in maintenance or ended
+(the patient can no longer register). Every read and change writes an access-log row;
+every change a `plan_changed` event for the timeline.
+
+Must not: trust field ids or types the browser sends; they are checked against the stored definition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from runtime import services
+from runtime.content import markdown
+from runtime.enrolments import (
+    PlanSettingsError,
+    apply_plan_settings,
+    check_plan_settings,
+    plan_definition,
+    plan_schedule,
+)
+from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, EventKind, Registration
+from runtime.packages import Package
+from runtime.schedule import WEEKDAYS, format_day, iter_occasions, last_day
+from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.staff.common import render_staff
+from runtime.staff.events import record
+from runtime.views import QuestionView, fmt_number, fmt_time, plan_results, question_views
+from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
+
+router = APIRouter(include_in_schema=False)
+
+MAX_FIELDS = 5
+TITLE_MAX, DESCRIPTION_MAX, LABEL_MAX, HELP_MAX, UNIT_MAX = 200, 5000, 300, 500, 30
+NEXT_OCCASIONS = 5
+#: Types a therapist can give a field; the program's other types (choices, scales) keep theirs.
+EDITABLE_TYPES = {"number": "Tal", "text": "Kort text", "textarea": "Längre text"}
+TYPE_NAMES = {**EDITABLE_TYPES, "single": "Ett val", "multi": "Flera val", "scale": "Skala", "date": "Datum",
+              "display": "Text att läsa"}
+TEXTUAL = {"text", "textarea"}
+NOTICES = {"sparat": "Inställningarna är sparade.", "oforandrat": "Inget ändrades.",
+           "innehall": "Frågorna och texterna är sparade för den här patienten.",
+           "aterstallt": "Planen är återställd till programmets version.",
+           "skapad": "Den egna aktivitetsplanen är skapad. Aktivera den när den är klar."}
+
+
+def _first(form: dict[str, list[str]], key: str) -> str:
+    return (form.get(key) or [""])[0]
+
+
+def _base(enrolment: Enrolment) -> str:
+    return f"/personal/moment/{enrolment.id}/aktivitetsplaner"
+
+
+def _notice(ctx: Ctx) -> str | None:
+    return next((text for key, text in NOTICES.items() if key in ctx.request.query_params), None)
+
+
+def closed_reason(enrolment: Enrolment) -> str | None:
+    """Why the plans of an enrolment cannot be changed now (None when they can)."""
+    if enrolment.status == EnrolmentStatus.maintenance:
+        return ("Momentet är i vidmakthållande. Patienten kan inte registrera längre, så aktivitetsplanerna "
+                "går inte att ändra.")
+    if enrolment.status == EnrolmentStatus.ended:
+        return "Momentet är avslutat. Aktivitetsplanerna går inte att ändra."
+    return None
+
+
+def _require_open(enrolment: Enrolment) -> None:
+    reason = closed_reason(enrolment)
+    if reason:
+        raise AppError(403, reason, title="Går inte att ändra")
+
+
+def _load(ctx: Ctx, eid: int, action: Action) -> tuple[Enrolment, Package]:
+    enrolment = unit_enrolment(ctx, eid, action)
+    return enrolment, enrolment_package(ctx, enrolment)
+
+
+def _plan(enrolment: Enrolment, plan_pk: int) -> EnrolmentPlan:
+    plan = next((p for p in enrolment.plans if p.id == plan_pk), None)
+    if plan is None:
+        raise not_found()
+    return plan
+
+
+def _title(plan: EnrolmentPlan, package: Package) -> str:
+    return (plan_definition(plan, package) or {}).get("title") or "Aktivitetsplan"
+
+
+def kind_text(plan: EnrolmentPlan) -> str:
+    """Where the plan comes from, in words."""
+    if plan.plan_id is None:
+        return "Egen plan för patienten"
+    return "Programmets plan, ändrad för patienten" if plan.definition else "Programmets plan"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " och " + items[-1]
+
+
+def days_text(plan: EnrolmentPlan) -> str:
+    """The schedule in words, days with the same time together ("Måndag och onsdag kl. 19.00, varje vecka.")."""
+    if not plan.days:
+        return "Inga veckodagar valda."
+    by_time: dict[str, list[str]] = {}
+    for day in sorted(plan.days, key=WEEKDAYS.index):
+        by_time.setdefault(plan.days[day], []).append(day)
+    parts = [("alla dagar" if len(days) == 7 else _and(days)) + f" kl. {hhmm.replace(':', '.')}"
+             for hhmm, days in by_time.items()]
+    text = "; ".join(parts)
+    every = plan.repeat_every_weeks
+    return f"{text[0].upper()}{text[1:]}, {'varje vecka' if every == 1 else f'var {every}:e vecka'}."
+
+
+def window_text(days: int) -> str:
+    """The registration window in words."""
+    if days == 0:
+        return "Samma dag som tillfället."
+    return f"Tillfällets dag och {days} dag{'ar' if days > 1 else ''} efter."
+
+
+def yes_no(value: bool) -> str:
+    """"Ja" or "Nej"."""
+    return "Ja" if value else "Nej"
+
+
+def registration_counts(ctx: Ctx, plans: list[EnrolmentPlan]) -> dict[int, int]:
+    """Registrations per plan id."""
+    ids = [p.id for p in plans]
+    if not ids:
+        return {}
+    rows = ctx.db.execute(select(Registration.plan_id, func.count()).where(Registration.plan_id.in_(ids))
+                          .group_by(Registration.plan_id))
+    return {plan_id: n for plan_id, n in rows}
+
+
+def field_usage(ctx: Ctx, plan: EnrolmentPlan) -> dict[str, int]:
+    """How many registrations hold a value for each field id."""
+    usage: dict[str, int] = {}
+    for values in ctx.db.scalars(select(Registration.values).where(Registration.plan_id == plan.id)):
+        for key in values or {}:
+            usage[key] = usage.get(key, 0) + 1
+    return usage
+
+
+# --- overview ------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanRow:
+    """One plan in the overview table."""
+
+    id: int
+    title: str
+    kind: str
+    activated: str
+    start: str
+    schedule: str
+    window: str
+    flag_missed: str
+    comments: str
+    registrations: int
+
+
+@router.get("/personal/moment/{eid}/aktivitetsplaner")
+def plans_page(eid: int, ctx: StaffDep) -> Response:
+    """The enrolment's activity plans: activated or not, start, schedule, window, flags, registrations."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_read)
+    counts = registration_counts(ctx, enrolment.plans)
+    rows = [PlanRow(p.id, _title(p, package), kind_text(p), yes_no(p.activated),
+                    format_day(p.start_date) if p.start_date else "Inte satt", days_text(p),
+                    window_text(p.registration_window_days), yes_no(p.flag_missed), yes_no(p.allow_comments),
+                    counts.get(p.id, 0)) for p in enrolment.plans]
+    ctx.audit("plan.list", enrolment)
+    return render_staff(ctx, "staff/plans.html", title=f"Aktivitetsplaner – {enrolment.patient.display_name}",
+                        enrolment=enrolment, package=package, tab="planer", rows=rows,
+                        can_edit=allowed(ctx, Action.enrolment_customise, enrolment),
+                        closed=closed_reason(enrolment), notice=_notice(ctx))
+
+
+# --- preview and results -------------------------------------------------------------------------
+
+
+@dataclass
+class PreviewView:
+    """A plan as the patient sees it, and its results."""
+
+    id: int
+    title: str
+    kind: str
+    description: Markup | None
+    activated: bool
+    start: str
+    schedule: str
+    window: str
+    allow_comments: bool
+    flag_missed: bool
+    next_occasions: list[str]
+    fields: list[QuestionView]
+    headers: list[str]
+    rows: list[Any]
+    chart: Markup | None
+    chart_summary: str | None
+    goal_text: str | None
+    count: int
+
+
+def _owner_key(plan: EnrolmentPlan) -> str:
+    # question_views caches display texts per key: an edited definition gets a key of its own content.
+    if not plan.definition:
+        return f"plan:{plan.plan_id}"
+    digest = hashlib.sha256(json.dumps(plan.definition, sort_keys=True).encode()).hexdigest()[:16]
+    return f"plan-definition:{digest}"
+
+
+def preview_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan) -> PreviewView:
+    """The preview and results of a plan (reads its registrations); next occasions not yet registered."""
+    tz = ctx.app.tz
+    definition = plan_definition(plan, package)
+    if definition is None:
+        raise AppError(503, "Aktivitetsplanen finns inte i programversionen som momentet använder.")
+    schedule = plan_schedule(plan)
+    registered = services.registrations(ctx, plan)
+    done = {r.occasion_at for r in registered}
+    upcoming = []
+    if schedule is not None:
+        for occ in iter_occasions(schedule, tz):
+            if occ.closes_at > ctx.now and occ.at not in done:
+                upcoming.append(f"{fmt_time(occ.at, tz)} (kan registreras till och med {format_day(last_day(occ, tz))})")
+            if len(upcoming) >= NEXT_OCCASIONS:
+                break
+    fields = question_views(package, _owner_key(plan), definition["fields"], f"forhandsvisning-{plan.id}", "",
+                            None, None)
+    goal = services.plan_goal(ctx, enrolment, definition)
+    headers, rows, chart, summary, _label, goal_text = plan_results(definition, registered, goal, tz,
+                                                                    f"diagram-{plan.id}")
+    return PreviewView(plan.id, definition["title"], kind_text(plan), markdown(definition.get("description")),
+                       plan.activated, format_day(plan.start_date) if plan.start_date else "Inte satt",
+                       days_text(plan), window_text(plan.registration_window_days), plan.allow_comments,
+                       plan.flag_missed, upcoming, fields, headers, rows, chart, summary, goal_text, len(registered))
+
+
+@router.get("/personal/moment/{eid}/aktivitetsplaner/ny")
+def new_plan_page(eid: int, ctx: StaffDep) -> Response:
+    """The form for a plan of this patient's own."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    ctx.audit("plan.compose", enrolment)
+    return _render_new(ctx, enrolment, package, ContentForm.blank(), SettingsForm.blank())
+
+
+@router.get("/personal/moment/{eid}/aktivitetsplaner/{plan_pk}")
+def plan_page(eid: int, plan_pk: int, ctx: StaffDep) -> Response:
+    """Preview (fields, schedule, next occasions) and results as chart and table."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_read)
+    plan = _plan(enrolment, plan_pk)
+    view = preview_view(ctx, enrolment, package, plan)
+    ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+    return render_staff(ctx, "staff/plan_preview.html", title=f"{view.title} – {enrolment.patient.display_name}",
+                        enrolment=enrolment, package=package, tab="planer", plan=view,
+                        can_edit=allowed(ctx, Action.enrolment_customise, enrolment),
+                        closed=closed_reason(enrolment), notice=_notice(ctx))
+
+
+# --- schedule settings ---------------------------------------------------------------------------
+
+
+@dataclass
+class DayRow:
+    """One weekday of the schedule form: a checkbox and a time."""
+
+    index: int
+    name: str
+    checked: bool
+    time: str
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """"Måndag"."""
+        return self.name.capitalize()
+
+    @property
+    def input_type(self) -> str:
+        """"time", or "text" to show back a value a time input cannot hold (so it can be corrected)."""
+        return "time" if not self.time or re.fullmatch(r"\d{2}:\d{2}", self.time) else "text"
+
+
+@dataclass
+class SettingsForm:
+    """The schedule form's values (as stored, or as posted) and its errors by field."""
+
+    start_date: str
+    repeat_every_weeks: str
+    registration_window_days: str
+    flag_missed: bool
+    allow_comments: bool
+    activated: bool
+    days: list[DayRow]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, plan: EnrolmentPlan) -> SettingsForm:
+        """The form filled in from a plan."""
+        return cls(plan.start_date.isoformat() if plan.start_date else "", str(plan.repeat_every_weeks),
+                   str(plan.registration_window_days), plan.flag_missed, plan.allow_comments, plan.activated,
+                   [DayRow(i, d, d in plan.days, plan.days.get(d, "")) for i, d in enumerate(WEEKDAYS)])
+
+    @classmethod
+    def blank(cls) -> SettingsForm:
+        """An empty form for a new plan."""
+        return cls("", "1", "0", False, False, False, [DayRow(i, d, False, "") for i, d in enumerate(WEEKDAYS)])
+
+    def anchors(self) -> list[tuple[str, str]]:
+        """(field id, message) for the error summary, in the form's order."""
+        order = {"start_date": "startdatum", "repeat_every_weeks": "upprepning",
+                 "registration_window_days": "sen-registrering", "days": "dag-0"}
+        out = [(order[k], self.errors[k]) for k in order if k in self.errors]
+        out += [(f"tid-{d.index}", d.error) for d in self.days if d.error]
+        if "activated" in self.errors:
+            out.append(("aktiverad", self.errors["activated"]))
+        return out
+
+
+def _int(text: str, errors: dict[str, str], key: str, message: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        errors[key] = message
+        return 0
+
+
+def parse_settings(form: dict[str, list[str]]) -> tuple[SettingsForm, dict[str, Any] | None]:
+    """The posted schedule form, checked: (the form to show again, values for apply_plan_settings or None)."""
+    posted = SettingsForm(_first(form, "start_date").strip()[:20], _first(form, "repeat_every_weeks")[:10],
+                          _first(form, "registration_window_days")[:10], _first(form, "flag_missed") == "ja",
+                          _first(form, "allow_comments") == "ja", _first(form, "activated") == "ja",
+                          [DayRow(i, d, _first(form, f"day-{i}") == "ja", _first(form, f"time-{i}").strip()[:10])
+                           for i, d in enumerate(WEEKDAYS)])
+    errors: dict[str, str] = {}
+    start = None
+    if posted.start_date:
+        try:
+            start = date.fromisoformat(posted.start_date)
+        except ValueError:
+            errors["start_date"] = "Skriv startdatumet som ÅÅÅÅ-MM-DD, till exempel 2026-03-02."
+    weeks = _int(posted.repeat_every_weeks, errors, "repeat_every_weeks",
+                 "Skriv hur många veckor det är mellan upprepningarna, 1–52.")
+    window = _int(posted.registration_window_days, errors, "registration_window_days",
+                  "Skriv antalet dagar för sen registrering som en siffra, 0–31.")
+    days = {}
+    for day in posted.days:
+        if not day.checked:
+            continue
+        if not day.time:
+            day.error = f"Skriv ett klockslag för {day.name}, till exempel 18:00."
+        else:
+            days[day.name] = day.time.replace(".", ":")
+    values = {"start_date": start, "repeat_every_weeks": weeks, "days": days, "registration_window_days": window,
+              "flag_missed": posted.flag_missed, "allow_comments": posted.allow_comments,
+              "activated": posted.activated}
+    if not errors and not any(d.error for d in posted.days):
+        try:
+            check_plan_settings(**values)
+        except PlanSettingsError as exc:
+            errors.update(exc.errors)
+    _spread_day_errors(posted, errors)
+    posted.errors = errors
+    ok = not errors and not any(d.error for d in posted.days)
+    return posted, values if ok else None
+
+
+def _spread_day_errors(posted: SettingsForm, errors: dict[str, str]) -> None:
+    for key in [k for k in errors if k.startswith("day:")]:
+        name = key.split(":", 1)[1]
+        row = next((d for d in posted.days if d.name == name), None)
+        if row is not None:
+            row.error = errors.pop(key)
+
+
+def save_plan_settings(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan,
+                       values: dict[str, Any]) -> list[str]:
+    """Check and store a plan's schedule, with its event and access-log row (pages and the API).
+
+    Raises AppError 403 when the enrolment is closed, 422 with `errors` when a value breaks the rules.
+    """
+    _require_open(enrolment)
+    try:
+        changed = apply_plan_settings(plan, ctx.now, **values)
+    except PlanSettingsError as exc:
+        raise AppError(422, str(exc), errors=exc.errors) from None
+    if changed:
+        state = (f"Planen är aktiverad från {format_day(plan.start_date)}." if plan.activated
+                 else "Planen är inte aktiverad.")
+        record(ctx, enrolment, EventKind.plan_changed,
+               f"Aktivitetsplanen ”{_title(plan, package)}”: ändrade {', '.join(changed)}. {state}")
+    ctx.audit("plan.customise", enrolment, f"plan:{plan.id}")
+    return changed
+
+
+def _render_settings(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan, form: SettingsForm,
+                     status: int = 200) -> Response:
+    title = _title(plan, package)
+    return render_staff(ctx, "staff/plan_settings.html", status=status,
+                        title=f"{'Fel: ' if form.errors or status == 422 else ''}Inställningar för {title}",
+                        enrolment=enrolment, package=package, tab="planer", plan_id=plan.id, plan_title=title,
+                        form=form, closed=closed_reason(enrolment))
+
+
+@router.get("/personal/moment/{eid}/aktivitetsplaner/{plan_pk}/installningar")
+def settings_page(eid: int, plan_pk: int, ctx: StaffDep) -> Response:
+    """The schedule form: start date, repeat, weekdays with times, window, flags, activated."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    plan = _plan(enrolment, plan_pk)
+    ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+    return _render_settings(ctx, enrolment, package, plan, SettingsForm.of(plan))
+
+
+@router.post("/personal/moment/{eid}/aktivitetsplaner/{plan_pk}/installningar")
+def settings_post(eid: int, plan_pk: int, ctx: StaffDep, form: CsrfForm) -> Response:
+    """Save the schedule; errors are shown with the values as posted."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    plan = _plan(enrolment, plan_pk)
+    _require_open(enrolment)
+    posted, values = parse_settings(form)
+    if values is None:
+        ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+        return _render_settings(ctx, enrolment, package, plan, posted, status=422)
+    changed = save_plan_settings(ctx, enrolment, package, plan, values)
+    return redirect(f"{_base(enrolment)}/{plan.id}?{'sparat' if changed else 'oforandrat'}=1")
+
+
+# --- content: title, instructions, fields --------------------------------------------------------
+
+
+@dataclass
+class FieldRow:
+    """One field in the content form: an existing field of the plan, or an empty row for a new one."""
+
+    index: int
+    id: str
+    type: str
+    label: str = ""
+    help: str = ""
+    unit: str = ""
+    min: str = ""
+    max: str = ""
+    required: bool = False
+    remove: bool = False
+    registrations: int = 0
+    original_type: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_new(self) -> bool:
+        """An empty row for a field to add."""
+        return not self.id
+
+    @property
+    def type_editable(self) -> bool:
+        """Whether the form offers a choice of type (number or text)."""
+        return self.is_new or self.original_type in EDITABLE_TYPES
+
+    @property
+    def type_name(self) -> str:
+        """The type in words."""
+        return TYPE_NAMES.get(self.type, self.type)
+
+    @property
+    def has_range(self) -> bool:
+        """Whether the form offers unit, min and max (they apply when the type is number)."""
+        return self.type_editable
+
+    @property
+    def legend(self) -> str:
+        """"Fält 2: Antal steg", or "Fält 4 (nytt)" for an empty row."""
+        if self.is_new:
+            return f"Fält {self.index + 1} (nytt)"
+        return f"Fält {self.index + 1}: {self.label}" if self.label else f"Fält {self.index + 1}"
+
+
+def _num_text(value: Any) -> str:
+    return fmt_number(value).replace("\u00a0", "") if isinstance(value, int | float) else ""
+
+
+@dataclass
+class ContentForm:
+    """The content form's values and errors."""
+
+    title: str
+    description: str
+    fields: list[FieldRow]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, definition: dict, usage: dict[str, int]) -> ContentForm:
+        """The form filled in from a definition, with empty rows up to MAX_FIELDS."""
+        rows = [FieldRow(i, f["id"], f["type"], f.get("label", ""), f.get("help") or "", f.get("unit") or "",
+                         _num_text(f.get("min")), _num_text(f.get("max")), bool(f.get("required")),
+                         registrations=usage.get(f["id"], 0), original_type=f["type"])
+                for i, f in enumerate(definition["fields"])]
+        rows += [FieldRow(i, "", "number") for i in range(len(rows), MAX_FIELDS)]
+        return cls(definition.get("title", ""), (definition.get("description") or "").strip(), rows)
+
+    @classmethod
+    def blank(cls) -> ContentForm:
+        """An empty form for a new plan."""
+        return cls("", "", [FieldRow(i, "", "number") for i in range(MAX_FIELDS)])
+
+    def anchors(self) -> list[tuple[str, str]]:
+        """(field id, message) for the error summary."""
+        out = [(k, self.errors[k]) for k in ("titel", "beskrivning", "falt") if k in self.errors]
+        for row in self.fields:
+            out += [(f"f{row.index}-{attr}", message) for attr, message in row.errors.items()]
+        return out
+
+
+def _number(text: str) -> float | int | None | str:
+    """A number from a Swedish or English decimal; "" for empty, None for not a number."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".").replace("\u2212", "-")
+    if not cleaned:
+        return ""
+    if not re.fullmatch(r"-?\d+(\.\d+)?", cleaned) or len(cleaned) > 15:
+        return None
+    value = float(cleaned)
+    return int(value) if value.is_integer() else value
+
+
+def _new_id(taken: set[str]) -> str:
+    n = 1
+    while f"falt-{n}" in taken:
+        n += 1
+    return f"falt-{n}"
+
+
+def parse_content(form: dict[str, list[str]], current: dict | None, usage: dict[str, int]
+                  ) -> tuple[ContentForm, dict | None, list[str]]:
+    """The posted content form, checked against the stored definition.
+
+    Returns (the form to show again, the new definition or None on errors, a Swedish
+    summary of field changes for the timeline).
+    """
+    existing = {f["id"]: f for f in (current or {}).get("fields", [])}
+    posted = ContentForm(" ".join(_first(form, "title").split())[:TITLE_MAX + 50],
+                         _first(form, "description").replace("\r\n", "\n").strip()[:DESCRIPTION_MAX + 500], [])
+    errors = posted.errors
+    if not posted.title:
+        errors["titel"] = "Skriv en rubrik för planen."
+    elif len(posted.title) > TITLE_MAX:
+        errors["titel"] = f"Rubriken får vara högst {TITLE_MAX} tecken."
+    if len(posted.description) > DESCRIPTION_MAX:
+        errors["beskrivning"] = f"Instruktionen får vara högst {DESCRIPTION_MAX} tecken."
+    seen: set[str] = set()
+    rows: list[FieldRow] = []
+    for i in range(len(existing) + MAX_FIELDS):
+        if f"f{i}-id" not in form:
+            continue
+        fid = _first(form, f"f{i}-id").strip()
+        if fid and (fid not in existing or fid in seen):
+            raise AppError(409, "Planen har ändrats sedan sidan laddades. Ladda om sidan och försök igen.",
+                           title="Planen har ändrats")
+        seen.add(fid)
+        old = existing.get(fid)
+        row = FieldRow(len(rows), fid, _first(form, f"f{i}-type") or (old["type"] if old else "number"),
+                       " ".join(_first(form, f"f{i}-label").split())[:LABEL_MAX + 50],
+                       " ".join(_first(form, f"f{i}-help").split())[:HELP_MAX + 50],
+                       " ".join(_first(form, f"f{i}-unit").split())[:UNIT_MAX + 20],
+                       _first(form, f"f{i}-min").strip()[:20], _first(form, f"f{i}-max").strip()[:20],
+                       _first(form, f"f{i}-required") == "ja", _first(form, f"f{i}-remove") == "ja",
+                       usage.get(fid, 0) if fid else 0, old["type"] if old else "")
+        if old is not None and old["type"] not in EDITABLE_TYPES:
+            row.type = old["type"]  # choices and scales keep their type
+        if row.is_new and not any((row.label, row.help, row.unit, row.min, row.max)):
+            continue  # an empty row: nothing to add
+        rows.append(row)
+    # Fields of the stored definition that were not in the form are kept as they are.
+    for fid, old in existing.items():
+        if fid not in seen:
+            rows.append(FieldRow(len(rows), fid, old["type"], old.get("label", ""), old.get("help") or "",
+                                 old.get("unit") or "", _num_text(old.get("min")), _num_text(old.get("max")),
+                                 bool(old.get("required")), registrations=usage.get(fid, 0), original_type=old["type"]))
+    fields, changes = _check_rows(rows, existing)
+    posted.fields = rows + [FieldRow(i, "", "number") for i in range(len(rows), MAX_FIELDS)]
+    if not fields and "falt" not in errors:
+        errors["falt"] = "Planen behöver minst ett fält som patienten fyller i."
+    if len(fields) > MAX_FIELDS and len(fields) > len(existing):
+        errors["falt"] = f"En plan kan ha högst {MAX_FIELDS} fält."
+    if errors or any(r.errors for r in rows):
+        return posted, None, changes
+    definition = {"title": posted.title, "description": posted.description, "fields": fields}
+    results = _results(current, fields)
+    if results:
+        definition["results"] = results
+    return posted, definition, changes
+
+
+def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[dict], list[str]]:
+    """The fields the rows describe (errors go on the rows), and a summary of what changed."""
+    fields: list[dict] = []
+    added, removed, retyped = [], [], []
+    taken = set(existing)
+    for row in rows:
+        old = existing.get(row.id)
+        if row.remove and old is not None:
+            if row.registrations:
+                row.errors["remove"] = (f"”{old.get('label')}” kan inte tas bort: patienten har registrerat värden i "
+                                        f"fältet ({row.registrations} registreringar), och de skulle inte gå att "
+                                        "visa längre. Ändra texten i stället.")
+            else:
+                removed.append(old.get("label", row.id))
+                continue
+        if row.type not in TYPE_NAMES or (row.type not in EDITABLE_TYPES and (old is None or old["type"] != row.type)):
+            row.errors["type"] = "Välj tal, kort text eller längre text."
+            continue
+        if old is not None and old["type"] != row.type and row.registrations \
+                and not (old["type"] in TEXTUAL and row.type in TEXTUAL):
+            row.errors["type"] = (f"Fältet kan inte byta typ från {TYPE_NAMES[old['type']].lower()} till "
+                                  f"{TYPE_NAMES[row.type].lower()}: patienten har {row.registrations} "
+                                  "registreringar i det, och de sparade värdena skulle inte passa.")
+        if not row.label:
+            row.errors["label"] = "Skriv frågan eller etiketten som patienten ser."
+        elif len(row.label) > LABEL_MAX:
+            row.errors["label"] = f"Etiketten får vara högst {LABEL_MAX} tecken."
+        if len(row.help) > HELP_MAX:
+            row.errors["help"] = f"Hjälptexten får vara högst {HELP_MAX} tecken."
+        item = dict(old) if old is not None else {"id": _new_id(taken), "type": row.type}
+        taken.add(item["id"])
+        item["type"], item["label"], item["required"] = row.type, row.label, row.required
+        if row.help:
+            item["help"] = row.help
+        else:
+            item.pop("help", None)
+        if row.type == "number":
+            item.pop("max_length", None)
+            _number_attrs(row, item)
+        else:
+            for key in ("unit", "min", "max", "step"):
+                if row.type != "scale" or key == "unit":
+                    item.pop(key, None)
+        if old is None:
+            added.append(row.label)
+        elif old["type"] != row.type:
+            retyped.append(row.label)
+        fields.append(item)
+    changes = []
+    if added:
+        changes.append("nya fält: " + ", ".join(f"”{x}”" for x in added))
+    if removed:
+        changes.append("borttagna fält: " + ", ".join(f"”{x}”" for x in removed))
+    if retyped:
+        changes.append("ny typ: " + ", ".join(f"”{x}”" for x in retyped))
+    return fields, changes
+
+
+def _number_attrs(row: FieldRow, item: dict) -> None:
+    if len(row.unit) > UNIT_MAX:
+        row.errors["unit"] = f"Enheten får vara högst {UNIT_MAX} tecken."
+    low, high = _number(row.min), _number(row.max)
+    if low is None:
+        row.errors["min"] = "Skriv lägsta värdet som ett tal, till exempel 0 eller 1,5."
+    if high is None:
+        row.errors["max"] = "Skriv högsta värdet som ett tal, till exempel 100."
+    if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
+        row.errors["max"] = "Högsta värdet ska vara större än eller lika med lägsta värdet."
+    for key, value in (("unit", row.unit), ("min", low), ("max", high)):
+        if value == "" or value is None:
+            item.pop(key, None)
+        else:
+            item[key] = value
+
+
+def _results(current: dict | None, fields: list[dict]) -> dict | None:
+    """The chart's field: the old one while it is still a number, else the first number field.
+
+    A program plan without a chart stays without one.
+    """
+    old = (current or {}).get("results")
+    numeric = [f["id"] for f in fields if f["type"] in ("number", "scale")]
+    if old and old.get("field") in numeric:
+        return old
+    if current is not None and not old:
+        return None
+    return {"field": numeric[0]} if numeric else None
+
+
+def same_content(current: dict, new: dict) -> bool:
+    """Whether a posted definition says what the current one says (so nothing needs storing)."""
+    def norm(d: dict) -> dict:
+        return {"title": d.get("title"), "description": (d.get("description") or "").strip(),
+                "results": d.get("results"),
+                "fields": [{**f, "required": bool(f.get("required"))} for f in d.get("fields", [])]}
+
+    return norm(current) == norm(new)
+
+
+def _render_content(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan, form: ContentForm,
+                    status: int = 200, error: str | None = None) -> Response:
+    title = _title(plan, package)
+    return render_staff(ctx, "staff/plan_content.html", status=status,
+                        title=f"{'Fel: ' if status != 200 else ''}Frågor och texter i {title}",
+                        enrolment=enrolment, package=package, tab="planer", plan_id=plan.id, plan_title=title,
+                        form=form, can_reset=bool(plan.plan_id and plan.definition), error=error,
+                        kind=kind_text(plan), closed=closed_reason(enrolment))
+
+
+@router.get("/personal/moment/{eid}/aktivitetsplaner/{plan_pk}/innehall")
+def content_page(eid: int, plan_pk: int, ctx: StaffDep) -> Response:
+    """Edit the plan's title, instructions and fields for this patient."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    plan = _plan(enrolment, plan_pk)
+    definition = plan_definition(plan, package)
+    if definition is None:
+        raise AppError(503, "Aktivitetsplanen finns inte i programversionen som momentet använder.")
+    ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+    return _render_content(ctx, enrolment, package, plan, ContentForm.of(definition, field_usage(ctx, plan)))
+
+
+@router.post("/personal/moment/{eid}/aktivitetsplaner/{plan_pk}/innehall")
+def content_post(eid: int, plan_pk: int, ctx: StaffDep, form: CsrfForm) -> Response:
+    """Store the edited plan in the enrolment (the program's version stays for the reset)."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    plan = _plan(enrolment, plan_pk)
+    _require_open(enrolment)
+    current = plan_definition(plan, package)
+    if current is None:
+        raise AppError(503, "Aktivitetsplanen finns inte i programversionen som momentet använder.")
+    posted, definition, changes = parse_content(form, current, field_usage(ctx, plan))
+    if definition is None:
+        ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+        return _render_content(ctx, enrolment, package, plan, posted, status=422)
+    if same_content(current, definition):
+        ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+        return redirect(f"{_base(enrolment)}/{plan.id}?oforandrat=1")
+    plan.definition, plan.updated_at = definition, ctx.now
+    detail = f"Frågor och texter i aktivitetsplanen ”{definition['title']}” ändrades för patienten"
+    record(ctx, enrolment, EventKind.plan_changed, detail + (f" ({'; '.join(changes)})." if changes else "."))
+    ctx.audit("plan.edit", enrolment, f"plan:{plan.id}")
+    return redirect(f"{_base(enrolment)}/{plan.id}?innehall=1")
+
+
+@router.post("/personal/moment/{eid}/aktivitetsplaner/{plan_pk}/aterstall")
+def reset_post(eid: int, plan_pk: int, ctx: StaffDep, form: CsrfForm) -> Response:
+    """Back to the program's version of the plan, unless that would leave registrations without their field."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    plan = _plan(enrolment, plan_pk)
+    _require_open(enrolment)
+    original = package.plan(plan.plan_id) if plan.plan_id else None
+    if original is None:
+        raise AppError(409, "Planen är patientens egen och har ingen version i programmet att återställa till.")
+    if not plan.definition:
+        return redirect(f"{_base(enrolment)}/{plan.id}?oforandrat=1")
+    usage = field_usage(ctx, plan)
+    kept = {f["id"]: f["type"] for f in original["fields"]}
+    ours = {f["id"]: f for f in plan.definition.get("fields", [])}
+    lost = [ours[fid].get("label", fid) for fid, n in usage.items()
+            if n and fid in ours and (fid not in kept or (kept[fid] != ours[fid]["type"]
+                                                            and not {kept[fid], ours[fid]["type"]} <= TEXTUAL))]
+    if lost:
+        message = ("Planen kan inte återställas: patienten har registrerat värden i "
+                   + ", ".join(f"”{x}”" for x in lost)
+                   + ", som programmets version inte har (eller har som en annan typ). Värdena skulle inte gå att "
+                     "visa längre.")
+        ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+        return _render_content(ctx, enrolment, package, plan,
+                               ContentForm.of(plan.definition, usage), status=409, error=message)
+    plan.definition, plan.updated_at = None, ctx.now
+    record(ctx, enrolment, EventKind.plan_changed,
+           f"Aktivitetsplanen ”{original['title']}” återställdes till programmets version.")
+    ctx.audit("plan.reset", enrolment, f"plan:{plan.id}")
+    return redirect(f"{_base(enrolment)}/{plan.id}?aterstallt=1")
+
+
+# --- a plan of the patient's own -----------------------------------------------------------------
+
+
+def _render_new(ctx: Ctx, enrolment: Enrolment, package: Package, content: ContentForm, settings: SettingsForm,
+                status: int = 200) -> Response:
+    return render_staff(ctx, "staff/plan_new.html", status=status,
+                        title=f"{'Fel: ' if status != 200 else ''}Ny aktivitetsplan – {enrolment.patient.display_name}",
+                        enrolment=enrolment, package=package, tab="planer", content=content, form=settings,
+                        anchors=content.anchors() + settings.anchors(), closed=closed_reason(enrolment))
+
+
+@router.post("/personal/moment/{eid}/aktivitetsplaner/ny")
+def new_plan_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
+    """Create a patient-specific plan: title, instructions, 1–5 fields, and its schedule."""
+    enrolment, package = _load(ctx, eid, Action.enrolment_customise)
+    _require_open(enrolment)
+    content, definition, _ = parse_content(form, None, {})
+    settings, values = parse_settings(form)
+    if definition is None or values is None:
+        ctx.audit("plan.compose", enrolment)
+        return _render_new(ctx, enrolment, package, content, settings, status=422)
+    plan = EnrolmentPlan(enrolment_id=enrolment.id, plan_id=None, definition=definition, days={},
+                         updated_at=ctx.now)
+    apply_plan_settings(plan, ctx.now, **values)
+    enrolment.plans.append(plan)
+    ctx.db.flush()
+    state = f"aktiverad från {format_day(plan.start_date)}" if plan.activated else "inte aktiverad"
+    record(ctx, enrolment, EventKind.plan_changed,
+           f"Egen aktivitetsplan ”{definition['title']}” skapades med {len(definition['fields'])} fält, {state}.")
+    ctx.audit("plan.create", enrolment, f"plan:{plan.id}")
+    return redirect(f"{_base(enrolment)}/{plan.id}?skapad=1")
