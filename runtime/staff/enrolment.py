@@ -579,6 +579,7 @@ NOTICES = {
     "valkomst": "Välkomsttexten är sparad.",
     "kontakter": "Kontakterna är sparade.",
     "innehall": "Moduler och steg är sparade.",
+    "avisering": "Patientens uppgifter för aviseringar är sparade.",
     "inget": "Inget ändrades.",
 }
 
@@ -608,7 +609,7 @@ def customise_page(ctx: Ctx, enrolment: Enrolment, package: Package, status: int
 
 def _anchor(key: str) -> str | None:
     """The id of the field an error key is about (the page's field ids), None when there is none."""
-    if key.startswith("contact-") or key in ("welcome_text", "kontakter"):
+    if key.startswith("contact-") or key in ("welcome_text", "kontakter", "patient_email", "patient_phone"):
         return key
     if key.startswith("modules."):
         return f"modul-{key.split('.', 1)[1]}-aktuell"
@@ -643,6 +644,9 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
     section = first(form, "_section")
     change, values, saved = Customisation(), {}, "kontakter"
     current = [contact_data(c) for c in enrolment.contacts]
+    if section == "avisering":
+        return _save_notice_contacts(ctx, enrolment, package, first(form, "patient_email")[:300],
+                                     first(form, "patient_phone")[:100])
     if section == "valkomst":
         values["welcome_text"] = first(form, "welcome_text")[:WELCOME_MAX + 1]
         change.welcome_text, saved = values["welcome_text"], "valkomst"
@@ -685,6 +689,29 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
         enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
         return _refused(ctx, enrolment, package, exc.errors or {"anpassning": exc.message}, values, exc.status)
     return redirect(f"/personal/moment/{eid}/anpassa?sparat={saved if changes else 'inget'}")
+
+
+def _save_notice_contacts(ctx: Ctx, enrolment: Enrolment, package: Package, email_text: str,
+                          phone_text: str) -> Response:
+    """The patient's e-mail address and mobile number for "Avisera" notices (the person's, for all their enrolments)."""
+    errors = {}
+    try:
+        email = clean_email(email_text)
+    except ValueError as exc:
+        errors["patient_email"] = str(exc)
+    try:
+        phone = clean_mobile(phone_text)
+    except ValueError as exc:
+        errors["patient_phone"] = str(exc)
+    if errors:
+        return _refused(ctx, enrolment, package, errors, {"patient_email": email_text, "patient_phone": phone_text})
+    patient = enrolment.patient
+    changed = (patient.email, patient.phone) != (email, phone)
+    patient.email, patient.phone = email, phone
+    if changed:
+        record(ctx, enrolment, EventKind.customised, "Patientens uppgifter för aviseringar ändrades.")
+        ctx.audit("patient.contact.update", enrolment)
+    return redirect(f"/personal/moment/{enrolment.id}/anpassa?sparat={'avisering' if changed else 'inget'}")
 
 
 def _refused(ctx: Ctx, enrolment: Enrolment, package: Package, errors: dict[str, str],

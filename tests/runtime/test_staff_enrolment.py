@@ -401,3 +401,26 @@ def test_preview__other_unit_not_found_patients_refused(app, people, login_as):
         assert olle.get(url).status_code == 404
     assert login_as("anna").get(f"/personal/moment/{e}/forhandsvisning").status_code == 403
     assert login_as("tim").get(f"/personal/moment/{e}/forhandsvisning").status_code == 200  # any therapist may read
+
+
+def test_customise__patient_notice_details__saved_checked_and_refused_for_others(app, people, login_as):
+    tove = login_as("tove")
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    bad = tove.post(url, {"_section": "avisering", "patient_email": "inte-en-adress", "patient_phone": "123"})
+    assert bad.status_code == 422
+    assert "giltig e-postadress" in bad.text and "mobilnummer" in bad.text and 'href="#patient_email"' in bad.text
+    ok = tove.post(url, {"_section": "avisering", "patient_email": " anna@exempel.se ", "patient_phone": "070-123 45 67"})
+    assert ok.status_code == 303 and ok.headers["location"].endswith("sparat=avisering")
+    with app.state.stegvis.db.session() as db:
+        anna = db.get(User, people.patient_a)
+        assert (anna.email, anna.phone) == ("anna@exempel.se", "+46701234567")
+        assert db.scalar(select(func.count()).select_from(EnrolmentEvent).where(
+            EnrolmentEvent.enrolment_id == people.enrolment_a, EnrolmentEvent.kind == EventKind.customised)) == 1
+    again = tove.post(url, {"_section": "avisering", "patient_email": "anna@exempel.se", "patient_phone": "0701234567"})
+    assert again.headers["location"].endswith("sparat=inget")
+    cleared = tove.post(url, {"_section": "avisering", "patient_email": "", "patient_phone": ""})
+    assert cleared.status_code == 303
+    with app.state.stegvis.db.session() as db:
+        assert (db.get(User, people.patient_a).email, db.get(User, people.patient_a).phone) == (None, None)
+    assert login_as("tim").post(url, {"_section": "avisering", "patient_email": "x@y.se"}).status_code == 403
+    assert login_as("olle").post(url, {"_section": "avisering", "patient_email": "x@y.se"}).status_code == 404
