@@ -6,6 +6,7 @@ there were errors, so a later stage never sees invalid input.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,17 +126,23 @@ def render_html(program: Program, config: BuildConfig, report: BuildReport, read
 
 
 def render_files(program: Program, config: BuildConfig, report: BuildReport, engine: Engine | None = None,
-                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS) -> dict[str, bytes]:
+                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
+                 gate: Callable[[dict[str, bytes]], bool] | None = None) -> dict[str, bytes] | None:
     """Every file of the package except the manifest. With an engine, steps get readouts.
 
     With `previous` (the pages of the last build and their fingerprints), unchanged pages
     are reused instead of rendered; `progress` hears about pages, sentences and PDFs.
+    `gate` sees the pages and program.json before the slow audio and PDF stages; when it
+    says no (a version too small for the changes), they are skipped and None is returned.
     """
     content_hash = program.tree.content_hash
     readouts = step_readouts(program) if engine is not None else {}
     files = render_html(program, config, report, readouts, previous, progress)
     for form_id, fd in program.forms.items():
         files[f"fhir/Questionnaire-{form_id}.json"] = dumps(questionnaire(program.meta, form_id, fd.form))
+    data = dumps(program_data(program, content_hash, readouts, pdf=config.pdf))
+    if gate is not None and not gate(files | {"program.json": data}):
+        return None
     if engine is not None:
         from builder.render.audio import render_audio  # numpy and LAME: only when there is audio
 
@@ -154,7 +161,7 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
         files.update(pdfs.files)
         report.notes.append(pdfs.summary())
         report.unchanged_notes.append(f"PDF: 0 skapade, {len(pdfs.files)} från cachen.")
-    files["program.json"] = dumps(program_data(program, content_hash, readouts, pdf=config.pdf))
+    files["program.json"] = data
     return files
 
 
@@ -201,12 +208,25 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
             report.notes.append(note)
     meta = program.meta
     old = PreviousPages.of_state(state_file, config.out, meta.id)
-    files = render_files(program, config, report, engine if config.audio else None, old, progress)
-    # The package carries its sources, so that an overlay can extend it as a zip (issue #6).
-    sources, report.manifest["source"] = package_sources(program.tree, files)
-    files |= sources
-    manifest = make_manifest(meta.id, meta.version, meta.title, program.tree.content_hash, files, report.manifest)
-    if not check_version_bump(program, files, manifest, config.out, previous, diags):
+    def with_sources(files: dict[str, bytes]) -> tuple[dict[str, bytes], dict]:
+        # The package carries its sources, so that an overlay can extend it as a zip (issue #6).
+        sources, report.manifest["source"] = package_sources(program.tree, files)
+        files = files | sources
+        return files, make_manifest(meta.id, meta.version, meta.title, program.tree.content_hash, files,
+                                    report.manifest)
+
+    def version_ok(draft: dict[str, bytes]) -> bool:
+        # Checked on the pages and program.json, before audio and PDFs are made: what they add is
+        # patch-level at most, so the verdict cannot change, and a refused build wastes no minutes.
+        return check_version_bump(program, *with_sources(draft), config.out, previous, diags)
+
+    slow = config.audio or config.pdf
+    files = render_files(program, config, report, engine if config.audio else None, old, progress,
+                         gate=version_ok if slow else None)
+    if files is None:
+        return Outcome(program_dir, program, None, report)
+    files, manifest = with_sources(files)
+    if not slow and not check_version_bump(program, files, manifest, config.out, previous, diags):
         return Outcome(program_dir, program, None, report)
     package = write_package(meta.id, meta.version, manifest, files, config, diags, program.tree.program_path)
     if package is not None and snapshot is not None:

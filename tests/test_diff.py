@@ -311,3 +311,17 @@ def test_classify__ranges_and_required_by_direction():
     assert classify("question", "required", False, True) is MAJOR
     assert classify("question", "required", True, False) is MINOR
     assert classify("plan", "schedule.days", {}, {"måndag": "18:00"}) is PATCH
+
+
+def test_build__version_too_small__refused_before_pdfs_are_made(program, config, monkeypatch):
+    # The check runs on the pages and program.json, so a refused build spends nothing on audio or PDFs.
+    import builder.render.pdf as pdf
+
+    build_dir(program(), config, Diagnostics())
+    made = []
+    monkeypatch.setattr(pdf, "render_pdfs", lambda *a, **k: made.append(1) or pytest.fail("PDFs made"))
+    root = program({FORM: sub("  - id: start\n    type: date\n    label: När börjar du?\n", ""),
+                    "program.yaml": version("0.2.0")})
+    diags = Diagnostics()
+    outcome = build_dir(root, config.model_copy(update={"pdf": True}), diags)
+    assert outcome.package is None and [d.code for d in diags.items] == ["PACKAGE-002"] and made == []
