@@ -20,6 +20,7 @@ Must not: keep per-request or per-app state in module globals.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import secrets
@@ -366,8 +367,14 @@ def clear_session_cookie(response: Response, state: AppState) -> None:
                            samesite="lax")
 
 
+@functools.cache
 def make_templates() -> jinja2.Environment:
-    """The runtime's Jinja2 environment: autoescape, StrictUndefined, no logic beyond loops."""
+    """The runtime's Jinja2 environment: autoescape, StrictUndefined, no logic beyond loops.
+
+    One per process, shared by every app in it: it holds no app's state, only compiled
+    templates (which it still reloads when a file changes), so a second app (each test
+    makes one) does not compile every template again.
+    """
     return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
