@@ -71,7 +71,8 @@ def preview_start(eid: int, ctx: StaffDep) -> Response:
     package = enrolment_package(ctx, enrolment)
     values = _common(ctx, enrolment, package)
     modules = module_tree(ctx.db, enrolment, package) if values["readable"] else []
-    plans = [(plan_definition(p, package) or {}).get("title", "Aktivitetsplan") for p in visible_plans(enrolment)]
+    plans = [{"id": p.id, "title": (plan_definition(p, package) or {}).get("title", "Aktivitetsplan")}
+             for p in visible_plans(enrolment)]
     ctx.audit("enrolment.preview", enrolment)
     return render_staff(ctx, "staff/preview.html", title=f"Förhandsvisning – {package.title}", modules=modules,
                         plans=plans, welcome=enrolment.welcome_text, contacts=enrolment.contacts,
