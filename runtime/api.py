@@ -3,9 +3,9 @@
 The same services as the pages, with the same checks: the patient's calls reach
 only the patient's own enrolments (404 otherwise), every state-changing call needs
 the session's CSRF token in `X-CSRF-Token`, and every call that reads or writes
-patient data writes one access-log row. The staff calls here are the minimum that
-part 2's screens build on: start an enrolment for a validated personnummer and
-customise it.
+patient data writes one access-log row. The staff calls here share their services
+with the staff pages (runtime/staff/): start an enrolment for a validated
+personnummer, customise it, and set an activity plan's schedule.
 
 Must not: return a form's score to the patient (it is for the therapist).
 """

@@ -1,8 +1,8 @@
 """The runtime's database model (SQLAlchemy 2 ORM); Alembic migrations create it.
 
-Part 1 (issue #8) uses the patient's side of it; the tables for part 2 (therapist
-screens, flags, read receipts, maintenance phase, ending, purge, roles) are here
-already, so that part adds screens, not migrations of what exists.
+The patient's side (issue #8) and the staff side (issue #9: roles per unit, flags,
+read receipts, maintenance, ending, the timeline's events, notices, purge receipts)
+share it; migration 0001 made the first, 0002 added what the staff side needed.
 
 Rules the model keeps:
 - Times are stored as aware UTC datetimes; dates (a plan's start) as plain dates that
@@ -210,10 +210,10 @@ class Enrolment(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_patient_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Maintenance phase (part 2): reading only until this date; irreversible.
+    # Maintenance phase: reading only until this date; irreversible.
     maintenance_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     maintenance_until: Mapped[date | None] = mapped_column(Date)
-    # Ending (part 2): no access for the patient; a reason is required; irreversible.
+    # Ending: no access for the patient; a reason is required; irreversible.
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     end_reason: Mapped[str | None] = mapped_column(Text)
@@ -343,7 +343,7 @@ class PageComment(Base):
 class EnrolmentPlan(Base):
     """An activity plan in one enrolment: the package's plan with this patient's schedule.
 
-    `definition` is None for a package plan used as it is; part 2 stores a therapist's
+    `definition` is None for a package plan used as it is; it holds a therapist's
     edited or patient-specific plan there (same shape as program.json's plans).
     """
 

@@ -4,7 +4,7 @@ Input: a request context whose patient owns the enrolment (the routes check that
 first) and the enrolment's package. Output: rows written in the request's
 transaction, each with its access-log row; a refusal is an `AppError` with a
 Swedish message. Flags for the therapist (form submitted when the form says so,
-message, page comment) are raised here, so part 2 only has to show them; next to
+message, page comment) are raised here, for the staff pages to show; next to
 each, `runtime.notify.notify_therapist` queues the therapist's e-mail notification
 (if they asked for one; batched, and sent after the commit).
 

@@ -252,7 +252,7 @@ def require_user(ctx: CtxDep) -> Ctx:
 
 
 def require_patient(ctx: CtxDep) -> Ctx:
-    """A logged-in citizen; staff are sent away (their screens come in part 2)."""
+    """A logged-in citizen; staff are sent away (their pages are under /personal)."""
     ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
