@@ -343,8 +343,8 @@ class PageComment(Base):
 class EnrolmentPlan(Base):
     """An activity plan in one enrolment: the package's plan with this patient's schedule.
 
-    `definition` is None for a package plan used as it is; it holds a therapist's
-    edited or patient-specific plan there (same shape as program.json's plans).
+    `definition` is None for a package plan used as it is, else a therapist's edited
+    or patient-specific plan (same shape as program.json's plans).
     """
 
     __tablename__ = "enrolment_plans"
