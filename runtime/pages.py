@@ -58,6 +58,7 @@ from runtime.web import (
     PatientDep,
     check_login_csrf,
     clear_session_cookie,
+    first,
     login_csrf_token,
     not_found,
     redirect,
@@ -80,10 +81,6 @@ MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js"
 #: Package files are program content, never patient data; still, nothing in them may run as our page.
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
-
-def first(form: dict[str, list[str]], key: str) -> str:
-    """The first value of a posted field ('' when absent)."""
-    return (form.get(key) or [""])[0]
 
 
 def answers_of(form: dict[str, list[str]]) -> dict[str, list[str]]:

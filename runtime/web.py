@@ -304,6 +304,11 @@ async def read_form(request: Request) -> dict[str, list[str]]:
     return out
 
 
+def first(form: dict[str, list[str]], key: str) -> str:
+    """The first value of a posted field ('' when absent)."""
+    return (form.get(key) or [""])[0]
+
+
 FormDep = Annotated[dict[str, list[str]], Depends(read_form)]
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from runtime import purge as purging
+from runtime import web
 from runtime.models import LocalCredential, Role, Unit, UnitRole, User, UserKind
 from runtime.staff.access import ROLE_NAMES, Action, allowed, require
 from runtime.staff.common import render_staff
@@ -52,7 +53,7 @@ ROLE_NOTICES = {
 
 def first(form: dict[str, list[str]], key: str) -> str:
     """The first value of a posted field, stripped ('' when absent)."""
-    return (form.get(key) or [""])[0].strip()
+    return web.first(form, key).strip()
 
 
 def local_date(moment: datetime | None, ctx: Ctx) -> str:

@@ -49,7 +49,7 @@ from runtime.packages import Package, version_key
 from runtime.staff.access import Action, allowed, enrolment_package, require, unit_enrolment
 from runtime.staff.common import render_staff
 from runtime.staff.events import record
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, redirect
+from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,10 +60,6 @@ CONTACT_LIMITS = {"name": 200, "role": 200, "phone": 50, "email": 200, "hours": 
 ENDED = "Momentet är avslutat. Ett avslutat moment går inte att ändra."
 STATE_NAMES = {ModuleState.current: "aktuell", ModuleState.upcoming: "kommande"}
 
-
-def first(form: dict[str, list[str]], key: str) -> str:
-    """The first value of a posted field ('' when absent)."""
-    return (form.get(key) or [""])[0]
 
 
 def local_today(ctx: Ctx):

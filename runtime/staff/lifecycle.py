@@ -53,9 +53,9 @@ from runtime.models import (
 from runtime.packages import Package, version_key
 from runtime.staff.access import POLICY, Action, allowed, enrolment_package, require, unit_enrolment
 from runtime.staff.common import render_staff
-from runtime.staff.enrolment import ENDED, first, local_today, unit_therapists
+from runtime.staff.enrolment import ENDED, local_today, unit_therapists
 from runtime.staff.events import record
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, redirect
+from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)
 

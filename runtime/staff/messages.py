@@ -47,15 +47,12 @@ from runtime.packages import Package
 from runtime.schedule import MONTHS
 from runtime.staff.access import POLICY, Action, allowed, enrolment_package, unit_enrolment
 from runtime.staff.common import render_staff
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
+from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
 
 SUBJECT_MAX = 200
 
-
-def _first(form: dict[str, list[str]], key: str) -> str:
-    return (form.get(key) or [""])[0]
 
 
 def short_time(moment, tz) -> str:
@@ -119,9 +116,9 @@ class Compose:
 def read_compose(ctx: Ctx, form: dict[str, list[str]], with_subject: bool) -> Compose:
     """The posted message, checked: subject (for a new thread) and body, with Swedish errors."""
     limit = ctx.app.settings.max_text_length
-    out = Compose(" ".join(_first(form, "subject").split())[:SUBJECT_MAX + 100],
-                  _first(form, "body").replace("\r\n", "\n").strip()[:limit + 1000],
-                  _first(form, "notify") == "ja")
+    out = Compose(" ".join(first(form, "subject").split())[:SUBJECT_MAX + 100],
+                  first(form, "body").replace("\r\n", "\n").strip()[:limit + 1000],
+                  first(form, "notify") == "ja")
     if with_subject:
         if not out.subject:
             out.errors["subject"] = "Skriv ett ämne."

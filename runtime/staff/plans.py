@@ -58,7 +58,7 @@ from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolm
 from runtime.staff.common import render_staff
 from runtime.staff.events import record
 from runtime.views import QuestionView, fmt_number, fmt_time, plan_results, question_views
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
+from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,9 +75,6 @@ NOTICES = {"sparat": "Inställningarna är sparade.", "oforandrat": "Inget ändr
            "aterstallt": "Planen är återställd till programmets version.",
            "skapad": "Den egna aktivitetsplanen är skapad. Aktivera den när den är klar."}
 
-
-def _first(form: dict[str, list[str]], key: str) -> str:
-    return (form.get(key) or [""])[0]
 
 
 def _base(enrolment: Enrolment) -> str:
@@ -364,10 +361,10 @@ def _int(text: str, errors: dict[str, str], key: str, message: str) -> int:
 
 def parse_settings(form: dict[str, list[str]]) -> tuple[SettingsForm, dict[str, Any] | None]:
     """The posted schedule form, checked: (the form to show again, values for apply_plan_settings or None)."""
-    posted = SettingsForm(_first(form, "start_date").strip()[:20], _first(form, "repeat_every_weeks")[:10],
-                          _first(form, "registration_window_days")[:10], _first(form, "flag_missed") == "ja",
-                          _first(form, "allow_comments") == "ja", _first(form, "activated") == "ja",
-                          [DayRow(i, d, _first(form, f"day-{i}") == "ja", _first(form, f"time-{i}").strip()[:10])
+    posted = SettingsForm(first(form, "start_date").strip()[:20], first(form, "repeat_every_weeks")[:10],
+                          first(form, "registration_window_days")[:10], first(form, "flag_missed") == "ja",
+                          first(form, "allow_comments") == "ja", first(form, "activated") == "ja",
+                          [DayRow(i, d, first(form, f"day-{i}") == "ja", first(form, f"time-{i}").strip()[:10])
                            for i, d in enumerate(WEEKDAYS)])
     errors: dict[str, str] = {}
     start = None
@@ -573,8 +570,8 @@ def parse_content(form: dict[str, list[str]], current: dict | None, usage: dict[
     summary of field changes for the timeline).
     """
     existing = {f["id"]: f for f in (current or {}).get("fields", [])}
-    posted = ContentForm(" ".join(_first(form, "title").split())[:TITLE_MAX + 50],
-                         _first(form, "description").replace("\r\n", "\n").strip()[:DESCRIPTION_MAX + 500], [])
+    posted = ContentForm(" ".join(first(form, "title").split())[:TITLE_MAX + 50],
+                         first(form, "description").replace("\r\n", "\n").strip()[:DESCRIPTION_MAX + 500], [])
     errors = posted.errors
     if not posted.title:
         errors["titel"] = "Skriv en rubrik för planen."
@@ -587,18 +584,18 @@ def parse_content(form: dict[str, list[str]], current: dict | None, usage: dict[
     for i in range(len(existing) + MAX_FIELDS):
         if f"f{i}-id" not in form:
             continue
-        fid = _first(form, f"f{i}-id").strip()
+        fid = first(form, f"f{i}-id").strip()
         if fid and (fid not in existing or fid in seen):
             raise AppError(409, "Planen har ändrats sedan sidan laddades. Ladda om sidan och försök igen.",
                            title="Planen har ändrats")
         seen.add(fid)
         old = existing.get(fid)
-        row = FieldRow(len(rows), fid, _first(form, f"f{i}-type") or (old["type"] if old else "number"),
-                       " ".join(_first(form, f"f{i}-label").split())[:LABEL_MAX + 50],
-                       " ".join(_first(form, f"f{i}-help").split())[:HELP_MAX + 50],
-                       " ".join(_first(form, f"f{i}-unit").split())[:UNIT_MAX + 20],
-                       _first(form, f"f{i}-min").strip()[:20], _first(form, f"f{i}-max").strip()[:20],
-                       _first(form, f"f{i}-required") == "ja", _first(form, f"f{i}-remove") == "ja",
+        row = FieldRow(len(rows), fid, first(form, f"f{i}-type") or (old["type"] if old else "number"),
+                       " ".join(first(form, f"f{i}-label").split())[:LABEL_MAX + 50],
+                       " ".join(first(form, f"f{i}-help").split())[:HELP_MAX + 50],
+                       " ".join(first(form, f"f{i}-unit").split())[:UNIT_MAX + 20],
+                       first(form, f"f{i}-min").strip()[:20], first(form, f"f{i}-max").strip()[:20],
+                       first(form, f"f{i}-required") == "ja", first(form, f"f{i}-remove") == "ja",
                        usage.get(fid, 0) if fid else 0, old["type"] if old else "")
         if old is not None and old["type"] not in EDITABLE_TYPES:
             row.type = old["type"]  # choices and scales keep their type

@@ -12,22 +12,19 @@ from sqlalchemy import select, update
 
 from runtime.models import LoginSession, UnitRole, User
 from runtime.staff.common import render_staff
-from runtime.web import AppError, CsrfForm, StaffDep, redirect
+from runtime.web import AppError, CsrfForm, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)
 
 EMAIL_MAX = 200
 
 
-def _first(form: dict[str, list[str]], key: str) -> str:
-    return (form.get(key) or [""])[0]
-
 
 @router.post("/personal/enhet")
 def switch_unit(ctx: StaffDep, form: CsrfForm) -> Response:
     """Act in another unit where the person has a live role (the session remembers it)."""
     try:
-        unit_id = int(_first(form, "unit_id"))
+        unit_id = int(first(form, "unit_id"))
     except ValueError:
         raise AppError(422, "Välj en vårdenhet.") from None
     has_role = ctx.db.scalar(select(UnitRole.id).where(UnitRole.user_id == ctx.user.id, UnitRole.unit_id == unit_id,
@@ -50,8 +47,8 @@ def profile_page(ctx: StaffDep) -> Response:
 def profile_save(ctx: StaffDep, form: CsrfForm) -> Response:
     """Save the e-mail address and the notification choice."""
     me = ctx.db.get(User, ctx.user.id)
-    email = _first(form, "email").strip()
-    wants = _first(form, "notify_events") == "ja"
+    email = first(form, "email").strip()
+    wants = first(form, "notify_events") == "ja"
     error = None
     if email and ("@" not in email or len(email) > EMAIL_MAX or any(c.isspace() for c in email)):
         error = "Skriv en giltig e-postadress, till exempel namn@region.se."
