@@ -8,7 +8,7 @@ media paths) are cached per package.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from runtime.content import markdown, media_file
 from runtime.forms import condition_met
 from runtime.models import FormSubmission, PageComment, Registration
 from runtime.packages import Package
-from runtime.schedule import WEEKDAYS, Occasion, format_day, format_local, last_day
+from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_local, last_day
 
 REQUIRED = "måste besvaras"
 
@@ -28,6 +28,21 @@ def fmt_number(x: float | int) -> str:
     """A number the Swedish way: 1,5 and 12 000."""
     text = f"{x:,.10g}" if isinstance(x, float) else f"{x:,}"
     return text.replace(",", "\u00a0").replace(".", ",")
+
+
+def day_text(moment: datetime | date | None, tz: ZoneInfo, year: bool = True) -> str:
+    """"2 mars 2026" (or "2 mars") in the local time zone; empty for None."""
+    if moment is None:
+        return ""
+    day = moment.astimezone(tz).date() if isinstance(moment, datetime) else moment
+    return f"{day.day} {MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
+
+
+def time_text(moment: datetime | None, tz: ZoneInfo) -> str:
+    """"2 mars 2026 kl. 10.05" in the local time zone; empty for None."""
+    if moment is None:
+        return ""
+    return f"{day_text(moment, tz)} kl. {moment.astimezone(tz):%H.%M}"
 
 
 def fmt_time(moment: datetime | None, tz: ZoneInfo) -> str:

@@ -44,21 +44,15 @@ from runtime.models import (
 )
 from runtime.notify import NO_CONTACT, notify_patient
 from runtime.packages import Package
-from runtime.schedule import MONTHS
 from runtime.staff.access import POLICY, Action, allowed, enrolment_package, unit_enrolment
 from runtime.staff.common import render_staff
+from runtime.views import time_text
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
 
 SUBJECT_MAX = 200
 
-
-
-def short_time(moment, tz) -> str:
-    """"3 mars 2026 kl. 14.02" in the runtime's time zone."""
-    local = moment.astimezone(tz)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
 
 
 def closed_reason(enrolment: Enrolment) -> str | None:
@@ -171,7 +165,7 @@ def thread_rows(ctx: Ctx, enrolment: Enrolment) -> list[ThreadRow]:
     for t in threads:
         total, unread = stats.get(t.id, (0, 0))
         by = "Patienten" if t.created_by == enrolment.patient_id else "Vården"
-        rows.append(ThreadRow(t.id, t.subject, by, total, unread, short_time(t.last_message_at, tz)))
+        rows.append(ThreadRow(t.id, t.subject, by, total, unread, time_text(t.last_message_at, tz)))
     return rows
 
 
@@ -252,7 +246,7 @@ def notice_text(row: Notification | None, tz) -> str:
         return "Avisering begärd."
     how = "e-post" if row.channel.value == "email" else "SMS"
     if row.sent_at is not None:
-        return f"Aviserad med {how} {short_time(row.sent_at, tz)}."
+        return f"Aviserad med {how} {time_text(row.sent_at, tz)}."
     if row.error == NO_CONTACT:
         return "Ingen avisering: " + NO_CONTACT
     if row.error and not row.error.startswith("Skickas"):
@@ -269,9 +263,9 @@ def message_views(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, unread_
         mine = m.sender_role == AuthorRole.therapist
         receipt = None
         if mine:
-            receipt = f"Läst av patienten {short_time(m.read_at, tz)}" if m.read_at else "Inte läst än"
+            receipt = f"Läst av patienten {time_text(m.read_at, tz)}" if m.read_at else "Inte läst än"
         author = ("Du" if m.sender_id == ctx.user.id else "Behandlaren") if mine else enrolment.patient.display_name
-        out.append(MessageView(m.id, mine, author, short_time(m.created_at, tz), m.body, receipt,
+        out.append(MessageView(m.id, mine, author, time_text(m.created_at, tz), m.body, receipt,
                                m.id in unread_before, notice_text(notices.get(m.created_at), tz) if m.notify else None))
     return out
 

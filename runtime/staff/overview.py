@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -30,31 +29,17 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import aliased
 
 from runtime.models import AccessLogEntry, Enrolment, EnrolmentStatus, Flag, FlagKind, Role, User
-from runtime.schedule import MONTHS, format_day
+from runtime.schedule import format_day
 from runtime.staff.access import Action, allowed, roles
 from runtime.staff.common import render_staff, staff_nav
 from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
+from runtime.views import day_text, time_text
 from runtime.web import Ctx, StaffDep
 
 router = APIRouter(include_in_schema=False)
 
 STATUS_TEXT = {EnrolmentStatus.active: "Pågående", EnrolmentStatus.maintenance: "Vidmakthålls",
                EnrolmentStatus.ended: "Avslutat"}
-
-
-def day_text(moment: datetime | date | None, tz: ZoneInfo, year: bool = True) -> str:
-    """"2 mars 2026" (or "2 mars") in the local time zone; empty for None."""
-    if moment is None:
-        return ""
-    day = moment.astimezone(tz).date() if isinstance(moment, datetime) else moment
-    return f"{day.day} {MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
-
-
-def time_text(moment: datetime | None, tz: ZoneInfo) -> str:
-    """"2 mars 2026 kl. 10.05" in the local time zone; empty for None."""
-    if moment is None:
-        return ""
-    return f"{day_text(moment, tz)} kl. {moment.astimezone(tz):%H.%M}"
 
 
 def days_left_text(until: date | None, today: date) -> tuple[str, bool]:

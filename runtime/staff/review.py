@@ -42,8 +42,7 @@ from runtime.services import plan_goal
 from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolment
 from runtime.staff.common import render_staff
 from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
-from runtime.staff.overview import day_text, time_text
-from runtime.views import answer_text, fmt_number, plan_results, schedule_text
+from runtime.views import answer_text, day_text, fmt_number, plan_results, schedule_text, time_text
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
 
 router = APIRouter(include_in_schema=False)

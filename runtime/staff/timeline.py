@@ -47,8 +47,7 @@ from runtime.services import plan_goal
 from runtime.staff.access import Action, enrolment_package, unit_enrolment
 from runtime.staff.common import render_staff
 from runtime.staff.flags import FLAG_INFO
-from runtime.staff.overview import day_text, time_text
-from runtime.views import answer_text, fmt_number
+from runtime.views import answer_text, day_text, fmt_number, time_text
 from runtime.web import Ctx, StaffDep
 
 router = APIRouter(include_in_schema=False)
