@@ -35,7 +35,7 @@ def second_version(packages: Path, version: str = "0.2.0") -> Path:
     (dst / "program.json").write_bytes(data)
     manifest = json.loads((dst / "manifest.json").read_text("utf-8"))
     manifest["program"]["version"] = version
-    manifest["files"]["program.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    manifest["files"]["program.json"] |= {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     (dst / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
     return dst
 
