@@ -26,7 +26,6 @@ cache folder; must not validate content (validate does, on the extracted folder)
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -35,8 +34,9 @@ from typing import TYPE_CHECKING
 
 from builder.diagnostics import CATALOGUE
 from builder.yamlsrc import dump_yaml
+from stegvis_package.model import Manifest
 from stegvis_package.paths import MANIFEST, SOURCE_DIR, is_safe_path
-from stegvis_package.reader import NotAPackage, PackageReader, open_package
+from stegvis_package.reader import FolderReader, NotAPackage, PackageReader, open_package
 from stegvis_package.verify import PackageInvalid, Refusal, read_manifest, verify
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,8 +170,7 @@ def open_base_package(path: Path, cache: Path | None = None) -> BasePackage:
             key = hashlib.file_digest(f, "sha256").hexdigest()
         done = bases / key
         if (done / MANIFEST).is_file():  # these exact bytes were checked when extracted
-            manifest_bytes = (done / MANIFEST).read_bytes()
-            return _package(path, done, json.loads(manifest_bytes), manifest_bytes)
+            return _package(path, done, *read_manifest(FolderReader(done)))
     try:
         with open_package(path) as reader:
             return _open(name, path, reader, bases, key)
@@ -207,7 +206,7 @@ def _open(name: str, path: Path, reader: PackageReader, bases: Path, key: str | 
     done = bases / key
     if not (done / MANIFEST).is_file():
         _extract(done, sources, verified.manifest_bytes)
-    return _package(path, done, json.loads(verified.manifest_bytes), verified.manifest_bytes)
+    return _package(path, done, verified.manifest, verified.manifest_bytes)
 
 
 def _extract(done: Path, sources: dict[str, bytes], manifest_bytes: bytes) -> None:
@@ -230,7 +229,8 @@ def _extract(done: Path, sources: dict[str, bytes], manifest_bytes: bytes) -> No
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _package(path: Path, done: Path, manifest: dict, manifest_bytes: bytes) -> BasePackage:
-    source = manifest.get("source") or {}
+def _package(path: Path, done: Path, manifest: Manifest, manifest_bytes: bytes) -> BasePackage:
+    source = manifest.source or {}
     hidden = frozenset(h for h in source.get("hidden", []) if isinstance(h, str))
-    return BasePackage(path, done / SOURCE_DIR, manifest, hashlib.sha256(manifest_bytes).hexdigest(), hidden)
+    return BasePackage(path, done / SOURCE_DIR, manifest.model_dump(mode="json", exclude_none=True),
+                       hashlib.sha256(manifest_bytes).hexdigest(), hidden)

@@ -7,7 +7,8 @@ changelog for reviewers (`format_text`) or as structured data (`diff_as_data`); 
 the build's check that a new version number is large enough (`check_version_bump`,
 diagnostic PACKAGE-002).
 
-It reads only `manifest.json`, `program.json` and the step pages of a package: a
+It reads only `manifest.json`, `program.json` and the step fragments of a package,
+through the package contract's reader and verification (`stegvis_package`): a
 diff compares what patients were given, not the sources (a package's `source/` files
 are ignored; a changed source shows as a changed page anyway). The compatibility rules
 live in `builder/compat.py`. This module must not write files.
