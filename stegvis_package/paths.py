@@ -7,7 +7,6 @@ package can never make a reader leave its folder or zip.
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.json.sig"
@@ -26,8 +25,8 @@ def is_safe_path(rel: str) -> bool:
     """A relative POSIX path of plain segments (letters, digits, . _ -), never . or .., never absolute."""
     if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel:
         return False
-    parts = PurePosixPath(rel).parts
-    return bool(parts) and all(_SEGMENT.match(p) and p not in (".", "..") for p in parts)
+    # Split by hand: PurePosixPath would quietly drop "." and empty segments.
+    return all(_SEGMENT.match(p) and p not in (".", "..") for p in rel.split("/"))
 
 
 def fragment_path(module_id: str, step_id: str) -> str:
