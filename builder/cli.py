@@ -117,6 +117,14 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
     rt.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    actions = rt.add_subparsers(dest="action", metavar="{backup,restore}")
+    for name, text, path_help in (
+            ("backup", "write a consistent copy of the SQLite database while the runtime runs", "file or folder"),
+            ("restore", "replace the SQLite database with a checked backup (stop the runtime first)", "backup file")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("path", type=Path, help=path_help)
+        action.add_argument("--database", metavar="URL", dest="action_database",
+                            help="SQLAlchemy URL (default: $DATABASE_URL, else sqlite:///var/stegvis.sqlite3)")
     return parser
 
 
@@ -280,7 +288,28 @@ def run_unchanged(args: argparse.Namespace, programs: list[Path]) -> int | None:
     return EXIT_CONTENT if diags.has_errors(args.strict) else EXIT_OK
 
 
+def run_backup(args: argparse.Namespace) -> int:
+    """`stegvis runtime backup|restore PATH`: the SQLite database, copied online or put back."""
+    from runtime.backup import BackupError, backup, restore  # lazily, like the runtime itself
+    from runtime.settings import default_database_url
+
+    url = args.action_database or args.database or default_database_url()
+    try:
+        if args.action == "backup":
+            done = backup(url, args.path)
+            print(f"Säkerhetskopian är skriven och kontrollerad: {done}", file=sys.stderr)
+        else:
+            done = restore(url, args.path)
+            print(f"Databasen {done} är återläst från {args.path}.", file=sys.stderr)
+    except BackupError as exc:
+        print(f"stegvis: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "runtime" and args.action:
+        return run_backup(args)
     if args.command == "runtime":
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
 
