@@ -112,6 +112,8 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     rt.add_argument("--public-key", type=Path, metavar="PEM",
                     help="Ed25519 public key; packages must then carry a valid manifest.json.sig")
+    rt.add_argument("--require-signature", action="store_true",
+                    help="refuse to start without --public-key, so no unsigned package is served (recommended)")
     rt.add_argument("--demo", action="store_true", help="seed a demo unit, therapist and two patients in FRAMÅT")
     rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
     rt.add_argument("--insecure-cookies", action="store_true",
@@ -312,9 +314,14 @@ def run(args: argparse.Namespace) -> int:
         return run_backup(args)
     if args.command == "runtime":
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
+        from runtime.settings import ConfigurationError
 
-        return serve(settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies),
-                     args.host, args.port, demo=args.demo, workers=args.workers)
+        try:
+            settings = settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,
+                                          args.require_signature)
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from exc
+        return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
     if args.command == "drift":
         return run_drift(args)
     if args.command == "review":

@@ -24,7 +24,7 @@ from runtime.db import Database, DatabaseBusy
 from runtime.identity import install_log_redaction
 from runtime.notify import Outbox
 from runtime.packages import PackageStore, load_public_key
-from runtime.settings import TEMPLATES, RuntimeSettings
+from runtime.settings import TEMPLATES, ConfigurationError, RuntimeSettings
 from runtime.web import AppError, AppState, SecurityHeaders, error_response, is_api, make_templates, not_found
 
 log = logging.getLogger("stegvis.runtime")
@@ -42,6 +42,8 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     db = Database(settings.database_url)
     if migrate:
         db.migrate()
+    if settings.require_signature and settings.public_key is None:
+        raise ConfigurationError("require_signature kräver en publik nyckel (public_key).")
     key = load_public_key(settings.public_key) if settings.public_key else None
     store = PackageStore(settings.packages, key)
     if scan:

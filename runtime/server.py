@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 
 from runtime.app import create_app
-from runtime.settings import RuntimeSettings
+from runtime.packages import load_public_key
+from runtime.settings import ConfigurationError, RuntimeSettings
 
 log = logging.getLogger("stegvis.runtime")
 
@@ -115,9 +116,21 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
 
 
 def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
-                       insecure_cookies: bool) -> RuntimeSettings:
-    """Settings from the command line; DATABASE_URL is the default database."""
-    values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies}
+                       insecure_cookies: bool, require_signature: bool = False) -> RuntimeSettings:
+    """Settings from the command line; DATABASE_URL is the default database.
+
+    Raises ConfigurationError (Swedish and English) for settings the runtime cannot start with.
+    """
+    if require_signature and public_key is None:
+        raise ConfigurationError("--require-signature kräver --public-key: ange den publika nyckel som paketen "
+                                 "är signerade med. (--require-signature needs --public-key.)")
+    if public_key is not None:
+        try:
+            load_public_key(public_key)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+    values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies,
+                    "require_signature": require_signature}
     if database:
         values["database_url"] = database
     return RuntimeSettings(**values)

@@ -18,6 +18,10 @@ DEFAULT_DATABASE = "sqlite:///var/stegvis.sqlite3"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "runtime"
 
 
+class ConfigurationError(ValueError):
+    """Settings the runtime cannot start with; the message says what to change (for the command line)."""
+
+
 def default_database_url() -> str:
     """DATABASE_URL from the environment (PostgreSQL in production), else the SQLite file under var/."""
     return os.environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE
@@ -48,6 +52,8 @@ class RuntimeSettings(BaseModel):
                               description="SQLAlchemy URL: sqlite:///file or postgresql+psycopg://…")
     public_key: Path | None = Field(None, description="Ed25519 public key (PEM); when set, every package "
                                     "must carry a valid manifest.json.sig.")
+    require_signature: bool = Field(False, description="Refuse to start without a public key, so that no "
+                                    "unsigned package is ever served (recommended in production).")
     cookie_secure: bool = Field(True, description="Mark cookies Secure (and use the __Host- prefix). "
                                 "Browsers accept Secure cookies from http://localhost.")
     session_idle_minutes: int = Field(30, description="A session ends after this long without a request.")

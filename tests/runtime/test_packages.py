@@ -177,3 +177,29 @@ def test_enrolment_pinned__its_version_missing_gives_a_clear_page(app, people, a
     app.state.stegvis.store.scan()
     response = anna.get(f"/moment/{people.enrolment_a}")
     assert response.status_code == 503 and "går inte att visa just nu" in response.text
+
+
+def test_require_signature__without_a_key_or_with_a_bad_one__refuses_to_start(tmp_path, capsys):
+    from builder.cli import main
+
+    assert main(["runtime", "--packages", str(tmp_path), "--require-signature"]) == 2
+    assert "--require-signature kräver --public-key" in capsys.readouterr().err
+    (tmp_path / "nyckel.pem").write_text("inte en nyckel")
+    assert main(["runtime", "--packages", str(tmp_path), "--public-key", str(tmp_path / "nyckel.pem")]) == 2
+    err = capsys.readouterr().err
+    assert "Kan inte läsa den publika nyckeln" in err and "Traceback" not in err
+
+
+def test_rescan__hashes_again__a_file_changed_with_its_size_and_time_put_back_is_refused(packages):
+    import os
+
+    store = PackageStore(packages)
+    assert store.scan().loaded == [PACKAGE]
+    page = packages / "testprogram" / "0.1.0" / "start" / "valkommen.html"
+    before = page.stat()
+    page.write_bytes(page.read_bytes().replace(b"kort", b"KORT"))
+    os.utime(page, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert page.stat().st_size == before.st_size and page.stat().st_mtime_ns == before.st_mtime_ns
+    report = store.scan()
+    assert report.loaded == [] and "sha256" in report.refused["testprogram/0.1.0"]
+    assert store.get(*PACKAGE) is None
