@@ -40,7 +40,7 @@ from builder.diagnostics import CATALOGUE
 from builder.yamlsrc import dump_yaml
 
 if TYPE_CHECKING:  # pragma: no cover
-    from builder.load import SourceTree
+    from builder.model import SourceTree
 
 #: The package folder holding the sources.
 SOURCE_DIR = "source"

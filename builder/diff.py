@@ -40,7 +40,7 @@ from builder.compat import (
 from builder.diagnostics import Diagnostics
 
 if TYPE_CHECKING:
-    from builder.validate import Program
+    from builder.model import Program
 
 
 class PackageError(Exception):

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from builder.config import BuildConfig
     from builder.diagnostics import Diagnostic
+    from builder.model import Program, Step
     from builder.render.readout import Readout
-    from builder.validate import Program, Step
 
 #: Bump when the state file's layout or the fingerprints' contents change.
 STATE_FORMAT = 1

@@ -31,6 +31,7 @@ from builder.incremental import (
     state_path,
     take_snapshot,
 )
+from builder.model import Program, Step
 from builder.package import PackageResult, dumps, make_manifest, write_package
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.data import program_data
@@ -39,7 +40,7 @@ from builder.render.html import render_pages
 from builder.render.readout import Readout, build_readout
 from builder.resolve import resolve_program
 from builder.speech.lexicon import Lexicon
-from builder.validate import Program, Step, validate_program
+from builder.validate import validate_program
 
 if TYPE_CHECKING:  # pragma: no cover
     from builder.speech.engines import Engine

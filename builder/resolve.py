@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from builder.base_package import SOURCE_DIR, BasePackageError, is_package, open_base_package
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.drift import drift_report
-from builder.load import ModuleSource, SourceTree, load_tree
+from builder.load import load_tree
+from builder.model import ModuleSource, SourceTree
 from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
 from builder.validate import report_errors
 from builder.yamlsrc import YamlDoc

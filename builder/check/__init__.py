@@ -11,7 +11,7 @@ from builder.check.accessibility import check_accessibility
 from builder.check.readability import check_language, check_readability
 from builder.check.references import check_references
 from builder.diagnostics import Diagnostics
-from builder.validate import Program
+from builder.model import Program
 
 #: Rules that look at one step at a time, so that their findings can be kept with the
 #: step's parsed body between builds (`stegvis serve`, issue #7).

@@ -13,8 +13,8 @@ from markdown_it.token import Token
 
 from builder.diagnostics import Diagnostics
 from builder.markdown import inline_text
+from builder.model import Program, Step
 from builder.speech.sentences import sentences
-from builder.validate import Program, Step
 
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:]+(?=\s|$)")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.markdown import CALLOUT_KINDS, DIRECTIVES, Directive, locate_in, walk
+from builder.model import Program, Step
 from builder.speech.captions import parse_captions
-from builder.validate import Program, Step
 
 EXTERNAL = ("https://", "http://", "mailto:", "tel:")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.model import Step
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.audio_paths import audio_paths  # noqa: F401 (re-exported; the rule lives there, without numpy)
 from builder.render.readout import Readout
@@ -38,7 +39,6 @@ from builder.speech.pcm import (
     trim,
     write_wav,
 )
-from builder.validate import Step
 
 
 @dataclass

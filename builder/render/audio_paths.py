@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from builder.validate import Step
+    from builder.model import Step
 
 
 def audio_paths(step: Step) -> tuple[str, str]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from builder import PACKAGE_FORMAT
+from builder.model import Program
 from builder.render.audio_paths import audio_paths
 from builder.render.html import form_page, module_page, plan_page, step_page
 from builder.render.pdf_paths import BROCHURE, GUIDE, module_pdf, program_pdf, step_pdf
 from builder.review import review_status
-from builder.validate import Program
 
 
 def program_data(program: Program, content_hash: str, readouts: dict | None = None, pdf: bool = False) -> dict:

@@ -20,6 +20,7 @@ from builder.check.readability import lix_level, step_lix
 from builder.check.references import is_external, media_key, resolve_step_link, step_index
 from builder.config import BuildConfig
 from builder.markdown import Directive
+from builder.model import Module, Program, Step
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.audio_paths import audio_paths
 from builder.render.forms import form_view
@@ -30,7 +31,6 @@ from builder.render.readout import Readout
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.form import Form
 from builder.speech.captions import srt_to_vtt
-from builder.validate import Module, Program, Step
 
 KIND = {"core": "Grundmodul", "deepening": "Fördjupningsmodul"}
 START = {"current": "Aktuell från start", "upcoming": "Kommande (aktiveras av behandlaren)"}

@@ -8,7 +8,7 @@ without depending on the PDF renderer having run.
 
 from __future__ import annotations
 
-from builder.validate import Module, Program, Step
+from builder.model import Module, Program, Step
 
 FOLDER = "pdf"
 GUIDE = f"{FOLDER}/metodstod.pdf"
