@@ -412,8 +412,8 @@ def page_fingerprints(program: Program, config: BuildConfig, readouts: dict[Step
     Shared by all pages: the templates, Stegvis' code, the program's metadata, the media
     names (content-hashed), whether PDFs are linked and whether readouts are on.
     """
-    from builder.check.references import resolve_step_link, step_index
-    from builder.render.html import form_page, media_names, module_page, plan_page, step_page
+    from builder.links import resolve_step_link, step_index
+    from builder.paths import form_page, media_names, module_page, plan_page, step_page
 
     readouts = readouts or {}
     files = program.tree.files

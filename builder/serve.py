@@ -34,13 +34,14 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from builder.check.readability import lix_level, step_lix
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostic, Diagnostics, Severity
 from builder.incremental import ParseMemo, PreviousPages, source_roots
+from builder.lix import lix_level, step_lix
 from builder.model import Program, Step
+from builder.paths import form_page, module_page, plan_page, step_page
 from builder.pipeline import BuildReport, check_dir, render_files, render_html
-from builder.render.html import form_page, make_environment, module_page, plan_page, step_page
+from builder.render.html import make_environment
 from builder.render.readout import Readout, build_readout
 from builder.review import review_status
 from builder.speech.lexicon import Lexicon
