@@ -10,14 +10,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from builder.diagnostics import Diagnostics
+from builder.memo import ParseMemo
 from builder.model import ModuleSource, SourceTree, StepSource
 from builder.yamlsrc import YamlDoc, parse_yaml
-
-if TYPE_CHECKING:  # pragma: no cover
-    from builder.incremental import ParseMemo
 
 PREFIXED = re.compile(r"^(\d+)-(.+)$")
 IGNORED = re.compile(r"^(\.|_|~|#)|~$|\.swp$")

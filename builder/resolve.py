@@ -17,7 +17,6 @@ import hashlib
 import posixpath
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -25,13 +24,11 @@ from builder.base_package import SOURCE_DIR, BasePackageError, is_package, open_
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.drift import drift_report
 from builder.load import load_tree
+from builder.memo import ParseMemo
 from builder.model import ModuleSource, SourceTree
 from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
 from builder.validate import report_errors
 from builder.yamlsrc import YamlDoc
-
-if TYPE_CHECKING:  # pragma: no cover
-    from builder.incremental import ParseMemo
 
 OVERLAY_KEYS = ("extends", "remove", "hide")
 

@@ -36,8 +36,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostic, Diagnostics, Severity
-from builder.incremental import ParseMemo, PreviousPages, source_roots
+from builder.incremental import PreviousPages
 from builder.lix import lix_level, step_lix
+from builder.memo import ParseMemo
 from builder.model import Program, Step
 from builder.paths import form_page, module_page, plan_page, step_page
 from builder.pipeline import BuildReport, check_dir, render_files, render_html
@@ -45,6 +46,7 @@ from builder.render.html import make_environment
 from builder.render.readout import Readout, build_readout
 from builder.review import review_status
 from builder.speech.lexicon import Lexicon
+from builder.state import source_roots
 
 HOST = "127.0.0.1"
 EVENTS = "/__stegvis/events"
@@ -214,7 +216,7 @@ class ServeSession:
         if program is None or generation != self._generation:
             return
         if config.audio and not self._engine_checked:
-            from builder.speech.engines import EngineUnavailable, choose_engine
+            from builder.speech.engines import EngineUnavailable, choose_engine  # numpy: only with audio
 
             self._engine_checked = True
             try:

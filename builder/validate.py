@@ -11,13 +11,13 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.formrules import check_plan, check_questions, check_scoring
 from builder.markdown import ParsedBody, parse_body
+from builder.memo import ParseMemo
 from builder.model import FormDoc, Module, ModuleSource, PlanDoc, Program, SourceTree, Step
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.common import ID_PATTERN
@@ -26,9 +26,6 @@ from builder.schema.module import ModuleMeta
 from builder.schema.program import LexiconFile, ProgramMeta
 from builder.schema.step import StepMeta
 from builder.yamlsrc import YamlDoc
-
-if TYPE_CHECKING:  # pragma: no cover
-    from builder.incremental import ParseMemo
 
 
 def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None) -> Program | None:

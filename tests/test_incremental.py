@@ -18,9 +18,10 @@ import pytest
 
 from builder.config import TEMPLATES
 from builder.diagnostics import Diagnostics
-from builder.incremental import settings_key, settings_of
+from builder.incremental import settings_of
 from builder.pipeline import build_dir
 from builder.progress import LineProgress, TerminalProgress, progress_for
+from builder.state import settings_key
 from tests.conftest import ROOT
 
 STEP = "modules/01-start/02-mitt-mal.md"
