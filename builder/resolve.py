@@ -45,7 +45,7 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
     `extends:` names a base program folder or a built base package (a zip, or a package
     folder with manifest.json): a package is verified and its sources extracted into
     `cache` (see `builder.base_package`), and its files are shown as `<zip>!source/<path>`.
-    `memo` (`stegvis serve`) keeps parsed files between builds (see `builder.incremental`).
+    `memo` (`stegvis serve`) keeps parsed files between builds (see `builder.memo`).
     """
     program_dir = program_dir.resolve()
     tree = load_tree(program_dir, diags, display_root, memo=memo)
