@@ -49,10 +49,10 @@ def _model(value) -> str:
 def _links(step: Step) -> list[str]:
     """Every link and image target in a step, callouts included (what its page may rewrite)."""
     derived = step.body.derived
-    if "links" not in derived:
-        derived["links"] = [str(tok.attrs.get("href") or tok.attrs.get("src") or "")
-                            for tok in walk(step.body.tokens) if tok.type in ("link_open", "image")]
-    return derived["links"]
+    if derived.links is None:
+        derived.links = [str(tok.attrs.get("href") or tok.attrs.get("src") or "")
+                         for tok in walk(step.body.tokens) if tok.type in ("link_open", "image")]
+    return derived.links
 
 
 def page_fingerprints(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,

@@ -67,6 +67,6 @@ def lix(blocks: list[str]) -> tuple[float, int]:
 def step_lix(step: Step) -> tuple[float, int]:
     """(LIX, word count) of a step; computed once per parsed body (check and the overview both ask)."""
     derived = step.body.derived
-    if "lix" not in derived:
-        derived["lix"] = lix(readable_blocks(step.body.tokens))
-    return derived["lix"]
+    if derived.lix is None:
+        derived.lix = lix(readable_blocks(step.body.tokens))
+    return derived.lix

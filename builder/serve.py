@@ -106,11 +106,11 @@ def memo_readouts(program: Program) -> dict[Step, Readout]:
     for step in program.steps:
         if not step.meta.audio:
             continue
-        key = ("readout", key_lexicon, step.meta.readout, step.meta.read_alt_text)
-        derived = step.body.derived
-        if key not in derived:
-            derived[key] = build_readout(step, lexicon)
-        out[step] = derived[key]
+        key = (key_lexicon, step.meta.readout, step.meta.read_alt_text)
+        readouts = step.body.derived.readouts
+        if key not in readouts:
+            readouts[key] = build_readout(step, lexicon)
+        out[step] = readouts[key]
     return out
 
 
