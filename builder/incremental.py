@@ -34,9 +34,8 @@ from builder.state import NOT_BUILD_TEMPLATES, BuildState, settings_key
 
 def settings_of(program_dir: Path, config: BuildConfig, engine: dict | None = None,
                 previous: Path | None = None) -> dict:
-    """`settings_key` of a `BuildConfig` (and the identity of the voice engine used)."""
-    return settings_key(program_dir, config.out, config.templates, config.audio, config.pdf, config.strict,
-                        config.release, config.tts, config.source_date_epoch, engine, previous)
+    """`settings_key` of a `BuildConfig`'s output settings (and the identity of the voice engine used)."""
+    return settings_key(program_dir, config.output_settings(), engine, previous)
 
 
 # --- page fingerprints -------------------------------------------------------------------

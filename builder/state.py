@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -61,22 +61,15 @@ NOT_BUILD_TEMPLATES = ("runtime",)
 # --- settings and state ------------------------------------------------------------------
 
 
-def settings_key(program_dir: Path, out: Path, templates: Path, audio: bool, pdf: bool, strict: bool,
-                 release: bool, tts: str, source_date_epoch: int, engine: dict | None = None,
+def settings_key(program_dir: Path, settings: Mapping[str, object], engine: dict | None = None,
                  previous: Path | None = None) -> dict:
-    """Every build setting that changes what a build writes or reports, as plain values."""
+    """The build settings that change what a build writes or reports (`BuildConfig.output_settings`),
+    the program folder, the voice engine (with audio) and the previous package, as plain values."""
     return {
         "format": STATE_FORMAT,
         "program_dir": str(program_dir.resolve()),
-        "out": str(out.resolve()),
-        "templates": str(templates.resolve()),
-        "audio": audio,
-        "pdf": pdf,
-        "strict": strict,
-        "release": release,
-        "tts": tts,
-        "source_date_epoch": source_date_epoch,
-        "engine": engine if audio else None,
+        **{name: str(value.resolve()) if isinstance(value, Path) else value for name, value in settings.items()},
+        "engine": engine if settings.get("audio") else None,
         "previous": str(previous.resolve()) if previous is not None else None,
     }
 
@@ -212,8 +205,12 @@ def unchanged_build(program_dir: Path, out: Path, cache: Path, *, pdf: bool, str
     Uses only the standard library and `builder.defaults`, so the command line can answer
     in a fraction of a second, before importing the compiler.
     """
-    settings = settings_key(program_dir, out, TEMPLATES, False, pdf, strict, release, tts, source_date_epoch(),
-                            None, previous)
+    # What the command line can set, and BuildConfig's defaults for the rest. A setting of
+    # BuildConfig.output_settings() missing here only means this check never says "unchanged"
+    # (tests/test_incremental.py compares the two).
+    cli = {"out": out, "audio": False, "pdf": pdf, "strict": strict, "release": release,
+           "source_date_epoch": source_date_epoch(), "templates": TEMPLATES, "tts": tts}
+    settings = settings_key(program_dir, cli, None, previous)
     return check_unchanged(take_snapshot(program_dir, settings, cache), state_path(cache, program_dir, out))
 
 

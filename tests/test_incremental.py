@@ -189,8 +189,9 @@ def test_pdf_on__one_step_edit_rebuilds_its_pdf_its_module_and_the_program(progr
 def test_settings_of_config__equal_the_command_lines_quick_check(cfg, tmp_path):
     # the command line answers "nothing changed" from plain values, without BuildConfig
     root = tmp_path / "p"
-    assert settings_of(root, cfg) == settings_key(root, cfg.out, TEMPLATES, False, False, False, False, "auto",
-                                                  cfg.source_date_epoch)
+    cli = {"out": cfg.out, "audio": False, "pdf": False, "strict": False, "release": False,
+           "source_date_epoch": cfg.source_date_epoch, "templates": TEMPLATES, "tts": "auto"}
+    assert settings_of(root, cfg) == settings_key(root, cli)
 
 
 def test_cli_no_change__answers_without_importing_the_compiler(program, tmp_path):
@@ -260,3 +261,11 @@ def test_state__lives_in_the_cache_folder(program, cfg):
     assert len(states) == 1
     state = json.loads(states[0].read_text())
     assert set(state["outputs"]) == set(ALL_PAGES)
+
+
+def test_settings_of__every_config_field_but_the_run_only_ones(cfg, tmp_path):
+    # derived from BuildConfig's fields: a new setting is part of the build state until marked RUN_ONLY
+    settings = settings_of(tmp_path / "p", cfg)
+    fields = set(type(cfg).model_fields)
+    assert {"fmt", "cache", "jobs"} <= fields
+    assert set(settings) == (fields - {"fmt", "cache", "jobs"}) | {"format", "program_dir", "engine", "previous"}
