@@ -87,7 +87,8 @@ def page_fingerprints(program: Program, config: BuildConfig, readouts: dict[Step
             "step", shared, step.source.rel, files.get(step.source.rel, b""), _model(step.meta), module.id,
             _model(module.meta), neighbour(i - 1), neighbour(i + 1), links, embedded, sentences)
     for module in program.modules:
-        rows = [[s.id, s.meta.title, s.meta.section, step_page(s)] for s in module.steps]
+        # the whole metadata: the module page shows more than titles (e.g. "dold från start" for visible: false)
+        rows = [[s.id, _model(s.meta), step_page(s)] for s in module.steps]
         out[module_page(module)] = digest("module", shared, module.id, _model(module.meta), rows)
     for fid in program.forms:
         used = [[step_page(s), s.meta.title] for s in steps

@@ -25,7 +25,7 @@ from builder.diagnostics import Diagnostic, Severity
 from builder.hashing import code_hash, digest, hash_folder, hash_tree, sha256
 
 #: Bump when the state file's layout or the fingerprints' contents change.
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 _EXTENDS = re.compile(r"^extends\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
 
 

@@ -269,3 +269,17 @@ def test_settings_of__every_config_field_but_the_run_only_ones(cfg, tmp_path):
     fields = set(type(cfg).model_fields)
     assert {"fmt", "cache", "jobs"} <= fields
     assert set(settings) == (fields - {"fmt", "cache", "jobs"}) | {"format", "program_dir", "engine", "previous"}
+
+
+def test_input_the_fingerprints_did_not_list__still_rebuilds_the_page(program, cfg, tmp_path):
+    # The module page shows "dold från start" for a hidden step: the step's `visible`, which
+    # the hand-kept list of the module page's inputs (page_fingerprints) did not name, so an
+    # incremental build shipped a stale module page (issue #12).
+    root = program()
+    build(root, cfg)
+    edit(root / STEP, "title: Mitt mål", "title: Mitt mål\nvisible: false")
+    again, _ = build(root, cfg)
+    clean, _ = build(root, cfg, out=tmp_path / "clean", cache=tmp_path / "cache2")
+    assert "dold från start" in (clean.package.folder / "start/index.html").read_text()
+    assert "start/index.html" in again.report.rebuilt
+    assert files_of(again.package.folder) == files_of(clean.package.folder)
