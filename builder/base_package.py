@@ -26,32 +26,28 @@ cache folder; must not validate content (validate does, on the extracted folder)
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
-import zipfile
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.diagnostics import CATALOGUE
 from builder.yamlsrc import dump_yaml
+from stegvis_package.model import Manifest
+from stegvis_package.paths import MANIFEST, SOURCE_DIR, is_safe_path
+from stegvis_package.reader import FolderReader, NotAPackage, PackageReader, open_package
+from stegvis_package.verify import PackageInvalid, Refusal, read_manifest, verify
 
 if TYPE_CHECKING:  # pragma: no cover
     from builder.model import SourceTree
 
-#: The package folder holding the sources.
-SOURCE_DIR = "source"
 #: Version of the manifest's `source` section; bump when a reader would need to read it differently.
 SOURCE_FORMAT = 1
 #: Where base packages are extracted, inside the build cache.
 BASES_DIR = "bases"
 #: The build cache when no other is given (`BuildConfig.cache`'s default).
 DEFAULT_CACHE = Path(".cache")
-#: Files a package folder or zip may hold besides those its manifest lists.
-UNLISTED = frozenset({"manifest.json", "manifest.json.sig"})
 
 
 # --- writing: what a package carries ------------------------------------------------------
@@ -156,114 +152,61 @@ def is_package(path: Path) -> bool:
     """Whether `extends:` names a built package: a .zip file, or a folder with manifest.json."""
     if path.suffix.lower() == ".zip":
         return path.is_file()
-    return path.is_dir() and (path / "manifest.json").is_file() and not (path / "program.yaml").is_file()
+    return path.is_dir() and (path / MANIFEST).is_file() and not (path / "program.yaml").is_file()
 
 
 def open_base_package(path: Path, cache: Path | None = None) -> BasePackage:
     """Verify a package zip or folder and extract its sources (reused when already extracted).
 
-    Raises `BasePackageError` (OVERLAY-007 unreadable, OVERLAY-008 not as its manifest
-    says, OVERLAY-009 without sources).
+    Verification is `stegvis_package.verify`, the one the runtime uses. Raises
+    `BasePackageError` (OVERLAY-007 unreadable, OVERLAY-008 not as its manifest says,
+    OVERLAY-009 without sources).
     """
     bases = (cache if cache is not None else DEFAULT_CACHE) / BASES_DIR
-    if path.is_dir():
-        return _open(path, _folder_reader(path), bases, key=None)
-    with open(path, "rb") as f:
-        key = hashlib.file_digest(f, "sha256").hexdigest()
-    done = bases / key
-    if (done / "manifest.json").is_file():  # these exact bytes were checked when extracted
-        manifest_bytes = (done / "manifest.json").read_bytes()
-        return _package(path, done, json.loads(manifest_bytes), manifest_bytes)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return _open(path, _zip_reader(path, zf), bases, key=key)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise BasePackageError("OVERLAY-007", target=path.name, problem=f"zip-filen går inte att läsa ({exc})") from exc
-
-
-@dataclass
-class _Reader:
-    names: list[str]  # every file, relative to the package root
-    read: Callable[[str], bytes | None]  # None: the bytes cannot be read back (a zip entry's CRC fails)
-
-
-def _folder_reader(folder: Path) -> _Reader:
-    names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
-    return _Reader(names, lambda rel: (folder / rel).read_bytes())
-
-
-def _zip_reader(path: Path, zf: zipfile.ZipFile) -> _Reader:
-    entries = [n for n in zf.namelist() if not n.endswith("/")]
-    manifests = sorted((n for n in entries if PurePosixPath(n).name == "manifest.json"),
-                       key=lambda n: (n.count("/"), n))
-    if not manifests:
-        raise BasePackageError("OVERLAY-007", target=path.name, problem="manifest.json saknas")
-    prefix = manifests[0][: -len("manifest.json")]
-    names = sorted(n[len(prefix):] if n.startswith(prefix) else f"../{n}" for n in entries)
-
-    def read(rel: str) -> bytes | None:
-        try:
-            return zf.read(prefix + rel)
-        except (zipfile.BadZipFile, zlib.error):  # a changed byte in the entry's stored data
-            return None
-
-    return _Reader(names, read)
-
-
-def _safe(rel: str) -> bool:
-    p = PurePosixPath(rel)
-    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\\" not in rel
-
-
-def _open(path: Path, reader: _Reader, bases: Path, key: str | None) -> BasePackage:
     name = path.name if path.suffix.lower() == ".zip" else f"{path.parent.name}/{path.name}"
-    if "manifest.json" not in reader.names:
-        raise BasePackageError("OVERLAY-007", target=name, problem="manifest.json saknas")
-    manifest_bytes = reader.read("manifest.json") or b""
+    key = None
+    if not path.is_dir() and path.is_file():
+        with open(path, "rb") as f:
+            key = hashlib.file_digest(f, "sha256").hexdigest()
+        done = bases / key
+        if (done / MANIFEST).is_file():  # these exact bytes were checked when extracted
+            return _package(path, done, *read_manifest(FolderReader(done)))
     try:
-        manifest = json.loads(manifest_bytes)
-        listed = manifest["files"]
-    except (ValueError, KeyError, TypeError):
-        listed = None
-    if not isinstance(listed, dict) or not all(isinstance(v, dict) for v in listed.values()):
-        raise BasePackageError("OVERLAY-007", target=name, problem="manifest.json går inte att läsa")
-    source = manifest.get("source")
+        with open_package(path) as reader:
+            return _open(name, path, reader, bases, key)
+    except NotAPackage as exc:
+        raise BasePackageError("OVERLAY-007", target=name, problem=str(exc)) from exc
+
+
+def _open(name: str, path: Path, reader: PackageReader, bases: Path, key: str | None) -> BasePackage:
+    try:
+        manifest, _ = read_manifest(reader)
+    except PackageInvalid as exc:
+        raise BasePackageError("OVERLAY-007", target=name, problem=exc.reason) from exc
     prefix = f"{SOURCE_DIR}/"
-    if not isinstance(source, dict) or not any(rel.startswith(prefix) for rel in listed):
+    source = manifest.source
+    if not isinstance(source, dict) or not any(rel.startswith(prefix) for rel in manifest.files):
         raise BasePackageError("OVERLAY-009", target=name)
-
-    problems = [f"{rel} finns i paketet men inte i manifestet" for rel in reader.names
-                if rel not in listed and rel not in UNLISTED]
-    problems += [f"otillåten sökväg {rel}" for rel in listed if not _safe(rel)]
-    present = set(reader.names)
     media = source.get("media") if isinstance(source.get("media"), dict) else {}
-    wanted = {rel for rel in listed if rel.startswith(prefix)} | {v for v in media.values() if isinstance(v, str)}
-    kept: dict[str, bytes] = {}
-    for rel, info in sorted(listed.items()):
-        if not _safe(rel):
-            continue
-        if rel not in present:
-            problems.append(f"{rel} saknas")
-            continue
-        data = reader.read(rel)
-        if data is None or len(data) != info.get("size") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
-            problems.append(f"{rel} är ändrad")
-        elif rel in wanted:
-            kept[rel] = data
-    for src_rel, pkg_rel in sorted(media.items()):
-        if not isinstance(pkg_rel, str) or not _safe(str(src_rel)) or pkg_rel not in listed:
-            problems.append(f"källfilen {src_rel} pekar på {pkg_rel}, som inte finns i manifestet")
+    problems = [f"källfilen {src_rel} pekar på {pkg_rel}, som inte finns i manifestet"
+                for src_rel, pkg_rel in sorted(media.items())
+                if not isinstance(pkg_rel, str) or not is_safe_path(str(src_rel)) or pkg_rel not in manifest.files]
     if problems:
-        shown = "; ".join(problems[:3]) + (f" och {len(problems) - 3} till" if len(problems) > 3 else "")
-        raise BasePackageError("OVERLAY-008", target=name, problem=shown)
-
+        raise BasePackageError("OVERLAY-008", target=name, problem="; ".join(problems[:3]))
+    wanted = {rel for rel in manifest.files if rel.startswith(prefix)} | set(media.values())
+    try:
+        verified = verify(reader, program=False, keep=wanted.__contains__)
+    except PackageInvalid as exc:
+        code = "OVERLAY-008" if exc.kind in (Refusal.CHANGED, Refusal.SIGNATURE) else "OVERLAY-007"
+        raise BasePackageError(code, target=name, problem=exc.reason) from exc
+    kept = verified.kept
     sources = {rel[len(prefix):]: data for rel, data in kept.items() if rel.startswith(prefix)}
     sources |= {src_rel: kept[pkg_rel] for src_rel, pkg_rel in media.items()}
-    key = key or hashlib.sha256(manifest_bytes).hexdigest()
+    key = key or verified.manifest_sha256
     done = bases / key
-    if not (done / "manifest.json").is_file():
-        _extract(done, sources, manifest_bytes)
-    return _package(path, done, manifest, manifest_bytes)
+    if not (done / MANIFEST).is_file():
+        _extract(done, sources, verified.manifest_bytes)
+    return _package(path, done, verified.manifest, verified.manifest_bytes)
 
 
 def _extract(done: Path, sources: dict[str, bytes], manifest_bytes: bytes) -> None:
@@ -276,17 +219,18 @@ def _extract(done: Path, sources: dict[str, bytes], manifest_bytes: bytes) -> No
             target = tmp / SOURCE_DIR / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        (tmp / "manifest.json").write_bytes(manifest_bytes)  # written last: it marks the folder complete
+        (tmp / MANIFEST).write_bytes(manifest_bytes)  # written last: it marks the folder complete
         try:
             tmp.rename(done)
         except OSError:  # another build extracted the same package meanwhile
-            if not (done / "manifest.json").is_file():
+            if not (done / MANIFEST).is_file():
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _package(path: Path, done: Path, manifest: dict, manifest_bytes: bytes) -> BasePackage:
-    source = manifest.get("source") or {}
+def _package(path: Path, done: Path, manifest: Manifest, manifest_bytes: bytes) -> BasePackage:
+    source = manifest.source or {}
     hidden = frozenset(h for h in source.get("hidden", []) if isinstance(h, str))
-    return BasePackage(path, done / SOURCE_DIR, manifest, hashlib.sha256(manifest_bytes).hexdigest(), hidden)
+    return BasePackage(path, done / SOURCE_DIR, manifest.model_dump(mode="json", exclude_none=True),
+                       hashlib.sha256(manifest_bytes).hexdigest(), hidden)

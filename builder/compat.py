@@ -26,8 +26,9 @@ read packages or know their layout; `builder/diff.py` finds the changes.
 
 from __future__ import annotations
 
-import re
 from enum import IntEnum
+
+from stegvis_package.versions import core, is_prerelease, version_key
 
 
 class Level(IntEnum):
@@ -130,34 +131,9 @@ def classify(area: str, field: str, old: object, new: object) -> Level:
     return DEFAULT_CHANGED.get(area, MINOR)
 
 
-_SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
-
-
-def _parts(version: str) -> tuple[tuple[int, int, int], str]:
-    match = _SEMVER.match(version.strip())
-    if match is None:
-        raise ValueError(f"not a semver version: {version!r}")
-    major, minor, patch, pre = match.groups()
-    return (int(major), int(minor), int(patch)), pre or ""
-
-
-def is_version(text: str) -> bool:
-    """True when `text` is a MAJOR.MINOR.PATCH version (with optional pre-release and build)."""
-    return _SEMVER.match(text.strip()) is not None
-
-
-def version_key(version: str) -> tuple:
-    """A sort key with semver precedence: 1.0.0-rc.1 < 1.0.0 < 1.0.1; build metadata is ignored."""
-    core, pre = _parts(version)
-    if not pre:
-        return (*core, 1, ())
-    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
-    return (*core, 0, ids)
-
-
 def required_version(old: str, level: Level) -> str | None:
     """The smallest version after `old` that a change of `level` allows (None: no change)."""
-    (major, minor, patch), _ = _parts(old)
+    major, minor, patch = core(old)
     if level is MAJOR:
         return f"{major + 1}.0.0"
     if level is MINOR:
@@ -176,8 +152,7 @@ def version_suffices(old: str, new: str, level: Level) -> bool:
     """
     if level is NONE:
         return True
-    (old_core, old_pre), (new_core, _) = _parts(old), _parts(new)
-    if old_pre and new_core == old_core and version_key(new) > version_key(old):
+    if is_prerelease(old) and core(new) == core(old) and version_key(new) > version_key(old):
         return True
     required = required_version(old, level)
-    return required is not None and new_core >= _parts(required)[0]
+    return required is not None and core(new) >= core(required)

@@ -7,7 +7,8 @@ changelog for reviewers (`format_text`) or as structured data (`diff_as_data`); 
 the build's check that a new version number is large enough (`check_version_bump`,
 diagnostic PACKAGE-002).
 
-It reads only `manifest.json`, `program.json` and the step pages of a package: a
+It reads only `manifest.json`, `program.json` and the step fragments of a package,
+through the package contract's reader and verification (`stegvis_package`): a
 diff compares what patients were given, not the sources (a package's `source/` files
 are ignored; a changed source shows as a changed page anyway). The compatibility rules
 live in `builder/compat.py`. This module must not write files.
@@ -18,11 +19,9 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from builder.compat import (
@@ -32,12 +31,16 @@ from builder.compat import (
     REMOVED,
     Level,
     classify,
-    is_version,
     required_version,
-    version_key,
     version_suffices,
 )
 from builder.diagnostics import Diagnostics
+from stegvis_package.encoding import dumps
+from stegvis_package.paths import MANIFEST, PROGRAM
+from stegvis_package.reader import MemoryReader, NotAPackage, PackageReader
+from stegvis_package.reader import open_package as open_reader
+from stegvis_package.verify import PackageInvalid, Refusal, read_fragment, verify
+from stegvis_package.versions import is_version, version_key
 
 if TYPE_CHECKING:
     from builder.model import Program
@@ -45,6 +48,10 @@ if TYPE_CHECKING:
 
 class PackageError(Exception):
     """A path that is not a readable package (an environment error, exit code 2)."""
+
+    def __init__(self, message: str, kind: Refusal | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind  # why verification refused it, when it did
 
 
 # --- Reading packages ---------------------------------------------------------------------
@@ -70,71 +77,40 @@ class Package:
         return str(self.program.get("program", {}).get("version") or self.manifest.get("program", {}).get("version", ""))
 
 
-def _json(name: str, data: bytes | None, where: str) -> dict:
-    if data is None:
-        raise PackageError(f"{where} är inte ett programpaket: {name} saknas. Ange en paketmapp som "
-                           "dist/<id>/<version>/ eller en zip som dist/<id>-<version>.zip.")
+def _load(reader: PackageReader, check: bool = True) -> Package:
+    """What a diff needs of a package, through the one verification every reader uses."""
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PackageError(f"{name} i {where} går inte att läsa: {exc}.") from exc
-    if not isinstance(value, dict):
-        raise PackageError(f"{name} i {where} har fel form (ska vara ett JSON-objekt).")
-    return value
-
-
-def _load(name: str, read: Callable[[str], bytes | None]) -> Package:
-    manifest = _json("manifest.json", read("manifest.json"), name)
-    program = _json("program.json", read("program.json"), name)
-    articles = {}
-    for _module, _section, step in _steps(program):
-        page = step.get("page")
-        if isinstance(page, str):
-            data = read(page)
-            articles[page] = _article(data.decode("utf-8", errors="replace")) if data is not None else ""
-    return Package(name, program, manifest, articles)
-
-
-def _article(html: str) -> str:
-    """The `<article class="step">` of a page, cut out cheaply so unchanged steps are never parsed."""
-    start = html.find('<article class="step"')
-    end = html.find("</article>", start)
-    return html[start : end + len("</article>")] if start >= 0 and end >= 0 else html
+        if check:
+            verified = verify(reader)
+            program, manifest_bytes = verified.program_json, verified.manifest_bytes
+        else:  # files this build has just made, in memory
+            manifest_bytes = reader.read(MANIFEST) or b""
+            program = json.loads(reader.read(PROGRAM) or b"{}")
+        manifest = json.loads(manifest_bytes)
+        articles = {}
+        for _module, _section, step in _steps(program):
+            data = reader.read(step["fragment"])
+            fragment = read_fragment(data, step["fragment"]) if data is not None else None
+            text = "".join(p.html or "" for p in fragment.parts) if fragment is not None else ""
+            articles[step["page"]] = f'<article class="step">{text}</article>'
+    except PackageInvalid as exc:
+        raise PackageError(f"{reader.name} går inte att jämföra: {exc.reason}.", exc.kind) from exc
+    return Package(reader.name, program, manifest, articles)
 
 
 def open_package(path: Path) -> Package:
-    """Read a package folder or zip. Raises PackageError (in Swedish) when it is not one."""
-    if path.is_dir():
-        def read(rel: str) -> bytes | None:
-            target = path / rel
-            return target.read_bytes() if target.is_file() else None
-
-        return _load(str(path), read)
-    if not path.exists():
-        raise PackageError(f"Paketet {path} finns inte.")
-    if not zipfile.is_zipfile(path):
-        raise PackageError(f"{path} är varken en paketmapp eller en zip-fil.")
+    """Read and verify a package folder or zip. Raises PackageError (in Swedish) when it is not one."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            manifests = sorted((n for n in names if PurePosixPath(n).name == "manifest.json"),
-                               key=lambda n: (n.count("/"), n))
-            prefix = manifests[0][: -len("manifest.json")] if manifests else ""
-
-            def read(rel: str) -> bytes | None:
-                return zf.read(prefix + rel) if prefix + rel in names else None
-
-            return _load(str(path), read)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise PackageError(f"Zip-filen {path} går inte att läsa: {exc}.") from exc
+        with open_reader(path) as reader:
+            return _load(reader)
+    except NotAPackage as exc:
+        raise PackageError(f"{path} är inte ett programpaket: {exc}. Ange en paketmapp som "
+                           "dist/<id>/<version>/ eller en zip som dist/<id>-<version>.zip.") from exc
 
 
 def package_from_files(name: str, files: dict[str, bytes], manifest: dict) -> Package:
     """A package that is not written yet: the rendered files of a build and its manifest."""
-    def read(rel: str) -> bytes | None:
-        return json.dumps(manifest).encode() if rel == "manifest.json" else files.get(rel)
-
-    return _load(name, read)
+    return _load(MemoryReader(name, files | {MANIFEST: dumps(manifest)}), check=False)
 
 
 # --- The readable text of a step page -----------------------------------------------------
@@ -667,7 +643,7 @@ def find_previous(out: Path, program_id: str, version: str) -> Path | None:
     if not folder.is_dir() or not is_version(version):
         return None
     lower = [p for p in folder.iterdir()
-             if p.is_dir() and is_version(p.name) and (p / "manifest.json").is_file()
+             if p.is_dir() and is_version(p.name) and (p / MANIFEST).is_file()
              and version_key(p.name) < version_key(version)]
     return max(lower, key=lambda p: version_key(p.name), default=None)
 
@@ -685,7 +661,12 @@ def check_version_bump(program: Program, files: dict[str, bytes], manifest: dict
     old = open_package(previous) if previous is not None else None
     if old is None or old.program_id != meta.id:
         path = find_previous(out, meta.id, meta.version)
-        old = open_package(path) if path is not None else None
+        try:
+            old = open_package(path) if path is not None else None
+        except PackageError as exc:
+            if exc.kind is not Refusal.FORMAT:
+                raise
+            old = None  # found, not named: a package of an older format cannot be compared, nor is it asked for
     if old is None or not is_version(old.version) or version_key(old.version) == version_key(meta.version):
         return True
     d = diff_packages(old, package_from_files(f"{meta.id} {meta.version}", files, manifest))

@@ -1,9 +1,12 @@
-"""JSON Schemas (draft-07) of the authoring format, for editors.
+"""JSON Schemas (draft-07) of the authoring format, for editors, and of the package files.
 
 Generated from the same pydantic models that validate the content, so editors
 (VS Code's YAML extension, via `# yaml-language-server: $schema=` or
 .vscode/settings.json) complete and check exactly what `stegvis check` accepts,
-short of the cross-file rules. Writes nothing itself; `stegvis schema` does.
+short of the cross-file rules. The package's manifest.json, program.json and step
+fragments are published next to them (`package-*.schema.json`) from the package
+contract's models (`stegvis_package.model`), for anyone who reads packages without
+Stegvis. Writes nothing itself; `stegvis schema` does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from builder.schema.form import Form
 from builder.schema.module import ModuleMeta
 from builder.schema.program import OverlaySpec, ProgramMeta
 from builder.schema.step import StepMeta
+from stegvis_package import PACKAGE_FORMAT
+from stegvis_package.model import Fragment, Manifest, ProgramData
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 BASE_URL = "https://stegvis.invalid/schemas/"
@@ -46,6 +51,9 @@ def schemas() -> dict[str, dict]:
         "step.schema.json": (StepMeta, "front matter i ett steg"),
         "form.schema.json": (Form, "formulär och skrivuppgifter (forms/*.yaml)"),
         "activity-plan.schema.json": (ActivityPlan, "aktivitetsplaner (activity-plans/*.yaml)"),
+        "package-manifest.schema.json": (Manifest, f"manifest.json i ett programpaket (format {PACKAGE_FORMAT})"),
+        "package-program.schema.json": (ProgramData, f"program.json i ett programpaket (format {PACKAGE_FORMAT})"),
+        "package-fragment.schema.json": (Fragment, f"ett stegs fragment i ett programpaket (format {PACKAGE_FORMAT})"),
     }
     out = {}
     for name, (model, title) in models.items():

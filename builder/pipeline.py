@@ -22,8 +22,9 @@ from builder.incremental import PreviousPages, page_fingerprints, plan_pages, re
 from builder.memo import ParseMemo
 from builder.model import Program, Step
 from builder.package import PackageResult, dumps, make_manifest, write_package
+from builder.paths import step_page
 from builder.progress import NO_PROGRESS, Progress
-from builder.render.data import program_data
+from builder.render.data import program_data, program_json
 from builder.render.fhir import questionnaire
 from builder.render.html import render_pages
 from builder.render.readout import Readout, build_readout
@@ -31,6 +32,7 @@ from builder.resolve import resolve_program
 from builder.speech.lexicon import Lexicon
 from builder.state import check_unchanged, package_facts, record_build, state_path, take_snapshot
 from builder.validate import validate_program
+from stegvis_package.paths import fragment_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from builder.speech.engines import Engine
@@ -105,14 +107,17 @@ def render_html(program: Program, config: BuildConfig, report: BuildReport, read
     rendered again but take their verified bytes from it (issue #7); `report` gets the counts.
     `env`: a template environment to reuse (`stegvis serve`)."""
     fingerprints = page_fingerprints(program, config, readouts)
+    # A step's fragment is rendered with its page from the same inputs.
+    fingerprints |= {fragment_path(s.module_id, s.id): fingerprints[step_page(s)] for s in program.steps}
     plan = plan_pages(fingerprints, previous.outputs if previous else {}, previous.read if previous else (lambda _: None))
     files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
                          env=env) | plan.reused
     report.outputs = record_outputs(fingerprints, files)
-    report.pages_built, report.pages_reused = len(plan.todo), len(plan.reused)
-    report.rebuilt = sorted(plan.todo)
+    pages = {p for p in fingerprints if p.endswith(".html")}  # counted without the steps' fragments
+    report.pages_built, report.pages_reused = len(plan.todo & pages), len(plan.reused.keys() & pages)
+    report.rebuilt = sorted(plan.todo & pages)
     report.notes.append(f"HTML: {report.pages_built} sidor byggda, {report.pages_reused} oförändrade.")
-    report.unchanged_notes.append(f"HTML: 0 sidor byggda, {len(fingerprints)} oförändrade.")
+    report.unchanged_notes.append(f"HTML: 0 sidor byggda, {len(pages)} oförändrade.")
     return files
 
 
@@ -131,7 +136,7 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
     files = render_html(program, config, report, readouts, previous, progress)
     for form_id, fd in program.forms.items():
         files[f"fhir/Questionnaire-{form_id}.json"] = dumps(questionnaire(program.meta, form_id, fd.form))
-    data = dumps(program_data(program, content_hash, readouts, pdf=config.pdf))
+    data = program_json(program_data(program, content_hash, readouts, pdf=config.pdf))
     if gate is not None and not gate(files | {"program.json": data}):
         return None
     if engine is not None:

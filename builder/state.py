@@ -23,6 +23,9 @@ from pathlib import Path
 from builder.defaults import TEMPLATES, source_date_epoch
 from builder.diagnostics import Diagnostic, Severity
 from builder.hashing import code_hash, digest, hash_folder, hash_tree, sha256
+from stegvis_package.paths import MANIFEST
+from stegvis_package.reader import FolderReader
+from stegvis_package.verify import PackageInvalid, read_manifest
 
 #: Bump when the state file's layout or the fingerprints' contents change.
 STATE_FORMAT = 2
@@ -146,15 +149,15 @@ def package_facts(out: Path, program_id: str, version: str, files: Iterable[str]
     folder = out / program_id / version
     zip_path = out / f"{program_id}-{version}.zip"
     try:
-        manifest = (folder / "manifest.json").read_bytes()
-        names = sorted(files) if files is not None else sorted(json.loads(manifest)["files"]) + ["manifest.json"]
+        listed, manifest = read_manifest(FolderReader(folder))
+        names = sorted(files) if files is not None else sorted(listed.files) + [MANIFEST]
         base = str(folder)
         stamps = {rel: _stamp(os.path.join(base, rel)) for rel in names}
         siblings = sorted(p.name for p in (out / program_id).iterdir())
         return {"id": program_id, "version": version, "folder": str(folder), "zip": str(zip_path),
                 "manifest": sha256(manifest), "zip_stamp": _stamp(str(zip_path)), "siblings": siblings,
                 "files": stamps}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, PackageInvalid):
         return {}
 
 

@@ -56,6 +56,7 @@ from runtime.web import (
     not_found,
     set_session_cookie,
 )
+from stegvis_package.model import patient_form
 
 router = APIRouter(prefix="/api/v1")
 CSRF = [Depends(csrf_header)]
@@ -310,7 +311,8 @@ class CommentOut(Schema):
 
 class FormState(Schema):
     form_id: str
-    definition: dict[str, Any] = Field(description="The form as program.json has it.")
+    definition: dict[str, Any] = Field(description="The form as the patient may see it: program.json's, "
+                                                   "without scoring, points and flags (those are for staff).")
     step: str = Field(description="module/step where the patient fills it in.")
     draft: Draft | None
     submissions: list[Submission]
@@ -341,7 +343,7 @@ def api_form(eid: int, form_id: str, ctx: PatientDep) -> FormState:
                     for c in services.page_comments(ctx, enrolment, form_id)]
         services.mark_comments_read(ctx, enrolment, [form_id])
     ctx.audit("form.read", enrolment, f"form:{form_id}")
-    return FormState(form_id=form_id, definition=definition, step=f"{where[0]}/{where[1]}",
+    return FormState(form_id=form_id, definition=patient_form(definition), step=f"{where[0]}/{where[1]}",
                      draft=Draft(answers=draft.answers, updated_at=draft.updated_at) if draft else None,
                      submissions=[_submission(s) for s in services.submissions(ctx, enrolment, form_id)],
                      comments=comments)

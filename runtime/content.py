@@ -1,14 +1,15 @@
-"""A package's step page, made safe to show inside the runtime's own layout.
+"""A package's step, made safe to show inside the runtime's own layout.
 
-Input: a verified package and a step. Output: the step's article as a list of parts:
+Input: a verified package and a step. Output: the step's body as a list of parts:
 sanitised HTML and form slots, where the runtime puts its own working form (with the
-patient's answers, errors and CSRF token) instead of the package's static one.
+patient's answers, errors and CSRF token), plus the heading and readout player it shows
+above them.
 
-How: the article is cut out of the package page (the builder writes it as
-`<article class="step">`), the static form sections are cut out, relative links are
-rewritten for the runtime's URL layout, and what is left goes through nh3 with an
-allow-list (a second layer after the builder's own). The result is cached per
-package, since packages never change. Links:
+How: the builder ships each step's body as a fragment (`fragments/<module>/<step>.json`,
+`stegvis_package.model.Fragment`): HTML parts and form slots, so nothing here parses a
+compiled page. Relative links in the parts are rewritten for the runtime's URL layout,
+and each part goes through nh3 with an allow-list (a second layer after the builder's
+own). The result is cached per package, since packages never change. Links:
 
   step page     /moment/<e>/steg/<module>/<step>
   package file  /moment/<e>/filer/<path>      = ../../filer/<path> from a step page
@@ -20,7 +21,6 @@ links outside the package and the web.
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -29,10 +29,6 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from runtime.packages import Package
-
-_ARTICLE = re.compile(r'<article class="step">(?P<body>.*)</article>', re.S)
-_FORM = re.compile(r'<section class="form" aria-labelledby="f-(?P<id>[a-z0-9-]+?)-rubrik">.*?</section>', re.S)
-_MEDIA = re.compile(r"^(?P<stem>.+)\.[0-9a-f]{10}(?P<suffix>\.[^./]+)$")
 
 TAGS = set(nh3.ALLOWED_TAGS) | {"audio", "video", "track", "source", "section"}
 ATTRIBUTES = {
@@ -58,9 +54,19 @@ class FormSlot:
 
 
 @dataclass(frozen=True)
-class StepBody:
-    """A step's content: Markup parts and form slots, in page order."""
+class Player:
+    """The step's readout: its MP3 and the cue file of its sentences, as URLs from the step page."""
 
+    mp3: str
+    vtt: str
+
+
+@dataclass(frozen=True)
+class StepBody:
+    """A step's content: its heading (when the body has none), readout, and parts in page order."""
+
+    heading: str | None
+    player: Player | None
     parts: tuple[Markup | FormSlot, ...]
 
 
@@ -97,32 +103,23 @@ def sanitise(html: str, rewrite=None) -> str:
 
 
 def step_body(package: Package, module_id: str, step_id: str) -> StepBody | None:
-    """The sanitised, rewritten article of a step (cached), or None when the page is unusable."""
+    """The sanitised, rewritten body of a step (cached), or None when its fragment is unusable."""
 
     def make() -> StepBody | tuple:
         found = package.step(module_id, step_id)
-        if found is None:
+        fragment = package.fragment(module_id, step_id)
+        if found is None or fragment is None:
             return ()
-        page = found[2]["page"]
-        data = package.read_verified(page)
-        if data is None:
-            return ()
-        match = _ARTICLE.search(data.decode("utf-8"))
-        if match is None:
-            return ()
-        body = match.group("body")
-        parts: list[Markup | FormSlot] = []
-        last = 0
+        page = fragment.page
 
         def clean(chunk: str) -> Markup:
             return Markup(sanitise(chunk, lambda url: _rewrite(package, page, url)))
 
-        for form in _FORM.finditer(body):
-            parts.append(clean(body[last:form.start()]))
-            parts.append(FormSlot(form.group("id")))
-            last = form.end()
-        parts.append(clean(body[last:]))
-        return StepBody(tuple(p for p in parts if not (isinstance(p, Markup) and not p.strip())))
+        parts = tuple(FormSlot(p.form) if p.form is not None else clean(p.html or "") for p in fragment.parts)
+        readout = found[2].get("readout")
+        player = Player(f"../../filer/{readout['mp3']}", f"../../filer/{readout['cues']}") if readout else None
+        return StepBody(fragment.title if fragment.add_heading else None, player,
+                        tuple(p for p in parts if not (isinstance(p, Markup) and not p.strip())))
 
     body = package.cached(f"step:{module_id}/{step_id}", make)
     return body if isinstance(body, StepBody) else None
@@ -130,19 +127,9 @@ def step_body(package: Package, module_id: str, step_id: str) -> StepBody | None
 
 def media_file(package: Package, source: str) -> str | None:
     """The package path of a media file named as in the source (`bilder/sol.svg`), content hash and all."""
-    index = package.cached("media", lambda: _media_index(package))
-    return index.get(source)
-
-
-def _media_index(package: Package) -> dict[str, str]:
-    index = {}
-    for rel in package.files:
-        if rel.startswith("media/"):
-            folder, name = posixpath.split(rel[len("media/"):])
-            match = _MEDIA.match(name)
-            if match:
-                index[posixpath.join(folder, match.group("stem") + match.group("suffix"))] = rel
-    return index
+    media = (package.manifest.source or {}).get("media") or {}
+    found = media.get(f"media/{source}")
+    return found if isinstance(found, str) and found in package.files else None
 
 
 def markdown(text: str | None) -> Markup | None:

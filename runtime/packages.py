@@ -1,50 +1,48 @@
 """The package store: loads and verifies program packages, and serves only verified ones.
 
-Input: a folder laid out as `stegvis build` writes it, `<program-id>/<version>/`
-with `manifest.json` and `program.json`. Output: `Package` objects, several versions
-of a program side by side, looked up by (program id, version).
+Input: a folder laid out as `stegvis build` writes it, `<program-id>/<version>/`.
+Output: `Package` objects, several versions of a program side by side, looked up by
+(program id, version).
 
-A package is served only when:
-- its manifest parses, has the package format this runtime reads, and names the
-  program id and version of its folder;
-- every file the manifest lists exists as a regular file inside the folder with the
-  listed size and sha256, and no other file is there (an added file is tampering);
-- with a public key configured, `manifest.json.sig` holds a valid signature.
-
-Signature format: `manifest.json.sig` is one line, the standard base64 (RFC 4648) of
-the 64-byte Ed25519 signature over the exact bytes of `manifest.json`. The public
-key is a PEM file (SubjectPublicKeyInfo), as `cryptography` writes it. Since the
-manifest lists the sha256 of every file, the signature covers the whole package.
+Verification is the package contract's (`stegvis_package.verify`), the same the builder
+uses for `stegvis diff` and overlays on built bases: the manifest follows the model and
+the package format this runtime reads, every listed file is there with its size and
+sha256 and nothing else is, program.json follows the program model, and with a public key
+configured `manifest.json.sig` holds a valid Ed25519 signature. The folder's name must
+match the manifest's program and version.
 
 A refused package gets one log line saying which package and why; the others are
-served. `scan()` runs again on SIGHUP or an admin action: new packages appear,
-verified ones whose manifest and file sizes and times are unchanged are kept
-without hashing again. Must not: change anything in the package folder.
+served. `scan()` runs again on SIGHUP or an admin action and hashes every file again,
+so a file changed after verification is caught even when its size and time were put
+back. Between scans, a file whose size or modification time changed is not served.
+Must not: change anything in the package folder; decide who may read a file (that is
+`runtime.patient_files`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import json
 import logging
-import re
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from builder import PACKAGE_FORMAT
+from stegvis_package.model import FileEntry, Fragment, Manifest, ProgramData
+from stegvis_package.paths import MANIFEST, fragment_path
+from stegvis_package.reader import FolderReader
+from stegvis_package.verify import (  # noqa: F401  (signing helpers re-exported for release tooling)
+    PackageInvalid,
+    load_public_key,
+    read_fragment,
+    sign_manifest,
+    verify,
+    verify_signature,
+)
+from stegvis_package.versions import version_key
 
 log = logging.getLogger("stegvis.runtime.packages")
-
-MANIFEST = "manifest.json"
-SIGNATURE = "manifest.json.sig"
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class PackageRefused(Exception):
@@ -62,14 +60,19 @@ class FileStat:
 
 @dataclass
 class Package:
-    """A verified package: its manifest, its program.json and where its files are."""
+    """A verified package: its manifest, its program.json and where its files are.
+
+    `program` is program.json as JSON data (the runtime's views read it so), `data` the same
+    through the typed program model; `manifest` is typed and says whom each file is for.
+    """
 
     program_id: str
     version: str
     root: Path
     manifest_sha256: str
-    manifest: dict
+    manifest: Manifest
     program: dict
+    data: ProgramData
     files: dict[str, FileStat]
     _steps: dict[tuple[str, str], tuple[dict, dict, dict]] = field(default_factory=dict, repr=False)
     _cache: dict[str, object] = field(default_factory=dict, repr=False)
@@ -89,7 +92,7 @@ class Package:
     @property
     def title(self) -> str:
         """The program's title."""
-        return self.program["program"]["title"]
+        return self.data.program.title
 
     def module(self, module_id: str) -> dict | None:
         """A module of program.json by id."""
@@ -110,6 +113,27 @@ class Package:
     def plan(self, plan_id: str) -> dict | None:
         """An activity plan's definition from program.json."""
         return self.program.get("activity_plans", {}).get(plan_id)
+
+    def entry(self, rel: str) -> FileEntry | None:
+        """What the manifest says of a file: hash, size, audience, step or module."""
+        return self.manifest.files.get(rel)
+
+    def fragment(self, module_id: str, step_id: str) -> Fragment | None:
+        """A step's body as HTML parts and form slots (cached), or None when it cannot be read."""
+
+        def make() -> Fragment | tuple:
+            rel = fragment_path(module_id, step_id)
+            data = self.read_verified(rel)
+            if data is None:
+                return ()
+            try:
+                return read_fragment(data, rel)
+            except PackageInvalid as exc:
+                log.error("Paketet %s %s: %s.", self.program_id, self.version, exc.reason)
+                return ()
+
+        found = self.cached(f"fragment:{module_id}/{step_id}", make)
+        return found if isinstance(found, Fragment) else None
 
     def file_path(self, rel: str) -> Path | None:
         """The on-disk path of a file the manifest lists, if it is unchanged since verification."""
@@ -151,135 +175,18 @@ class Package:
         return value
 
 
-def version_key(version: str) -> tuple:
-    """Semantic-version order: 1.2.0-rc.1 < 1.2.0 < 1.10.0."""
-    core, _, pre = version.partition("+")[0].partition("-")
-    numbers = tuple(int(p) if p.isdigit() else 0 for p in core.split("."))
-    if not pre:
-        return numbers, (1,)
-    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
-    return numbers, (0, parts)
-
-
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """An Ed25519 public key from a PEM file (raises ValueError with a Swedish message)."""
+def verify_package(folder: Path, public_key: Ed25519PublicKey | None) -> Package:
+    """Verify one package folder; raise PackageRefused (Swedish reason) when it must not be served."""
+    if not (folder / MANIFEST).is_file() or (folder / MANIFEST).is_symlink():
+        raise PackageRefused(f"{MANIFEST} saknas")
     try:
-        key = load_pem_public_key(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"Kan inte läsa den publika nyckeln {path}: {exc}") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError(f"{path} är ingen Ed25519-nyckel.")
-    return key
-
-
-def sign_manifest(package_dir: Path, private_key: Ed25519PrivateKey | Path) -> Path:
-    """Write `manifest.json.sig` for a package folder (release tooling and tests)."""
-    if isinstance(private_key, Path):
-        loaded = load_pem_private_key(private_key.read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ValueError(f"{private_key} är ingen Ed25519-nyckel.")
-        private_key = loaded
-    signature = private_key.sign((package_dir / MANIFEST).read_bytes())
-    target = package_dir / SIGNATURE
-    target.write_text(base64.b64encode(signature).decode("ascii") + "\n", "ascii")
-    return target
-
-
-def verify_signature(manifest_bytes: bytes, signature_text: bytes, key: Ed25519PublicKey) -> bool:
-    """True when the signature file holds a valid signature of these manifest bytes."""
-    try:
-        signature = base64.b64decode(signature_text.strip(), validate=True)
-        key.verify(signature, manifest_bytes)
-    except (binascii.Error, InvalidSignature, ValueError):
-        return False
-    return True
-
-
-def _safe_rel(rel: str) -> bool:
-    parts = PurePosixPath(rel).parts
-    return bool(parts) and not rel.startswith("/") and all(_SEGMENT.match(p) and p not in (".", "..") for p in parts)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify_package(folder: Path, public_key: Ed25519PublicKey | None, previous: Package | None = None) -> Package:
-    """Verify one package folder; raise PackageRefused (Swedish reason) when it must not be served.
-
-    `previous`, a package verified earlier from the same folder, lets unchanged files
-    skip hashing when the manifest bytes and every file's size and time are the same.
-    """
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file() or manifest_path.is_symlink():
-        raise PackageRefused("manifest.json saknas")
-    manifest_bytes = manifest_path.read_bytes()
-    manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
-    if public_key is not None:
-        sig_path = folder / SIGNATURE
-        if not sig_path.is_file():
-            raise PackageRefused("signatur krävs men manifest.json.sig saknas")
-        if not verify_signature(manifest_bytes, sig_path.read_bytes(), public_key):
-            raise PackageRefused("signaturen i manifest.json.sig stämmer inte med manifest.json")
-    try:
-        manifest = json.loads(manifest_bytes)
-        files = manifest["files"]
-        ident = manifest["program"]
-        program_id, version = ident["id"], ident["version"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PackageRefused(f"manifest.json går inte att läsa ({exc})") from exc
-    if manifest.get("format") != PACKAGE_FORMAT:
-        raise PackageRefused(f"paketformat {manifest.get('format')!r}, körmiljön läser format {PACKAGE_FORMAT}")
-    if (folder.parent.name, folder.name) != (program_id, version):
-        raise PackageRefused(f"manifestet säger {program_id} {version} men mappen heter "
-                             f"{folder.parent.name}/{folder.name}")
-    if not isinstance(files, dict) or "program.json" not in files:
-        raise PackageRefused("manifestet förtecknar ingen program.json")
-
-    reuse = previous is not None and previous.manifest_sha256 == manifest_sha
-    stats: dict[str, FileStat] = {}
-    for rel, info in sorted(files.items()):
-        if not _safe_rel(rel) or rel in (MANIFEST, SIGNATURE):
-            raise PackageRefused(f"otillåten sökväg i manifestet: {rel!r}")
-        path = folder / rel
-        try:
-            stat = path.lstat()
-        except OSError:
-            raise PackageRefused(f"filen {rel} saknas (stympat paket?)") from None
-        if not path.is_file() or path.is_symlink():
-            raise PackageRefused(f"{rel} är ingen vanlig fil")
-        if stat.st_size != info.get("size"):
-            raise PackageRefused(f"filen {rel} har storleken {stat.st_size}, manifestet säger {info.get('size')} "
-                                 "(stympad eller ändrad?)")
-        old = previous.files.get(rel) if reuse else None
-        if old is not None and old.size == stat.st_size and old.mtime_ns == stat.st_mtime_ns:
-            digest = old.sha256
-        else:
-            digest = _sha256_file(path)
-        if digest != info.get("sha256"):
-            raise PackageRefused(f"filen {rel} stämmer inte med sin sha256 i manifestet (ändrad efter bygget?)")
-        stats[rel] = FileStat(digest, stat.st_size, stat.st_mtime_ns)
-    allowed = set(files) | {MANIFEST, SIGNATURE}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if path.is_dir() and not path.is_symlink():
-            continue
-        if rel not in allowed:
-            raise PackageRefused(f"filen {rel} finns i mappen men inte i manifestet")
-    program_bytes = (folder / "program.json").read_bytes()
-    if hashlib.sha256(program_bytes).hexdigest() != stats["program.json"].sha256:
-        raise PackageRefused("program.json ändrades under kontrollen")
-    try:
-        program = json.loads(program_bytes)
-        if (program["program"]["id"], program["program"]["version"]) != (program_id, version):
-            raise PackageRefused("program.json och manifest.json anger olika program eller versioner")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PackageRefused(f"program.json går inte att läsa ({exc})") from exc
-    return Package(program_id, version, folder, manifest_sha, manifest, program, stats)
+        verified = verify(FolderReader(folder), public_key=public_key, expect=(folder.parent.name, folder.name))
+    except PackageInvalid as exc:
+        raise PackageRefused(exc.reason) from exc
+    stats = {rel: FileStat(f.sha256, f.size, f.mtime_ns) for rel, f in verified.facts.items()}
+    manifest = verified.manifest
+    return Package(manifest.program.id, manifest.program.version, folder, verified.manifest_sha256, manifest,
+                   verified.program_json, verified.program, stats)
 
 
 @dataclass
@@ -309,13 +216,12 @@ class PackageStore:
                 log.warning("Paketmappen %s finns inte; inga program lämnas ut.", self.root)
             folders = sorted(p for p in self.root.glob("*/*") if p.is_dir() and not p.name.startswith(".")) \
                 if self.root.is_dir() else []
-            old_by_root = {p.root: p for p in self._packages.values()}
             for folder in folders:
                 if not (folder / MANIFEST).exists() and not any(folder.iterdir()):
                     continue
                 display = f"{folder.parent.name}/{folder.name}"
                 try:
-                    package = verify_package(folder, self.public_key, old_by_root.get(folder))
+                    package = verify_package(folder, self.public_key)
                 except PackageRefused as exc:
                     report.refused[display] = str(exc)
                     if self._refused.get(display) != str(exc):

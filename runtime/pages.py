@@ -36,6 +36,7 @@ from runtime.enrolments import (
 )
 from runtime.models import Enrolment, EnrolmentPlan, MessageThread, UserKind
 from runtime.packages import Package
+from runtime.patient_files import patient_may_fetch
 from runtime.schedule import iter_occasions, open_occasions
 from runtime.views import (
     FormView,
@@ -296,7 +297,7 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
     title = f"{'Fel: ' if has_errors else ''}{step['title']} – {module['title']}"
     return render(ctx, "step.html", status=status, title=title,
                   enrolment_nav=nav(ctx, enrolment, package, "step"), module=module, section=section, step=step,
-                  parts=parts, previous=previous, following=following, notice=notice,
+                  body=body, parts=parts, previous=previous, following=following, notice=notice,
                   pdf=f"../../filer/{step['pdf']}" if step.get("pdf") else None,
                   scripts=[f"/moment/{enrolment.id}/filer/assets/readout.js"]
                   if readout and "assets/readout.js" in package.files else [])
@@ -556,14 +557,18 @@ def reply_post(eid: int, thread_id: int, ctx: PatientDep, form: CsrfForm) -> Res
 
 @router.get("/moment/{eid}/filer/{path:path}")
 def package_file(eid: int, path: str, ctx: PatientDep) -> Response:
-    """A file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
+    """A patient file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
     enrolment, package = load_enrolment(ctx, eid)
-    return package_file_response(package, path)
+    return package_file_response(enrolment, package, path)
 
 
-def package_file_response(package: Package, path: str) -> Response:
-    """A package file (never a page: those are shown inside the runtime's layout), or 404."""
-    if path.endswith(".html"):
+def package_file_response(enrolment: Enrolment, package: Package, path: str) -> Response:
+    """A package file the enrolment's patient may have (see `runtime.patient_files`), or 404.
+
+    Pages are never served (steps are shown inside the runtime's layout), nor staff-only
+    files, sources, or the files of hidden steps and modules that are not current.
+    """
+    if not patient_may_fetch(enrolment, package, path):
         raise not_found()
     found = package.file_path(path)
     if found is None:

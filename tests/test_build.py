@@ -14,6 +14,7 @@ import pytest
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.pipeline import build_dir
+from stegvis_package import PACKAGE_FORMAT
 from tests.conftest import GOLDEN
 
 
@@ -47,12 +48,14 @@ def test_manifest__lists_every_file_with_sha256_and_size(program, config):
     folder = outcome.package.folder
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["program"] == {"id": "testprogram", "version": "0.1.0", "title": "Testprogrammet"}
-    assert manifest["format"] == 1 and len(manifest["content_hash"]) == 64
+    assert manifest["format"] == PACKAGE_FORMAT == 2 and len(manifest["content_hash"]) == 64
     on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {"manifest.json"}
     assert set(manifest["files"]) == on_disk
     for rel, entry in manifest["files"].items():
         data = (folder / rel).read_bytes()
-        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        assert {k: entry[k] for k in ("sha256", "size")} == {"sha256": hashlib.sha256(data).hexdigest(),
+                                                             "size": len(data)}
+        assert entry["audience"] in ("patient", "staff", "source")
 
 
 def test_program_json__has_what_the_runtime_needs(program, config):
@@ -63,7 +66,8 @@ def test_program_json__has_what_the_runtime_needs(program, config):
     assert (deep["kind"], deep["start"]) == ("deepening", "upcoming")
     step = deep["sections"][0]["steps"][0]
     assert step == {"id": "mer", "title": "Mer att läsa", "visible": False, "audio": False,
-                    "page": "fordjupning/mer.html", "forms": [], "reviewed": None, "review_status": "never",
+                    "page": "fordjupning/mer.html", "fragment": "fragments/fordjupning/mer.json", "forms": [],
+                    "reviewed": None, "review_status": "never",
                     "readout": None}
     assert start["sections"][0]["steps"][1]["forms"] == ["mal"]
     form = data["forms"]["mal"]

@@ -3,6 +3,7 @@ package carries (issue #6: "extends: a base program folder or a built base packa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import zipfile
@@ -105,7 +106,12 @@ def test_diff__ignores_sources__no_changes(trees, config):
     old = build(trees / "minimal", trees / "a", config)
     new = trees / "b"
     shutil.copytree(old, new)
-    (new / "source/forms/mal.yaml").write_text("ändrad källa\n")
+    changed = "ändrad källa\n".encode()
+    (new / "source/forms/mal.yaml").write_bytes(changed)
+    # Listed in the manifest as it is now: the diff verifies packages like every reader does.
+    manifest = json.loads((new / "manifest.json").read_text())
+    manifest["files"]["source/forms/mal.yaml"] |= {"sha256": hashlib.sha256(changed).hexdigest(), "size": len(changed)}
+    (new / "manifest.json").write_text(json.dumps(manifest))
     assert diff_packages(open_package(old), open_package(new)).changes == []
 
 

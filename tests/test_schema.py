@@ -30,6 +30,7 @@ def as_json(value):
 
 
 def test_committed_schemas__are_current_and_valid_draft_07():
+    assert sorted(schemas()) == sorted(p.name for p in (ROOT / "schemas").glob("*.json"))  # none missing or stale
     for name, schema in schemas().items():
         assert (ROOT / "schemas" / name).read_text("utf-8") == dump(schema), "run: stegvis schema"
         jsonschema.Draft7Validator.check_schema(schema)
@@ -49,12 +50,12 @@ def test_real_program_files__validate_against_their_schema(pattern, kind):
 
 def test_schema__rejects_what_check_rejects():
     form = schemas()["form.schema.json"]
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(jsonschema.ValidationError, match="'datum' is not one of"):
         jsonschema.validate({"title": "x", "questions": [{"id": "a", "type": "datum", "label": "x"}]}, form)
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(jsonschema.ValidationError, match="'extra' was unexpected"):
         jsonschema.validate({"title": "x", "questions": [], "extra": 1}, form)
     plan = schemas()["activity-plan.schema.json"]
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(jsonschema.ValidationError, match="'mondag' is not one of"):
         jsonschema.validate({"title": "x", "fields": [], "schedule": {"days": {"mondag": "18:00"}}}, plan)
     module = schemas()["module.schema.json"]
     assert json.loads(json.dumps(module))["properties"]["kind"]["enum"] == ["core", "deepening"]

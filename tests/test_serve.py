@@ -102,9 +102,10 @@ def test_step_page__has_reviewer_panel_with_lix_review_and_source_link(served):
 
 def test_package_pages__never_carry_what_serve_adds(served):
     _, session, _ = served
-    for path, data in session.preview.files.items():
-        if path.endswith(".html"):
-            assert b"EventSource" not in data and b"stegvis-granskning" not in data, path
+    pages = {path: data for path, data in session.preview.files.items() if path.endswith(".html")}
+    assert {"index.html", "start/valkommen.html"} <= set(pages)  # the pages served with the script and panel
+    for path, data in pages.items():
+        assert b"EventSource" not in data and b"stegvis-granskning" not in data, path
 
 
 def test_edit__sends_reload_and_serves_the_new_text(served):

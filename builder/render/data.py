@@ -1,8 +1,11 @@
-"""program.json: the whole structured program that the runtime needs."""
+"""program.json: the whole structured program that the runtime needs.
+
+Its shape is `stegvis_package.model.ProgramData`; `program_json` checks what is written
+against it, so the builder never writes what readers would refuse.
+"""
 
 from __future__ import annotations
 
-from builder import PACKAGE_FORMAT
 from builder.model import Program
 from builder.paths import (
     BROCHURE,
@@ -17,6 +20,10 @@ from builder.paths import (
     step_pdf,
 )
 from builder.review import review_status
+from stegvis_package import PACKAGE_FORMAT
+from stegvis_package.encoding import dumps
+from stegvis_package.model import ProgramData
+from stegvis_package.paths import fragment_path
 
 
 def program_data(program: Program, content_hash: str, readouts: dict | None = None, pdf: bool = False) -> dict:
@@ -54,6 +61,7 @@ def program_data(program: Program, content_hash: str, readouts: dict | None = No
                             "visible": st.meta.visible,
                             "audio": st.meta.audio,
                             "page": step_page(st),
+                            "fragment": fragment_path(m.id, st.id),
                             "forms": [d.arg for d in st.body.directives if d.name == "form"],
                             "reviewed": st.meta.reviewed.model_dump(mode="json") if st.meta.reviewed else None,
                             "review_status": review_status("step", st.file, st.meta.reviewed)[0],
@@ -81,3 +89,10 @@ def program_data(program: Program, content_hash: str, readouts: dict | None = No
             for pid, pd in program.plans.items()
         },
     } | pdfs
+
+
+def program_json(data: dict) -> bytes:
+    """program.json's bytes, checked against the package model (a mismatch is a bug in Stegvis)."""
+    raw = dumps(data)
+    ProgramData.model_validate_json(raw)
+    return raw

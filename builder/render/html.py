@@ -1,7 +1,9 @@
 """HTML pages of a program package: steps, modules, forms, plans and the overview.
 
 Input: a checked `Program` and the `BuildConfig`. Output: `Pages`, a mapping from
-package path to bytes (HTML, CSS and media under content-hashed names). Jinja2
+package path to bytes (HTML, CSS and media under content-hashed names), and for every
+step its fragment: the body as HTML parts and form slots (`stegvis_package.model.Fragment`),
+which the runtime shows inside its own layout without parsing a page. Jinja2
 with autoescape and StrictUndefined; every value a template shows is computed here.
 """
 
@@ -22,12 +24,15 @@ from builder.model import Module, Program, Step
 from builder.paths import audio_paths, form_page, media_names, module_page, plan_page, step_page, step_pdf
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.forms import form_view
-from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
+from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
 from builder.render.readout import Readout
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.form import Form
 from builder.speech.captions import srt_to_vtt
+from stegvis_package import PACKAGE_FORMAT
+from stegvis_package.model import Fragment, FragmentPart
+from stegvis_package.paths import fragment_path
 
 KIND = {"core": "Grundmodul", "deepening": "Fördjupningsmodul"}
 START = {"current": "Aktuell från start", "upcoming": "Kommande (aktiveras av behandlaren)"}
@@ -68,6 +73,8 @@ class PageRenderer:
         self.media = media_names(program)
         self.index = step_index(program)
         self.files: dict[str, bytes] = {}
+        #: media files the step being rendered shows (its fragment lists them)
+        self._media_used: set[str] | None = None
 
     # -- urls ---------------------------------------------------------------------
     @staticmethod
@@ -77,7 +84,11 @@ class PageRenderer:
 
     def media_url(self, page: str, target: str) -> str:
         key = media_key(target)
-        return self.rel(page, self.media[key]) if key in self.media else target
+        if key not in self.media:
+            return target
+        if self._media_used is not None:
+            self._media_used.add(self.media[key])
+        return self.rel(page, self.media[key])
 
     def context(self, page: str, step: Step | None = None) -> MarkdownContext:
         def link(href: str) -> str:
@@ -136,7 +147,10 @@ class PageRenderer:
         i = steps.index(step)
         prev_step = steps[i - 1] if i > 0 else None
         next_step = steps[i + 1] if i + 1 < len(steps) else None
-        body = render_tokens(step.body.tokens, self.context(page, step))
+        self._media_used = set()
+        pieces = render_parts(step.body.tokens, self.context(page, step), lambda d: d.name == "form")
+        body = Markup("").join(Markup(self.block(page, step, p)) if isinstance(p, Directive) else p for p in pieces)
+        media, self._media_used = sorted(self._media_used), None
         readout = self.readouts.get(step)
         player = None
         if readout is not None and readout.sentences:
@@ -144,6 +158,13 @@ class PageRenderer:
             player = {"mp3": self.rel(page, mp3), "vtt": self.rel(page, vtt)}
         tokens = step.body.tokens
         first_heading = bool(tokens) and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
+        fragment = Fragment(
+            format=PACKAGE_FORMAT, module=step.module_id, step=step.id, page=page, title=step.meta.title,
+            add_heading=not first_heading, media=media,
+            parts=[FragmentPart(form=p.arg) if isinstance(p, Directive) else FragmentPart(html=str(p))
+                   for p in pieces if isinstance(p, Directive) or p.strip()])
+        self.files[fragment_path(step.module_id, step.id)] = (
+            fragment.model_dump_json(exclude_none=True) + "\n").encode("utf-8")
         self.render(
             "step.html", page,
             title=f"{step.meta.title} – {module.meta.title}",
@@ -231,7 +252,8 @@ def _plan_as_form(plan: ActivityPlan) -> Form:
 def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
                  only: set[str] | None = None, progress: Progress = NO_PROGRESS, jobs: int = 1,
                  env: jinja2.Environment | None = None) -> dict[str, bytes]:
-    """Every HTML page, the stylesheet and the media files of a program.
+    """Every HTML page, step fragment (`fragments/<module>/<step>.json`), the stylesheet and
+    the media files of a program.
 
     With `readouts`, step pages get a player and their sentences are marked for highlighting.
     With `only` (package paths), just those HTML pages are rendered (an incremental build
@@ -244,15 +266,17 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     for module in program.modules:
         tasks.append((module_page(module), r.module, (module,)))
         tasks += [(step_page(step), r.step, (module, i)) for i, step in enumerate(module.steps)]
+    # A step's task writes its page and its fragment (same inputs, so they are planned together).
+    extra = {step_page(step): (fragment_path(step.module_id, step.id),) for step in program.steps}
     tasks += [(form_page(form_id), r.form, (form_id,)) for form_id in program.forms]
     tasks += [(plan_page(plan_id), r.plan, (plan_id,)) for plan_id in program.plans]
-    tasks = [t for t in tasks if only is None or t[0] in only]
+    tasks = [t for t in tasks if only is None or t[0] in only or not only.isdisjoint(extra.get(t[0], ()))]
 
     def render(part: list[tuple[str, Callable, tuple]], report: Progress) -> dict[str, bytes]:
         for _, fn, args in part:
             fn(*args)
             report.advance()
-        return {page: r.files[page] for page, _, _ in part}
+        return {out: r.files[out] for page, _, _ in part for out in (page, *extra.get(page, ()))}
 
     progress.start("Sidor", len(tasks))
     if jobs > 1 and len(tasks) >= PARALLEL_PAGES and can_fork():

@@ -95,8 +95,11 @@ _md.add_render_rule("colon_fence", _render_fence)
 _md.add_render_rule("text", _render_text)
 
 
-def render_tokens(tokens: list[Token], ctx: MarkdownContext) -> Markup:
-    """Render parsed Markdown to sanitised HTML with blocks expanded."""
+def render_parts(tokens: list[Token], ctx: MarkdownContext,
+                 slot: Callable[[Directive], bool]) -> list[Markup | Directive]:
+    """Render parsed Markdown to sanitised HTML in parts: the blocks `slot` picks (a step's
+    forms) are left out as their directives, between the HTML before and after them; every
+    other block is expanded in place."""
     start = len(ctx.blocks)
     html = _md.renderer.render(tokens, _md.options, {"ctx": ctx})
     clean = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, link_rel=None,
@@ -107,7 +110,21 @@ def render_tokens(tokens: list[Token], ctx: MarkdownContext) -> Markup:
         index = int(m.group(1))
         return ctx.block(blocks[index]) if index >= start else ""
 
-    return Markup(_PLACEHOLDER.sub(expand, clean))
+    parts: list[Markup | Directive] = []
+    last = 0
+    for m in _PLACEHOLDER.finditer(clean):
+        index = int(m.group(1))
+        if index >= start and slot(blocks[index]):
+            parts += [Markup(_PLACEHOLDER.sub(expand, clean[last:m.start()])), blocks[index]]
+            last = m.end()
+    parts.append(Markup(_PLACEHOLDER.sub(expand, clean[last:])))
+    return parts
+
+
+def render_tokens(tokens: list[Token], ctx: MarkdownContext) -> Markup:
+    """Render parsed Markdown to sanitised HTML with blocks expanded."""
+    (html,) = render_parts(tokens, ctx, lambda _: False)
+    return html
 
 
 def render_text(text: str, ctx: MarkdownContext) -> Markup:

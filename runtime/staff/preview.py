@@ -109,7 +109,7 @@ def preview_step(eid: int, module_id: str, step_id: str, ctx: StaffDep) -> Respo
     previous, following = neighbours(ctx, enrolment, package, module_id, step_id)
     ctx.audit("step.preview", enrolment, f"step:{module_id}/{step_id}")
     return render_staff(ctx, "staff/preview_step.html", title=f"Förhandsvisning – {step['title']} – {module['title']}",
-                        module=module, section=section, step=step, parts=parts, previous=previous,
+                        module=module, section=section, step=step, body=body, parts=parts, previous=previous,
                         following=following, pdf=f"../../filer/{step['pdf']}" if step.get("pdf") else None, **values)
 
 
@@ -117,4 +117,4 @@ def preview_step(eid: int, module_id: str, step_id: str, ctx: StaffDep) -> Respo
 def preview_file(eid: int, path: str, ctx: StaffDep) -> Response:
     """A file of the enrolment's package (images, audio, the package's stylesheet), as the patient gets it."""
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_read)
-    return package_file_response(enrolment_package(ctx, enrolment), path)
+    return package_file_response(enrolment, enrolment_package(ctx, enrolment), path)

@@ -15,6 +15,7 @@ def test_demo__seeded_once_and_every_login_works(framat_packages, sqlite_url, cl
         assert seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz) is True
     with state.db.session() as db:
         assert seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz) is False
+    assert {"anna", "bertil"} <= {login.username for login in LOGINS}  # the two checked more closely below
     for login in LOGINS:
         b = Browser(app)
         assert b.login(login.username, login.password).status_code == 303, login.username

@@ -33,7 +33,7 @@ from runtime.models import (
     Registration,
 )
 from runtime.schedule import iter_occasions
-from runtime.staff.flags import FLAG_INFO, check_missed_registrations, missed_occasions
+from runtime.staff.flags import FLAG_INFO, HIDING, check_missed_registrations, missed_occasions
 
 TZ = ZoneInfo("Europe/Stockholm")
 FORM = "/moment/{e}/steg/start/mitt-mal/formular/mal"
@@ -88,9 +88,12 @@ def test_flag_page__every_kind_explained(app, people, login_as, name):
     assert "<caption>Alla slags flaggor</caption>" in page.text
     for info in FLAG_INFO.values():
         assert f'<tr id="flagga-{info.kind.value}">' in page.text
-        assert info.label in page.text and info.meaning in page.text
+        assert info.label in page.text and info.meaning in page.text and f"<td>{info.raised}</td>" in page.text
+        assert f"<td>{info.target[0].upper()}{info.target[1:]}.</td>" in page.text
     assert set(FLAG_INFO) == set(FlagKind)
-    assert "Flagga vid missad aktivitet" in page.text and "flagga" in page.text
+    assert "Flagga vid missad aktivitet" in page.text
+    assert (f"<p>{HIDING} Bara patientens behandlare, eller en invånaradministratör, kan dölja en flagga.</p>"
+            in page.text)
     assert 'href="/personal/flaggor" aria-current="page"' in page.text
 
 

@@ -35,7 +35,7 @@ def second_version(packages: Path, version: str = "0.2.0") -> Path:
     (dst / "program.json").write_bytes(data)
     manifest = json.loads((dst / "manifest.json").read_text("utf-8"))
     manifest["program"]["version"] = version
-    manifest["files"]["program.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    manifest["files"]["program.json"] |= {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     (dst / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
     return dst
 
@@ -144,26 +144,32 @@ def test_admin_rescan__over_the_api(app, people, tove, packages):
 
 
 def test_sighup__rescans_the_store(packages, sqlite_url, tmp_path):
-    """The CLI's SIGHUP handler runs the same scan; here the handler's effect, in process."""
+    """`stegvis runtime` as a process: a package added while it runs is served after SIGHUP."""
     import os
     import signal
-    import threading
+    import time
 
-    store = PackageStore(packages)
-    store.scan()
-    done = threading.Event()
+    import httpx2 as httpx
+    from test_restart import free_port, start
 
-    def on_hup(_signum, _frame):
-        threading.Thread(target=lambda: (store.scan(), done.set()), daemon=True).start()
-
-    previous = signal.signal(signal.SIGHUP, on_hup)
+    port = free_port()
+    server = start(packages, sqlite_url, port, tmp_path / "server.log")
     try:
+        def served() -> int:
+            return httpx.get(f"http://127.0.0.1:{port}/halsa", timeout=5).json()["packages"]
+
+        assert served() == 1
         second_version(packages)
-        os.kill(os.getpid(), signal.SIGHUP)
-        assert done.wait(10)
+        assert served() == 1  # not before the signal
+        os.kill(server.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while served() != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert served() == 2, (tmp_path / "server.log").read_text()[-2000:]
+        assert server.poll() is None  # the signal rescans; it does not stop the server
     finally:
-        signal.signal(signal.SIGHUP, previous)
-    assert store.get("testprogram", "0.2.0") is not None
+        server.kill()
+        server.wait()
 
 
 def test_enrolment_pinned__its_version_missing_gives_a_clear_page(app, people, anna, packages):

@@ -52,6 +52,7 @@ def first(schedule: Schedule, n: int):
         out.append(occ)
         if len(out) == n:
             break
+    assert len(out) == n, "iter_occasions is endless for a schedule with days"  # else the loops check nothing
     return out
 
 

@@ -84,7 +84,7 @@ def test_mine__only_where_i_am_therapist(app, people, login_as):
     assert page.status_code == 200
     assert "Anna Test" not in page.text and "Bertil Test" not in page.text
     assert "Du är inte behandlare för något pågående moment." in page.text
-    assert 'href="/personal/alla"' in page.text
+    assert 'Se fliken <a href="/personal/alla">Alla</a>.' in page.text  # the tab link itself is always there
 
 
 def test_all__every_ongoing_enrolment_of_the_unit_with_therapist(app, people, login_as):

@@ -184,7 +184,8 @@ def test_review__unknown_ids_and_the_new_enrolment_page(app, people, login_as):
     tove = login_as("tove")
     assert review(tove, 99999).status_code == 404
     assert tove.get("/personal/moment/abc").status_code == 404
-    assert tove.get("/personal/moment/nytt").status_code != 404  # the start page is not read as an id
+    start = tove.get("/personal/moment/nytt")  # the start page, not read as an id
+    assert start.status_code == 200 and "<h1>Starta moment</h1>" in start.text
 
 
 def test_reply__stored_shown_to_the_patient_with_read_receipt(app, people, anna, login_as):

@@ -1,0 +1,48 @@
+"""Which package files a patient may fetch: only the patient's parts of what they can see.
+
+Input: an enrolment, its verified package and a package path. Output: yes or no.
+
+The manifest says whom each file is for (`stegvis_package.model.FileEntry`). A patient
+gets a file only when it is for patients and what it belongs to is visible in their
+enrolment:
+- a step's file (fragment, readout, cues, PDF): the step can be opened (its module is
+  current, the step is not hidden);
+- a module's file (its PDF, which prints every step of the module): the module is current
+  and none of its steps is hidden for this patient;
+- a media file that steps show: at least one of those steps can be opened;
+- a program-wide patient file (stylesheet, readout player, brochure, form images): always.
+Staff-only files (program.json, the therapist guide, the whole-program PDF, reviewers'
+pages, FHIR) and the sources never reach a patient, and neither does anything the
+manifest does not list. The staff preview asks the same question for the patient it shows.
+"""
+
+from __future__ import annotations
+
+from runtime.enrolments import readable_modules, step_choices, step_readable, step_visible
+from runtime.models import Enrolment
+from runtime.packages import Package
+from stegvis_package.model import Audience
+
+
+def patient_may_fetch(enrolment: Enrolment, package: Package, rel: str) -> bool:
+    """Whether the enrolment's patient may have this package file."""
+    entry = package.entry(rel)
+    if entry is None or entry.audience is not Audience.PATIENT:
+        return False
+    if entry.step is not None:
+        return _step_open(enrolment, package, entry.step)
+    if entry.module is not None:
+        module = package.module(entry.module)
+        if module is None or entry.module not in {m.module_id for m in readable_modules(enrolment)}:
+            return False
+        choices = step_choices(enrolment)
+        return all(step_visible(enrolment, module["id"], step, choices)
+                   for section in module.get("sections", []) for step in section.get("steps", []))
+    if entry.used_by is not None:
+        return any(_step_open(enrolment, package, key) for key in entry.used_by)
+    return True
+
+
+def _step_open(enrolment: Enrolment, package: Package, key: str) -> bool:
+    module_id, _, step_id = key.partition("/")
+    return step_readable(enrolment, package, module_id, step_id) is not None
