@@ -28,8 +28,11 @@ serve: $(STAMP) system
 test: $(STAMP) system test-system $(AXE)
 	$(BIN)/python -m pytest
 
+# Then the import contracts of .importlinter (DESIGN.md, "Layers"; import-linter comes with
+# the test extra).
 lint: $(STAMP)
 	$(BIN)/ruff check builder runtime tests build.py
+	$(BIN)/lint-imports --no-cache
 
 # Install missing Debian packages when running as root; otherwise say what is missing.
 # Java (for the Nu HTML checker in the tests) counts as present if any JRE is.

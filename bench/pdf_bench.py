@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from builder.config import BuildConfig  # noqa: E402
 from builder.diagnostics import Diagnostics  # noqa: E402
+from builder.model import Program  # noqa: E402
 from builder.pipeline import check_dir  # noqa: E402
 from builder.render.pdf import Forked, PdfStage, fragment_pages, render_pdfs  # noqa: E402
 from builder.render.pdf_html import PdfSpec  # noqa: E402
-from builder.validate import Program  # noqa: E402
 
 
 def load(program_dir: Path) -> Program:

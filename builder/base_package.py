@@ -40,7 +40,7 @@ from stegvis_package.reader import FolderReader, NotAPackage, PackageReader, ope
 from stegvis_package.verify import PackageInvalid, Refusal, read_manifest, verify
 
 if TYPE_CHECKING:  # pragma: no cover
-    from builder.load import SourceTree
+    from builder.model import SourceTree
 
 #: Version of the manifest's `source` section; bump when a reader would need to read it differently.
 SOURCE_FORMAT = 1

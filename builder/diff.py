@@ -43,7 +43,7 @@ from stegvis_package.verify import PackageInvalid, Refusal, read_fragment, verif
 from stegvis_package.versions import is_version, version_key
 
 if TYPE_CHECKING:
-    from builder.validate import Program
+    from builder.model import Program
 
 
 class PackageError(Exception):

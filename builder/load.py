@@ -7,71 +7,17 @@ media files. Owns all file reading and YAML parsing; does not validate meaning.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from builder.diagnostics import Diagnostics
+from builder.memo import ParseMemo
+from builder.model import ModuleSource, SourceTree, StepSource
 from builder.yamlsrc import YamlDoc, parse_yaml
-
-if TYPE_CHECKING:  # pragma: no cover
-    from builder.incremental import ParseMemo
 
 PREFIXED = re.compile(r"^(\d+)-(.+)$")
 IGNORED = re.compile(r"^(\.|_|~|#)|~$|\.swp$")
-
-
-@dataclass
-class StepSource:
-    id: str
-    path: str  # display path
-    file: Path
-    rel: str  # path inside its program folder, e.g. "modules/03-fysisk-aktivitet/02-hur-mycket.md"
-    order: int
-    front: YamlDoc | None
-    body: str
-    body_line: int  # 1-based line of the body's first line
-
-
-@dataclass
-class ModuleSource:
-    id: str
-    folder: str  # folder name, e.g. "03-fysisk-aktivitet"
-    path: str  # display path of the folder
-    meta: YamlDoc | None
-    meta_path: str
-    steps: list[StepSource] = field(default_factory=list)
-    meta_missing: bool = False  # no module.yaml (an error unless an overlay's base has one)
-
-
-@dataclass
-class SourceTree:
-    root: Path
-    display_root: str  # how paths are shown, e.g. "content"
-    program: YamlDoc | None
-    program_path: str
-    modules: dict[str, list[ModuleSource]]  # id -> folders (more than one is an error)
-    forms: dict[str, YamlDoc]
-    plans: dict[str, YamlDoc]
-    media: dict[str, Path]  # path inside media/ -> file
-    files: dict[str, bytes]  # every source file read: path relative to root -> bytes
-    lexicons: list[YamlDoc] = field(default_factory=list)  # lexicon.yaml files, base first
-    hidden: set[str] = field(default_factory=set)  # "module/step" hidden from start by an overlay
-    base: dict | None = None  # for an overlay: the base's id, version, content hash and file hashes
-
-    def display(self, rel: str) -> str:
-        return f"{self.display_root}/{rel}" if self.display_root not in ("", ".") else rel
-
-    @property
-    def content_hash(self) -> str:
-        """sha256 over every source file (relative path and bytes), in sorted order."""
-        h = hashlib.sha256()
-        for rel in sorted(self.files):
-            h.update(rel.encode() + b"\0" + hashlib.sha256(self.files[rel]).digest())
-        return h.hexdigest()
 
 
 def split_id(name: str) -> tuple[int, str]:

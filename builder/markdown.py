@@ -16,6 +16,8 @@ from markdown_it.token import Token
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.colon_fence import colon_fence_plugin
 
+from builder.diagnostics import Diagnostic
+
 DIRECTIVES = {
     "form": frozenset(),
     "video": frozenset({"captions", "transcript", "title"}),
@@ -50,14 +52,33 @@ class Directive:
 
 
 @dataclass
+class Derived:
+    """Values computed from one parsed body, kept with it: a body that `stegvis serve` keeps
+    for an unchanged file keeps them too, so they are not computed again (issue #7).
+
+    Each is filled by its owner on first use; keyed ones also depend on values outside the
+    body (the step's metadata, the program's settings), which are part of the key.
+    """
+
+    #: (LIX, word count): `builder.lix.step_lix`
+    lix: tuple[float, int] | None = None
+    #: every link and image target, callouts included: `builder.incremental`
+    links: list[str] | None = None
+    #: the step rules' findings, by (path, metadata, settings): `builder.check.check_program`
+    checks: dict[tuple, list[Diagnostic]] = field(default_factory=dict)
+    #: the readout, by (lexicon, readout settings): `builder.serve`. A `builder.render.readout.Readout`,
+    #: typed loosely here because this module sits below the renderers (DESIGN.md, "Layers").
+    readouts: dict[tuple, object] = field(default_factory=dict)
+
+
+@dataclass
 class ParsedBody:
     tokens: list[Token]
     line: int  # 1-based file line of the body's first line
     lines: list[str]
     directives: list[Directive]
-    #: values computed from this body once (e.g. its LIX); a body `stegvis serve` keeps
-    #: for an unchanged file keeps them too (issue #7)
-    derived: dict = field(default_factory=dict, compare=False, repr=False)
+    #: values computed from this body once (e.g. its LIX), see `Derived`
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
 
 def parse_body(text: str, line: int) -> ParsedBody:

@@ -18,28 +18,20 @@ from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.diff import check_version_bump
-from builder.incremental import (
-    ParseMemo,
-    PreviousPages,
-    check_unchanged,
-    package_facts,
-    page_fingerprints,
-    plan_pages,
-    record_build,
-    record_outputs,
-    settings_of,
-    state_path,
-    take_snapshot,
-)
+from builder.incremental import PreviousPages, page_fingerprints, plan_pages, record_outputs, settings_of
+from builder.memo import ParseMemo
+from builder.model import Program, Step
 from builder.package import PackageResult, dumps, make_manifest, write_package
+from builder.paths import step_page
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.data import program_data, program_json
 from builder.render.fhir import questionnaire
-from builder.render.html import render_pages, step_page
+from builder.render.html import render_pages
 from builder.render.readout import Readout, build_readout
 from builder.resolve import resolve_program
 from builder.speech.lexicon import Lexicon
-from builder.validate import Program, Step, validate_program
+from builder.state import check_unchanged, package_facts, record_build, state_path, take_snapshot
+from builder.validate import validate_program
 from stegvis_package.paths import fragment_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -205,7 +197,7 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     if program.tree.base is not None:
         report.manifest["base"] = program.tree.base
     if config.audio and engine is None:
-        from builder.speech.engines import choose_engine
+        from builder.speech.engines import choose_engine  # numpy: only when there is audio
 
         engine, note = choose_engine(config.tts)
         if note:

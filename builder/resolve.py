@@ -17,20 +17,18 @@ import hashlib
 import posixpath
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from builder.base_package import SOURCE_DIR, BasePackageError, is_package, open_base_package
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.drift import drift_report
-from builder.load import ModuleSource, SourceTree, load_tree
+from builder.load import load_tree
+from builder.memo import ParseMemo
+from builder.model import ModuleSource, SourceTree
 from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
 from builder.validate import report_errors
 from builder.yamlsrc import YamlDoc
-
-if TYPE_CHECKING:  # pragma: no cover
-    from builder.incremental import ParseMemo
 
 OVERLAY_KEYS = ("extends", "remove", "hide")
 
@@ -47,7 +45,7 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
     `extends:` names a base program folder or a built base package (a zip, or a package
     folder with manifest.json): a package is verified and its sources extracted into
     `cache` (see `builder.base_package`), and its files are shown as `<zip>!source/<path>`.
-    `memo` (`stegvis serve`) keeps parsed files between builds (see `builder.incremental`).
+    `memo` (`stegvis serve`) keeps parsed files between builds (see `builder.memo`).
     """
     program_dir = program_dir.resolve()
     tree = load_tree(program_dir, diags, display_root, memo=memo)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from builder.diagnostics import Diagnostics
+from builder.diff import word_diff
 from builder.yamlsrc import parse_yaml
 
 HASH_LENGTH = 12
@@ -108,8 +109,6 @@ def reviewed_text(item: ReviewItem) -> str | None:
 
 def with_diffs(items: list[ReviewItem]) -> list[ReviewItem]:
     """Add word diffs to changed items whose reviewed text git still has."""
-    from builder.diff import word_diff
-
     for item in items:
         if item.status == "changed":
             old = reviewed_text(item)

@@ -34,16 +34,19 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from builder.check.readability import lix_level, step_lix
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostic, Diagnostics, Severity
-from builder.incremental import ParseMemo, PreviousPages, source_roots
+from builder.incremental import PreviousPages
+from builder.lix import lix_level, step_lix
+from builder.memo import ParseMemo
+from builder.model import Program, Step
+from builder.paths import form_page, module_page, plan_page, step_page
 from builder.pipeline import BuildReport, check_dir, render_files, render_html
-from builder.render.html import form_page, make_environment, module_page, plan_page, step_page
+from builder.render.html import make_environment
 from builder.render.readout import Readout, build_readout
 from builder.review import review_status
 from builder.speech.lexicon import Lexicon
-from builder.validate import Program, Step
+from builder.state import source_roots
 
 HOST = "127.0.0.1"
 EVENTS = "/__stegvis/events"
@@ -103,11 +106,11 @@ def memo_readouts(program: Program) -> dict[Step, Readout]:
     for step in program.steps:
         if not step.meta.audio:
             continue
-        key = ("readout", key_lexicon, step.meta.readout, step.meta.read_alt_text)
-        derived = step.body.derived
-        if key not in derived:
-            derived[key] = build_readout(step, lexicon)
-        out[step] = derived[key]
+        key = (key_lexicon, step.meta.readout, step.meta.read_alt_text)
+        readouts = step.body.derived.readouts
+        if key not in readouts:
+            readouts[key] = build_readout(step, lexicon)
+        out[step] = readouts[key]
     return out
 
 
@@ -213,7 +216,7 @@ class ServeSession:
         if program is None or generation != self._generation:
             return
         if config.audio and not self._engine_checked:
-            from builder.speech.engines import EngineUnavailable, choose_engine
+            from builder.speech.engines import EngineUnavailable, choose_engine  # numpy: only with audio
 
             self._engine_checked = True
             try:

@@ -11,16 +11,14 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.formrules import check_plan, check_questions, check_scoring
-from builder.load import ModuleSource, SourceTree, StepSource
 from builder.markdown import ParsedBody, parse_body
+from builder.memo import ParseMemo
+from builder.model import FormDoc, Module, ModuleSource, PlanDoc, Program, SourceTree, Step
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.common import ID_PATTERN
 from builder.schema.form import Form
@@ -28,81 +26,6 @@ from builder.schema.module import ModuleMeta
 from builder.schema.program import LexiconFile, ProgramMeta
 from builder.schema.step import StepMeta
 from builder.yamlsrc import YamlDoc
-
-if TYPE_CHECKING:  # pragma: no cover
-    from builder.incremental import ParseMemo
-
-
-@dataclass(eq=False)  # hashable by identity: steps key the readout and audio maps
-class Step:
-    id: str
-    module_id: str
-    source: StepSource
-    meta: StepMeta
-    body: ParsedBody
-
-    @property
-    def path(self) -> str:
-        return self.source.path
-
-    @property
-    def file(self) -> Path:
-        return self.source.file
-
-
-@dataclass
-class Section:
-    title: str
-    steps: list[Step] = field(default_factory=list)
-
-
-@dataclass
-class Module:
-    id: str
-    source: ModuleSource
-    meta: ModuleMeta
-    steps: list[Step]
-
-    @property
-    def sections(self) -> list[Section]:
-        """Sections in the order of their first step."""
-        by_title: dict[str, Section] = {}
-        for step in self.steps:
-            by_title.setdefault(step.meta.section, Section(step.meta.section)).steps.append(step)
-        return list(by_title.values())
-
-
-@dataclass
-class FormDoc:
-    id: str
-    doc: YamlDoc
-    form: Form
-
-
-@dataclass
-class PlanDoc:
-    id: str
-    doc: YamlDoc
-    plan: ActivityPlan
-
-
-@dataclass
-class Program:
-    tree: SourceTree
-    meta: ProgramMeta
-    modules: list[Module]
-    forms: dict[str, FormDoc]
-    plans: dict[str, PlanDoc]
-    lexicon_file: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def lexicon(self) -> dict[str, str]:
-        """The pronunciation lexicon: lexicon.yaml, then program.yaml's `lexicon` on top."""
-        return self.lexicon_file | self.meta.lexicon
-
-    @property
-    def steps(self) -> list[Step]:
-        return [s for m in self.modules for s in m.steps]
 
 
 def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None) -> Program | None:

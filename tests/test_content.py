@@ -11,8 +11,8 @@ import statistics
 
 import pytest
 
-from builder.check.readability import step_lix
 from builder.diagnostics import Diagnostics
+from builder.lix import step_lix
 from builder.pipeline import check_dir
 from tests.conftest import ROOT
 

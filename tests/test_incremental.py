@@ -18,9 +18,10 @@ import pytest
 
 from builder.config import TEMPLATES
 from builder.diagnostics import Diagnostics
-from builder.incremental import settings_key, settings_of
+from builder.incremental import settings_of
 from builder.pipeline import build_dir
 from builder.progress import LineProgress, TerminalProgress, progress_for
+from builder.state import settings_key
 from tests.conftest import ROOT
 
 STEP = "modules/01-start/02-mitt-mal.md"
@@ -189,8 +190,9 @@ def test_pdf_on__one_step_edit_rebuilds_its_pdf_its_module_and_the_program(progr
 def test_settings_of_config__equal_the_command_lines_quick_check(cfg, tmp_path):
     # the command line answers "nothing changed" from plain values, without BuildConfig
     root = tmp_path / "p"
-    assert settings_of(root, cfg) == settings_key(root, cfg.out, TEMPLATES, False, False, False, False, "auto",
-                                                  cfg.source_date_epoch)
+    cli = {"out": cfg.out, "audio": False, "pdf": False, "strict": False, "release": False,
+           "source_date_epoch": cfg.source_date_epoch, "templates": TEMPLATES, "tts": "auto"}
+    assert settings_of(root, cfg) == settings_key(root, cli)
 
 
 def test_cli_no_change__answers_without_importing_the_compiler(program, tmp_path):
@@ -260,3 +262,25 @@ def test_state__lives_in_the_cache_folder(program, cfg):
     assert len(states) == 1
     state = json.loads(states[0].read_text())
     assert set(state["outputs"]) == set(ALL_PAGES) | set(FRAGMENTS)
+
+
+def test_settings_of__every_config_field_but_the_run_only_ones(cfg, tmp_path):
+    # derived from BuildConfig's fields: a new setting is part of the build state until marked RUN_ONLY
+    settings = settings_of(tmp_path / "p", cfg)
+    fields = set(type(cfg).model_fields)
+    assert {"fmt", "cache", "jobs"} <= fields
+    assert set(settings) == (fields - {"fmt", "cache", "jobs"}) | {"format", "program_dir", "engine", "previous"}
+
+
+def test_input_the_fingerprints_did_not_list__still_rebuilds_the_page(program, cfg, tmp_path):
+    # The module page shows "dold från start" for a hidden step: the step's `visible`, which
+    # the hand-kept list of the module page's inputs (page_fingerprints) did not name, so an
+    # incremental build shipped a stale module page (issue #12).
+    root = program()
+    build(root, cfg)
+    edit(root / STEP, "title: Mitt mål", "title: Mitt mål\nvisible: false")
+    again, _ = build(root, cfg)
+    clean, _ = build(root, cfg, out=tmp_path / "clean", cache=tmp_path / "cache2")
+    assert "dold från start" in (clean.package.folder / "start/index.html").read_text()
+    assert "start/index.html" in again.report.rebuilt
+    assert files_of(again.package.folder) == files_of(clean.package.folder)

@@ -15,9 +15,9 @@ from builder.base_package import open_base_package, package_sources, resolved_so
 from builder.cli import main
 from builder.diagnostics import Diagnostics
 from builder.diff import diff_packages, open_package
-from builder.incremental import source_roots
 from builder.pipeline import build_dir, check_dir
 from builder.resolve import resolve_program
+from builder.state import source_roots
 from builder.validate import validate_program
 from builder.yamlsrc import parse_yaml
 from tests.conftest import FIXTURES, ROOT

@@ -19,12 +19,12 @@ from pypdf import PdfReader
 
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
+from builder.paths import module_pdf, program_pdf
 from builder.pipeline import build_dir, check_dir
 from builder.render.forms import question_view
 from builder.render.pdf import PdfStage, render_pdfs
 from builder.render.pdf_guide import render_brochure, render_guide
 from builder.render.pdf_html import PrintRenderer, captions_text, print_question, render_book
-from builder.render.pdf_paths import module_pdf, program_pdf
 from builder.schema.form import Option, Question
 from tests.conftest import FIXTURES, ROOT, diagnose, make_program
 

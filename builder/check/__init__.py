@@ -11,7 +11,7 @@ from builder.check.accessibility import check_accessibility
 from builder.check.readability import check_language, check_readability
 from builder.check.references import check_references
 from builder.diagnostics import Diagnostics
-from builder.validate import Program
+from builder.model import Program
 
 #: Rules that look at one step at a time, so that their findings can be kept with the
 #: step's parsed body between builds (`stegvis serve`, issue #7).
@@ -33,12 +33,12 @@ def check_program(program: Program, diags: Diagnostics, per_step: bool = False) 
     settings = (program.meta.readability.model_dump_json(), tuple(sorted(diags.silenced)))
     for module in program.modules:
         for step in module.steps:
-            key = ("checks", step.path, step.meta.model_dump_json(), settings)
-            found = step.body.derived.get(key)
+            key = (step.path, step.meta.model_dump_json(), settings)
+            found = step.body.derived.checks.get(key)
             if found is None:
                 one = Diagnostics(silenced=diags.silenced)
                 alone = replace(program, modules=[replace(module, steps=[step])])
                 for rule in STEP_RULES:
                     rule(alone, one)
-                found = step.body.derived[key] = one.items
+                found = step.body.derived.checks[key] = one.items
             diags.add_items(found)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from builder.diagnostics import Diagnostics
 from builder.markdown import locate_in, walk
-from builder.validate import Program, Step
+from builder.model import Program, Step
 
 VAGUE_LINK_TEXTS = frozenset(
     {"här", "klicka här", "tryck här", "läs mer", "mer", "länk", "denna länk", "den här länken", "klicka", "click here", "here"}

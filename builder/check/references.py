@@ -6,42 +6,10 @@ import posixpath
 from pathlib import Path
 
 from builder.diagnostics import Diagnostics, did_you_mean
+from builder.links import is_external, link_target, media_key, step_index
 from builder.markdown import CALLOUT_KINDS, DIRECTIVES, Directive, locate_in, walk
+from builder.model import Program, Step
 from builder.speech.captions import parse_captions
-from builder.validate import Program, Step
-
-EXTERNAL = ("https://", "http://", "mailto:", "tel:")
-
-
-def is_external(target: str) -> bool:
-    return target.startswith(EXTERNAL)
-
-
-def media_key(target: str) -> str | None:
-    """Normalise a path inside media/; None when it escapes the folder."""
-    if not target or target.startswith("/") or "\\" in target:
-        return None
-    norm = posixpath.normpath(target)
-    if norm.startswith("../") or norm == "..":
-        return None
-    return norm
-
-
-def step_index(program: Program) -> dict[str, Step]:
-    """Every step by its path inside the program (overlay and base files alike)."""
-    return {step.source.rel: step for step in program.steps}
-
-
-def link_target(step: Step, href: str) -> str | None:
-    """The program-relative path a relative link points at; None when it leaves the program."""
-    path = posixpath.normpath(posixpath.join(posixpath.dirname(step.source.rel), href.split("#", 1)[0]))
-    return None if path.startswith("../") or path == ".." or path.startswith("/") else path
-
-
-def resolve_step_link(step: Step, href: str, index: dict[str, Step]) -> Step | None:
-    """The step a relative `.md` link points at, or None."""
-    target = link_target(step, href)
-    return index.get(target) if target else None
 
 
 class _RefChecker:

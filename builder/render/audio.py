@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from builder.model import Step
+from builder.paths import audio_paths
 from builder.progress import NO_PROGRESS, Progress
-from builder.render.audio_paths import audio_paths  # noqa: F401 (re-exported; the rule lives there, without numpy)
 from builder.render.readout import Readout
 from builder.speech.captions import vtt_timestamp
 from builder.speech.engines import Engine
@@ -38,7 +39,6 @@ from builder.speech.pcm import (
     trim,
     write_wav,
 )
-from builder.validate import Step
 
 
 @dataclass

@@ -6,11 +6,20 @@ against it, so the builder never writes what readers would refuse.
 
 from __future__ import annotations
 
-from builder.render.audio_paths import audio_paths
-from builder.render.html import form_page, module_page, plan_page, step_page
-from builder.render.pdf_paths import BROCHURE, GUIDE, module_pdf, program_pdf, step_pdf
+from builder.model import Program
+from builder.paths import (
+    BROCHURE,
+    GUIDE,
+    audio_paths,
+    form_page,
+    module_page,
+    module_pdf,
+    plan_page,
+    program_pdf,
+    step_page,
+    step_pdf,
+)
 from builder.review import review_status
-from builder.validate import Program
 from stegvis_package import PACKAGE_FORMAT
 from stegvis_package.encoding import dumps
 from stegvis_package.model import ProgramData

@@ -9,30 +9,27 @@ with autoescape and StrictUndefined; every value a template shows is computed he
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 import jinja2
 from markupsafe import Markup
 
-from builder.check.readability import lix_level, step_lix
-from builder.check.references import is_external, media_key, resolve_step_link, step_index
 from builder.config import BuildConfig
+from builder.links import is_external, media_key, resolve_step_link, step_index
+from builder.lix import lix_level, step_lix
 from builder.markdown import Directive
+from builder.model import Module, Program, Step
+from builder.paths import audio_paths, form_page, media_names, module_page, plan_page, step_page, step_pdf
 from builder.progress import NO_PROGRESS, Progress
-from builder.render.audio_paths import audio_paths
 from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
-from builder.render.pdf_paths import step_pdf
 from builder.render.readout import Readout
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.form import Form
 from builder.speech.captions import srt_to_vtt
-from builder.validate import Module, Program, Step
 from stegvis_package import PACKAGE_FORMAT
 from stegvis_package.model import Fragment, FragmentPart
 from stegvis_package.paths import fragment_path
@@ -45,33 +42,6 @@ STYLESHEET = "assets/stegvis.css"
 READOUT_SCRIPT = "assets/readout.js"
 #: With more pages than this to render, two processes share the work (a fork costs ~10 ms).
 PARALLEL_PAGES = 64
-
-
-def step_page(step: Step) -> str:
-    return f"{step.module_id}/{step.id}.html"
-
-
-def module_page(module: Module) -> str:
-    return f"{module.id}/index.html"
-
-
-def form_page(form_id: str) -> str:
-    return f"formular/{form_id}.html"
-
-
-def plan_page(plan_id: str) -> str:
-    return f"aktivitetsplaner/{plan_id}.html"
-
-
-def media_names(program: Program) -> dict[str, str]:
-    """media/ path -> package path with a content hash, so caches never serve stale files."""
-    names = {}
-    for key, data in ((k, program.tree.files[f"media/{k}"]) for k in program.tree.media):
-        p = PurePosixPath(key)
-        digest = hashlib.sha256(data).hexdigest()[:10]
-        suffix = ".vtt" if p.suffix.lower() == ".srt" else p.suffix  # SRT captions ship as WebVTT
-        names[key] = str(PurePosixPath("media") / p.parent / f"{p.stem}.{digest}{suffix}")
-    return names
 
 
 def make_environment(config: BuildConfig) -> jinja2.Environment:

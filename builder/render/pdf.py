@@ -48,12 +48,12 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from builder import __version__
 from builder.config import BuildConfig
+from builder.model import Program
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.parallel import Forked, can_fork
 from builder.render.pdf_cache import PdfCache, content_key
 from builder.render.pdf_guide import render_brochure, render_guide
 from builder.render.pdf_html import BASE_URL, PdfSpec, PrintDocument, PrintRenderer, render_book
-from builder.validate import Program
 
 #: Bump when the PDFs change for the same inputs (a change of how they are written).
 PRINT_FORMAT = 1

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
+from builder.model import Program
+from builder.paths import BROCHURE, GUIDE
 from builder.render.html import KIND, START, WEEKDAY_ORDER
 from builder.render.pdf_html import (
     KIND_PLURAL,
@@ -31,9 +33,7 @@ from builder.render.pdf_html import (
     book_order,
     number,
 )
-from builder.render.pdf_paths import BROCHURE, GUIDE
 from builder.schema.form import Form, Question
-from builder.validate import Program
 
 QUESTION_TYPES = {
     "text": "kort text",

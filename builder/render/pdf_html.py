@@ -25,15 +25,15 @@ import jinja2
 from markupsafe import Markup, escape
 
 from builder import __version__
-from builder.check.references import is_external, media_key, resolve_step_link, step_index
 from builder.config import BuildConfig
+from builder.links import is_external, media_key, resolve_step_link, step_index
 from builder.markdown import Directive
+from builder.model import Module, Program, Step
+from builder.paths import media_names, module_pdf, program_pdf, step_pdf
 from builder.render.forms import QuestionView, form_view
-from builder.render.html import CALLOUT, KIND, START, make_environment, media_names
+from builder.render.html import CALLOUT, KIND, START, make_environment
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
-from builder.render.pdf_paths import module_pdf, program_pdf, step_pdf
 from builder.schema.form import Form
-from builder.validate import Module, Program, Step
 
 #: Base URL of print HTML. Media are relative to it (`media/<path>.<hash>.<ext>`, which
 #: passes the HTML sanitiser); `builder.render.pdf` serves them from memory, never from disk.

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from markdown_it.token import Token
 
+from builder.model import Step
 from builder.speech.lexicon import Lexicon
 from builder.speech.sentences import split_sentences
-from builder.validate import Step
 
 #: Pause before a sentence, by what precedes it (milliseconds).
 PAUSE_IN_BLOCK_MS = 350

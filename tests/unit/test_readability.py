@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.check.readability import lix, lix_level
+from builder.lix import lix, lix_level
 
 
 def test_lix__known_value__ok():

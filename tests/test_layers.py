@@ -1,0 +1,38 @@
+"""The import contracts in .importlinter hold (issue #12, "Layers you can see").
+
+The builder's layers (DESIGN.md, "Layers"): readers, model, links and paths, stages,
+then incremental, pipeline, serve and cli; stages that do not import one another,
+render never importing check, no cycles. `make lint` runs the same check.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytest.importorskip("importlinter", reason="import-linter is not installed (pip install import-linter)")
+
+CONFIG = ROOT / ".importlinter"
+
+
+def test_import_contracts__every_contract_kept__ok():
+    # A fresh process in the repository root, so that it analyses this checkout's code.
+    run = subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()",
+         "--config", str(CONFIG), "--no-cache", "--no-logo"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if run.returncode != 0:
+        pytest.fail(f"lint-imports found broken contracts:\n{run.stdout}\n{run.stderr}", pytrace=False)
+
+
+def test_import_contracts__type_checking_imports_count__ok():
+    from importlinter.api import read_configuration
+
+    config = read_configuration(str(CONFIG))
+    assert config["session_options"].get("exclude_type_checking_imports", "False") in ("False", "false", False)
+    layers = [c for c in config["contracts_options"] if c["type"] == "layers" and c.get("containers") == ["builder"]]
+    assert layers, "the builder's layers contract is missing"
