@@ -1,18 +1,20 @@
-"""Incremental builds (issue #7): every output records the hashes of the inputs it read.
+"""Incremental builds (issue #7): every output records the inputs it read and their values.
 
 Stage: around render and package, used by `builder.pipeline` (`stegvis build`) and
 `builder.serve`. Input: the build settings, a checked `Program`, and the pages of the
-previous build. Output: the fingerprint of every HTML page, and which pages can take
-their bytes from the previous build. Must not write into `dist/` (`builder.package`
+previous build. Output: which pages can take their bytes from the previous build, and
+what to record of the pages of this one. Must not write into `dist/` (`builder.package`
 does). Whether nothing changed at all (a no-change build skips every stage) is
 `builder.state`'s, which the command line asks before importing the compiler.
 
-Each page's fingerprint is the hash of exactly the values its renderer consumes (for a
-step page: the step's source bytes, its module's and the program's metadata, its
-neighbours' titles and paths, the forms it embeds, the pages its links point at, the
-media names, the templates, its readout). A page whose fingerprint is the recorded one
-takes its bytes from the previous package, verified by sha256; only the others are
-rendered. A clean build gives the same bytes. The audio and PDF stages keep their own
+While a page renders, the renderer notes every input it reads (`builder.reads`, as
+lektor's `record_dependency` does): a step's source, a neighbour's title, a form, where
+a link leads, the templates and settings. The build records, per page, those keys and a
+fingerprint of their values. The next build computes the value of each recorded key from
+the new program (`InputValues`); a page whose fingerprint is unchanged takes its bytes
+from the previous package, verified by sha256, and only the others are rendered. So a
+page never depends on an input nobody remembered to list: what it read is what counts.
+A clean build gives the same bytes. The audio and PDF stages keep their own
 content-addressed caches.
 """
 
@@ -20,16 +22,36 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from builder.config import BuildConfig
 from builder.hashing import code_hash, digest, hash_folder, sha256
 from builder.links import resolve_step_link, step_index
-from builder.markdown import walk
 from builder.model import Program, Step
 from builder.paths import form_page, media_names, module_page, plan_page, step_page
+from builder.reads import (
+    FORM,
+    FORM_USE,
+    LINK,
+    MODULE,
+    MODULE_STEPS,
+    NEXT,
+    PLAN,
+    PLANS,
+    PREV,
+    READOUT,
+    SHARED,
+    STEP,
+    STRUCTURE,
+    split_key,
+)
 from builder.render.readout import Readout
 from builder.state import NOT_BUILD_TEMPLATES, BuildState, settings_key
+from stegvis_package.paths import fragment_path
+
+#: The value of an input that no longer exists (a removed step, form or plan).
+GONE = "-"
 
 
 def settings_of(program_dir: Path, config: BuildConfig, engine: dict | None = None,
@@ -38,69 +60,110 @@ def settings_of(program_dir: Path, config: BuildConfig, engine: dict | None = No
     return settings_key(program_dir, config.output_settings(), engine, previous)
 
 
-# --- page fingerprints -------------------------------------------------------------------
+# --- what pages read, and its value now ---------------------------------------------------
 
 
 def _model(value) -> str:
     return value.model_dump_json() if value is not None else ""
 
 
-def _links(step: Step) -> list[str]:
-    """Every link and image target in a step, callouts included (what its page may rewrite)."""
-    derived = step.body.derived
-    if derived.links is None:
-        derived.links = [str(tok.attrs.get("href") or tok.attrs.get("src") or "")
-                         for tok in walk(step.body.tokens) if tok.type in ("link_open", "image")]
-    return derived.links
-
-
-def page_fingerprints(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
-                      templates: str | None = None) -> dict[str, str]:
-    """The fingerprint of every HTML page: a hash of exactly the values its renderer consumes.
-
-    Shared by all pages: the templates, Stegvis' code, the program's metadata, the media
-    names (content-hashed), whether PDFs are linked and whether readouts are on.
-    """
-    readouts = readouts or {}
-    files = program.tree.files
-    shared = digest(templates or hash_folder(config.templates, skip=NOT_BUILD_TEMPLATES), code_hash(), _model(program.meta),
-                    sorted(media_names(program).items()), config.pdf, bool(readouts))
-    forms = {fid: digest(_model(fd.form)) for fid, fd in program.forms.items()}
-    index = step_index(program)
-    steps = program.steps
-    out: dict[str, str] = {}
-
-    def neighbour(i: int) -> list[str] | None:
-        return [steps[i].meta.title, step_page(steps[i])] if 0 <= i < len(steps) else None
-
-    modules = {m.id: m for m in program.modules}
-    for i, step in enumerate(steps):
-        module = modules[step.module_id]
-        links = []
-        for href in _links(step):
-            target = resolve_step_link(step, href, index) if href.split("#", 1)[0].endswith(".md") else None
-            links.append([href, step_page(target) if target is not None else None])
-        embedded = [[d.arg, forms.get(d.arg)] for d in step.body.directives if d.name == "form"]
-        readout = readouts.get(step)
-        sentences = [[s.id, s.text] for s in readout.sentences] if readout is not None else None
-        out[step_page(step)] = digest(
-            "step", shared, step.source.rel, files.get(step.source.rel, b""), _model(step.meta), module.id,
-            _model(module.meta), neighbour(i - 1), neighbour(i + 1), links, embedded, sentences)
+def page_paths(program: Program) -> list[str]:
+    """Every page and step fragment a program's render gives, in render order."""
+    out = ["index.html"]
     for module in program.modules:
-        # the whole metadata: the module page shows more than titles (e.g. "dold från start" for visible: false)
-        rows = [[s.id, _model(s.meta), step_page(s)] for s in module.steps]
-        out[module_page(module)] = digest("module", shared, module.id, _model(module.meta), rows)
-    for fid in program.forms:
-        used = [[step_page(s), s.meta.title] for s in steps
-                if any(d.name == "form" and d.arg == fid for d in s.body.directives)]
-        out[form_page(fid)] = digest("form", shared, fid, forms[fid], used)
-    plans = {pid: _model(pd.plan) for pid, pd in program.plans.items()}
-    for pid in program.plans:
-        out[plan_page(pid)] = digest("plan", shared, pid, plans[pid], sorted(plans.items()))
-    everything = [[s.source.rel, sha256(files.get(s.source.rel, b"")), _model(s.meta), s.module_id] for s in steps]
-    out["index.html"] = digest("overview", shared, [[m.id, _model(m.meta)] for m in program.modules], everything,
-                               sorted(forms.items()), sorted(plans.items()))
+        out.append(module_page(module))
+        for step in module.steps:
+            out += [step_page(step), fragment_path(step.module_id, step.id)]
+    out += [form_page(fid) for fid in program.forms]
+    out += [plan_page(pid) for pid in program.plans]
     return out
+
+
+class InputValues:
+    """The value now of every input a page can read (`builder.reads`), each computed once.
+
+    A value is a short digest; an input that no longer exists has the value GONE.
+    """
+
+    def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
+                 templates: str | None = None) -> None:
+        self.program = program
+        self.config = config
+        self.readouts = readouts or {}
+        self._templates = templates
+        self._memo: dict[str, str] = {}
+
+    @cached_property
+    def _steps(self) -> dict[str, tuple[int, Step]]:
+        return {f"{s.module_id}/{s.id}": (i, s) for i, s in enumerate(self.program.steps)}
+
+    @cached_property
+    def _modules(self) -> dict:
+        return {m.id: m for m in self.program.modules}
+
+    @cached_property
+    def _index(self):
+        return step_index(self.program)
+
+    def value(self, key: str) -> str:
+        """The value of one read now."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._compute(*split_key(key))
+        return found
+
+    def fingerprint(self, keys: list[str]) -> str:
+        """One digest of what a page read: its keys and their values now."""
+        return digest([[key, self.value(key)] for key in keys])
+
+    def _compute(self, kind: str, name: str) -> str:
+        program = self.program
+        if kind == SHARED:
+            templates = self._templates or hash_folder(self.config.templates, skip=NOT_BUILD_TEMPLATES)
+            return digest(templates, code_hash(), _model(program.meta), sorted(media_names(program).items()),
+                          self.config.pdf, bool(self.readouts))
+        if kind == STRUCTURE:
+            return digest([[m.id, _model(m.meta)] for m in program.modules])
+        if kind == PLANS:
+            return digest(sorted((pid, _model(pd.plan)) for pid, pd in program.plans.items()))
+        if kind in (STEP, PREV, NEXT, READOUT, LINK):
+            step_key, _, href = name.partition("\t")
+            found = self._steps.get(step_key)
+            if found is None:
+                return GONE
+            i, step = found
+            if kind == STEP:
+                return digest(step.source.rel, program.tree.files.get(step.source.rel, b""), _model(step.meta),
+                              step.module_id)
+            if kind in (PREV, NEXT):
+                j = i - 1 if kind == PREV else i + 1
+                other = program.steps[j] if 0 <= j < len(program.steps) else None
+                return digest([other.meta.title, step_page(other)] if other is not None else None)
+            if kind == READOUT:
+                readout = self.readouts.get(step)
+                return digest([[s.id, s.text] for s in readout.sentences] if readout is not None else None)
+            target = resolve_step_link(step, href, self._index)
+            return digest(step_page(target) if target is not None else None)
+        if kind in (MODULE, MODULE_STEPS):
+            module = self._modules.get(name)
+            if module is None:
+                return GONE
+            if kind == MODULE:
+                return digest(_model(module.meta))
+            # the whole metadata: the module page shows more than titles (e.g. "dold från start")
+            return digest([[s.id, _model(s.meta), step_page(s)] for s in module.steps])
+        if kind in (FORM, FORM_USE):
+            fd = program.forms.get(name)
+            if fd is None:
+                return GONE
+            if kind == FORM:
+                return digest(_model(fd.form))
+            return digest([[step_page(s), s.meta.title] for s in program.steps
+                           if any(d.name == "form" and d.arg == name for d in s.body.directives)])
+        if kind == PLAN:
+            pd = program.plans.get(name)
+            return GONE if pd is None else digest(_model(pd.plan))
+        raise ValueError(f"unknown kind of read: {kind}")
 
 
 @dataclass
@@ -123,32 +186,39 @@ class PreviousPages:
 class PagePlan:
     """Which pages to render and which to take from the previous build."""
 
-    fingerprints: dict[str, str]
+    pages: list[str]
     reused: dict[str, bytes] = field(default_factory=dict)
+    #: the recorded reads of the reused pages (they are recorded again for the next build)
+    reused_reads: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def todo(self) -> set[str]:
-        """Pages whose fingerprint changed (or whose old bytes could not be verified)."""
-        return set(self.fingerprints) - set(self.reused)
+        """Pages whose reads changed (or that are new, or whose old bytes could not be verified)."""
+        return set(self.pages) - set(self.reused)
 
 
-def plan_pages(fingerprints: dict[str, str], previous: dict[str, list[str]],
+def plan_pages(pages: list[str], values: InputValues, previous: dict[str, list],
                read: Callable[[str], bytes | None]) -> PagePlan:
-    """Reuse every page whose fingerprint equals the previous one and whose old bytes still hash as recorded."""
-    plan = PagePlan(fingerprints)
-    for page, fp in fingerprints.items():
+    """Reuse every page whose recorded reads have the values they had and whose old bytes still hash as recorded.
+
+    `previous`: page -> [fingerprint, sha256, keys read], as `record_outputs` wrote it.
+    """
+    plan = PagePlan(pages)
+    for page in pages:
         old = previous.get(page)
-        if not old or old[0] != fp:
+        if not old or len(old) != 3 or values.fingerprint(old[2]) != old[0]:
             continue
         data = read(page)
         if data is not None and sha256(data) == old[1]:
             plan.reused[page] = data
+            plan.reused_reads[page] = old[2]
     return plan
 
 
-def record_outputs(fingerprints: dict[str, str], files: dict[str, bytes]) -> dict[str, list[str]]:
-    """page -> [fingerprint, sha256 of the bytes written], for the next build's plan."""
-    return {page: [fp, sha256(files[page])] for page, fp in sorted(fingerprints.items()) if page in files}
+def record_outputs(reads: dict[str, list[str]], values: InputValues, files: dict[str, bytes]) -> dict[str, list]:
+    """page -> [fingerprint of its reads, sha256 of the bytes written, the keys it read], for the next build."""
+    return {page: [values.fingerprint(keys), sha256(files[page]), keys]
+            for page, keys in sorted(reads.items()) if page in files}
 
 
 def package_reader(folder: Path) -> Callable[[str], bytes | None]:

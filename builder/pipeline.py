@@ -18,11 +18,10 @@ from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.diff import check_version_bump
-from builder.incremental import PreviousPages, page_fingerprints, plan_pages, record_outputs, settings_of
+from builder.incremental import InputValues, PreviousPages, page_paths, plan_pages, record_outputs, settings_of
 from builder.memo import ParseMemo
 from builder.model import Program, Step
 from builder.package import PackageResult, dumps, make_manifest, write_package
-from builder.paths import step_page
 from builder.progress import NO_PROGRESS, Progress
 from builder.render.data import program_data, program_json
 from builder.render.fhir import questionnaire
@@ -32,7 +31,6 @@ from builder.resolve import resolve_program
 from builder.speech.lexicon import Lexicon
 from builder.state import check_unchanged, package_facts, record_build, state_path, take_snapshot
 from builder.validate import validate_program
-from stegvis_package.paths import fragment_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from builder.speech.engines import Engine
@@ -103,17 +101,18 @@ def step_readouts(program: Program) -> dict[Step, Readout]:
 def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
                 env: jinja2.Environment | None = None) -> dict[str, bytes]:
-    """The HTML pages, stylesheet and media. Pages whose fingerprint equals `previous`' are not
-    rendered again but take their verified bytes from it (issue #7); `report` gets the counts.
+    """The HTML pages, step fragments, stylesheet and media. Pages whose recorded reads have
+    the values they had in `previous` are not rendered again but take their verified bytes
+    from it (issues #7 and 12); `report` gets the counts and what each page read.
     `env`: a template environment to reuse (`stegvis serve`)."""
-    fingerprints = page_fingerprints(program, config, readouts)
-    # A step's fragment is rendered with its page from the same inputs.
-    fingerprints |= {fragment_path(s.module_id, s.id): fingerprints[step_page(s)] for s in program.steps}
-    plan = plan_pages(fingerprints, previous.outputs if previous else {}, previous.read if previous else (lambda _: None))
+    values = InputValues(program, config, readouts)
+    plan = plan_pages(page_paths(program), values, previous.outputs if previous else {},
+                      previous.read if previous else (lambda _: None))
+    reads: dict[str, list[str]] = dict(plan.reused_reads)
     files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
-                         env=env) | plan.reused
-    report.outputs = record_outputs(fingerprints, files)
-    pages = {p for p in fingerprints if p.endswith(".html")}  # counted without the steps' fragments
+                         env=env, reads=reads) | plan.reused
+    report.outputs = record_outputs(reads, values, files)
+    pages = {p for p in plan.pages if p.endswith(".html")}  # counted without the steps' fragments
     report.pages_built, report.pages_reused = len(plan.todo & pages), len(plan.reused.keys() & pages)
     report.rebuilt = sorted(plan.todo & pages)
     report.notes.append(f"HTML: {report.pages_built} sidor byggda, {report.pages_reused} oförändrade.")
@@ -126,7 +125,7 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
                  gate: Callable[[dict[str, bytes]], bool] | None = None) -> dict[str, bytes] | None:
     """Every file of the package except the manifest. With an engine, steps get readouts.
 
-    With `previous` (the pages of the last build and their fingerprints), unchanged pages
+    With `previous` (the pages of the last build and what they read), unchanged pages
     are reused instead of rendered; `progress` hears about pages, sentences and PDFs.
     `gate` sees the pages and program.json before the slow audio and PDF stages; when it
     says no (a version too small for the changes), they are skipped and None is returned.

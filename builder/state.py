@@ -27,8 +27,8 @@ from stegvis_package.paths import MANIFEST
 from stegvis_package.reader import FolderReader
 from stegvis_package.verify import PackageInvalid, read_manifest
 
-#: Bump when the state file's layout or the fingerprints' contents change.
-STATE_FORMAT = 2
+#: Bump when the state file's layout or what the state records of each page changes.
+STATE_FORMAT = 3
 _EXTENDS = re.compile(r"^extends\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
 
 

@@ -284,3 +284,41 @@ def test_input_the_fingerprints_did_not_list__still_rebuilds_the_page(program, c
     assert "dold från start" in (clean.package.folder / "start/index.html").read_text()
     assert "start/index.html" in again.report.rebuilt
     assert files_of(again.package.folder) == files_of(clean.package.folder)
+
+
+def test_recorded_reads__each_page_names_what_its_renderer_read(program, cfg):
+    build(program(), cfg)
+    [state_file] = list((cfg.cache / "state").glob("*.json"))
+    outputs = json.loads(state_file.read_text())["outputs"]
+    step = outputs["start/mitt-mal.html"][2]
+    assert {"shared:", "step:start/mitt-mal", "prev:start/mitt-mal", "next:start/mitt-mal", "module:start",
+            "form:mal"} <= set(step)
+    assert outputs["fragments/start/mitt-mal.json"][2] == step  # rendered in the same pass
+    assert not any(k.startswith("form:") for k in outputs["start/valkommen.html"][2])  # it embeds no form
+    assert {"form:mal", "form-use:mal"} <= set(outputs["formular/mal.html"][2])
+    assert {"module:start", "module-steps:start"} <= set(outputs["start/index.html"][2])
+    assert "plans:" in outputs["aktivitetsplaner/steg.html"][2]
+    assert "structure:" in outputs["index.html"][2] and "step:fordjupning/mer" in outputs["index.html"][2]
+
+
+def test_form_edit__rebuilds_the_pages_that_read_the_form_only(program, cfg, tmp_path):
+    root = program()
+    build(root, cfg)
+    edit(root / "forms/mal.yaml", "Beskriv ditt mål", "Beskriv ditt mål med egna ord")
+    again, _ = build(root, cfg)
+    assert again.report.rebuilt == ["formular/mal.html", "index.html", "start/mitt-mal.html"]
+    clean, _ = build(root, cfg, out=tmp_path / "clean", cache=tmp_path / "cache2")
+    assert files_of(again.package.folder) == files_of(clean.package.folder)
+
+
+def test_link_target_renamed__the_linking_page_is_rebuilt(program, cfg, tmp_path):
+    root = program()
+    build(root, cfg)
+    first = root / "modules/01-start/01-valkommen.md"
+    assert "02-mitt-mal.md" in first.read_text("utf-8")  # the welcome step links to the next one
+    (root / STEP).rename(root / "modules/01-start/02-mitt-nya-mal.md")
+    edit(first, "02-mitt-mal.md", "02-mitt-nya-mal.md")
+    again, _ = build(root, cfg)
+    assert {"start/valkommen.html", "start/mitt-nya-mal.html"} <= set(again.report.rebuilt)
+    clean, _ = build(root, cfg, out=tmp_path / "clean", cache=tmp_path / "cache2")
+    assert files_of(again.package.folder) == files_of(clean.package.folder)

@@ -23,6 +23,22 @@ from builder.markdown import Directive
 from builder.model import Module, Program, Step
 from builder.paths import audio_paths, form_page, media_names, module_page, plan_page, step_page, step_pdf
 from builder.progress import NO_PROGRESS, Progress
+from builder.reads import (
+    FORM,
+    FORM_USE,
+    LINK,
+    MODULE,
+    MODULE_STEPS,
+    NEXT,
+    PLAN,
+    PLANS,
+    PREV,
+    READOUT,
+    SHARED,
+    STEP,
+    STRUCTURE,
+    Reads,
+)
 from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
@@ -75,6 +91,14 @@ class PageRenderer:
         self.files: dict[str, bytes] = {}
         #: media files the step being rendered shows (its fragment lists them)
         self._media_used: set[str] | None = None
+        #: what the page being rendered read (issue 12: incremental builds compare these)
+        self.reads = Reads()
+        #: page -> the keys it read, for every page rendered
+        self.page_reads: dict[str, list[str]] = {}
+
+    def note(self, kind: str, name: str = "") -> None:
+        """Note an input the page being rendered reads (see builder.reads)."""
+        self.reads.note(kind, name)
 
     # -- urls ---------------------------------------------------------------------
     @staticmethod
@@ -96,6 +120,7 @@ class PageRenderer:
                 return href
             if href.split("#", 1)[0].endswith(".md") and step is not None:
                 target = resolve_step_link(step, href, self.index)
+                self.note(LINK, f"{step.module_id}/{step.id}\t{href.split('#', 1)[0]}")
                 if target is not None:
                     fragment = "#" + href.split("#", 1)[1] if "#" in href else ""
                     return self.rel(page, step_page(target)) + fragment
@@ -112,6 +137,7 @@ class PageRenderer:
     # -- blocks -------------------------------------------------------------------
     def block(self, page: str, step: Step | None, d: Directive) -> str:
         if d.name == "form":
+            self.note(FORM, d.arg)
             fd = self.program.forms[d.arg]
             view = form_view(d.arg, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
             return self.env.get_template("blocks/form.html").render(form=view, form_page=self.rel(page, form_page(d.arg)))
@@ -132,6 +158,7 @@ class PageRenderer:
 
     # -- pages --------------------------------------------------------------------
     def render(self, template: str, page: str, **values) -> None:
+        self.note(SHARED)  # templates, code, program metadata, media names, settings
         meta = self.program.meta
         values.setdefault("breadcrumb", [])
         values.setdefault("scripts", [])
@@ -147,6 +174,10 @@ class PageRenderer:
         i = steps.index(step)
         prev_step = steps[i - 1] if i > 0 else None
         next_step = steps[i + 1] if i + 1 < len(steps) else None
+        key = f"{step.module_id}/{step.id}"
+        for kind in (STEP, PREV, NEXT) + ((READOUT,) if self.readouts else ()):
+            self.note(kind, key)
+        self.note(MODULE, module.id)
         self._media_used = set()
         pieces = render_parts(step.body.tokens, self.context(page, step), lambda d: d.name == "form")
         body = Markup("").join(Markup(self.block(page, step, p)) if isinstance(p, Directive) else p for p in pieces)
@@ -180,6 +211,8 @@ class PageRenderer:
 
     def module(self, module: Module) -> None:
         page = module_page(module)
+        self.note(MODULE, module.id)
+        self.note(MODULE_STEPS, module.id)
         self.render(
             "module.html", page, title=module.meta.title, module=module,
             kind=KIND[module.meta.kind], start=START[module.meta.start],
@@ -189,6 +222,8 @@ class PageRenderer:
 
     def form(self, form_id: str) -> None:
         page = form_page(form_id)
+        self.note(FORM, form_id)
+        self.note(FORM_USE, form_id)
         fd = self.program.forms[form_id]
         used_in = [(s, self.rel(page, step_page(s))) for s in self.program.steps
                    if any(d.name == "form" and d.arg == form_id for d in s.body.directives)]
@@ -200,6 +235,8 @@ class PageRenderer:
 
     def plan(self, plan_id: str) -> None:
         page = plan_page(plan_id)
+        self.note(PLAN, plan_id)
+        self.note(PLANS)  # goal_from shows another plan's title
         pd = self.program.plans[plan_id]
         plan = pd.plan
         registration = form_view(plan_id, _plan_as_form(plan), lambda t: self.markdown(page, t),
@@ -220,6 +257,13 @@ class PageRenderer:
 
     def overview(self) -> None:
         page = "index.html"
+        self.note(STRUCTURE)
+        for st in self.program.steps:
+            self.note(STEP, f"{st.module_id}/{st.id}")  # title, LIX, words and forms of every step
+        for fid in self.program.forms:
+            self.note(FORM, fid)
+        for pid in self.program.plans:
+            self.note(PLAN, pid)
         groups = []
         for kind in ("core", "deepening"):
             modules = [m for m in self.program.modules if m.meta.kind == kind]
@@ -251,7 +295,7 @@ def _plan_as_form(plan: ActivityPlan) -> Form:
 
 def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
                  only: set[str] | None = None, progress: Progress = NO_PROGRESS, jobs: int = 1,
-                 env: jinja2.Environment | None = None) -> dict[str, bytes]:
+                 env: jinja2.Environment | None = None, reads: dict[str, list[str]] | None = None) -> dict[str, bytes]:
     """Every HTML page, step fragment (`fragments/<module>/<step>.json`), the stylesheet and
     the media files of a program.
 
@@ -260,6 +304,8 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     takes the others from the previous one); the stylesheet and media always come along.
     With `jobs` > 1 and many pages, a forked child renders every other page (issue #7).
     `env` (from `make_environment`, kept by `stegvis serve`) saves compiling the templates again.
+    `reads`, when given, receives for every page (and fragment) rendered the keys of the inputs
+    it read (see `builder.reads`).
     """
     r = PageRenderer(program, config, readouts, env)
     tasks: list[tuple[str, Callable, tuple]] = [("index.html", r.overview, ())]
@@ -272,11 +318,15 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     tasks += [(plan_page(plan_id), r.plan, (plan_id,)) for plan_id in program.plans]
     tasks = [t for t in tasks if only is None or t[0] in only or not only.isdisjoint(extra.get(t[0], ()))]
 
-    def render(part: list[tuple[str, Callable, tuple]], report: Progress) -> dict[str, bytes]:
-        for _, fn, args in part:
+    def render(part: list[tuple[str, Callable, tuple]], report: Progress) -> tuple[dict[str, bytes], dict]:
+        for page, fn, args in part:
+            r.reads = Reads()
             fn(*args)
+            for out in (page, *extra.get(page, ())):
+                r.page_reads[out] = r.reads.keys
             report.advance()
-        return {out: r.files[out] for page, _, _ in part for out in (page, *extra.get(page, ()))}
+        outputs = [out for page, _, _ in part for out in (page, *extra.get(page, ()))]
+        return {out: r.files[out] for out in outputs}, {out: r.page_reads[out] for out in outputs}
 
     progress.start("Sidor", len(tasks))
     if jobs > 1 and len(tasks) >= PARALLEL_PAGES and can_fork():
@@ -284,11 +334,15 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
         # parsed program copy-on-write and sends back only bytes.
         child = Forked(render, tasks[1::2], NO_PROGRESS)
         render(tasks[0::2], progress)
-        r.files.update(child.result())
+        files, page_reads = child.result()
+        r.files.update(files)
+        r.page_reads.update(page_reads)
         progress.advance(len(tasks[1::2]))
     else:
         render(tasks, progress)
     progress.done()
+    if reads is not None:
+        reads.update(r.page_reads)
     r.files[STYLESHEET] = (config.templates / "stegvis.css").read_bytes()
     if readouts:
         r.files[READOUT_SCRIPT] = (config.templates / "readout.js").read_bytes()
