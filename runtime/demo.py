@@ -173,7 +173,8 @@ def seed_demo(db: Session, store: PackageStore, accounts: LocalAccountProvider, 
 #: Anna's answers to "Min hälsa i dag" (a form that flags the therapist when it is sent).
 HEALTH_ANSWERS = {"allmant-halsotillstand": ["bra"], "valbefinnande": ["7"], "somnkvalitet": ["5"], "stress": ["6"],
                   "smarta": ["2"], "fysisk-aktivitet-minuter": ["90"], "stillasittande": ["8"],
-                  "frukt-och-gronsaker": ["en-till-tva"], "tobak": ["nej-aldrig"],
+                  "frukt-och-gronsaker": ["en-till-tva"], "roker": ["aldrig"], "snusar": ["aldrig"],
+                  "hur-ofta": ["aldrig"],
                   "vill-forandra": ["Sova bättre och röra mig mer i vardagen."]}
 
 

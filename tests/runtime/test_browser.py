@@ -25,7 +25,8 @@ from runtime.demo import seed_demo
 AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ANSWERS_RADIO = {"allmant-halsotillstand": "bra", "valbefinnande": "7", "somnkvalitet": "6", "stress": "4",
-                 "smarta": "2", "frukt-och-gronsaker": "en-till-tva", "tobak": "nej-aldrig"}
+                 "smarta": "2", "frukt-och-gronsaker": "en-till-tva", "roker": "aldrig", "snusar": "aldrig",
+                 "hur-ofta": "aldrig"}
 
 
 def missing() -> str | None:

@@ -15,6 +15,15 @@ def test_demo__seeded_once_and_every_login_works(framat_packages, sqlite_url, cl
         assert seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz) is True
     with state.db.session() as db:
         assert seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz) is False
+    with state.db.session() as db:
+        # Anna's health profile is sent and flagged (the demo must follow the program's questions:
+        # when they change, the seed has to change too, not quietly leave the form out).
+        from sqlalchemy import select
+
+        from runtime.models import Flag, FlagKind, FormSubmission
+        sent = db.scalars(select(FormSubmission).where(FormSubmission.form_id == "halsoprofil")).all()
+        assert len(sent) == 1 and sent[0].answers["roker"] == "aldrig"
+        assert db.scalars(select(Flag).where(Flag.kind == FlagKind.form_submitted)).first() is not None
     assert {"anna", "bertil"} <= {login.username for login in LOGINS}  # the two checked more closely below
     for login in LOGINS:
         b = Browser(app)
