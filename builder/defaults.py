@@ -10,8 +10,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Where the templates and stylesheets live (the repository's templates/ folder).
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates() -> Path:
+    """The repository's templates/ when Stegvis runs from a checkout (editable install, build.py,
+    a worktree), else the copy an installed wheel holds as the package stegvis_templates."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "templates").is_dir():
+        return root / "templates"
+    from importlib.resources import files
+
+    return Path(str(files("stegvis_templates")))
+
+
+#: Where the templates and stylesheets live (the runtime's are in its runtime/ folder).
+TEMPLATES = _templates()
 
 #: 1980-01-01, the earliest time a zip entry can carry; used when SOURCE_DATE_EPOCH is unset.
 ZIP_EPOCH = 315532800

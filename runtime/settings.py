@@ -14,8 +14,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 #: Default SQLite file, relative to the working directory.
 DEFAULT_DATABASE = "sqlite:///var/stegvis.sqlite3"
-#: Where the runtime's templates and static files live (the repository's templates/runtime/).
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "runtime"
+
+
+def _templates() -> Path:
+    """templates/runtime/ of the checkout Stegvis runs from (editable install, a worktree), else of the
+    installed wheel, which holds templates/ as the package stegvis_templates (as builder.defaults does)."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "templates").is_dir():
+        return root / "templates" / "runtime"
+    from importlib.resources import files
+
+    return Path(str(files("stegvis_templates"))) / "runtime"
+
+
+#: Where the runtime's templates and static files live.
+TEMPLATES = _templates()
 
 
 class ConfigurationError(ValueError):
