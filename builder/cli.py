@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import traceback
@@ -25,6 +26,24 @@ EXIT_OK, EXIT_CONTENT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 class UsageError(Exception):
     """A mistake in how the command was called, or in its environment."""
+
+
+#: What each optional extra of the wheel provides, by import name (`a|b`: either will do).
+EXTRAS = {
+    "runtime": ("fastapi", "uvicorn", "sqlalchemy", "alembic", "argon2", "stdnum", "python_multipart|multipart"),
+    "postgres": ("psycopg",),
+}
+
+
+def require_extra(extra: str, who: str) -> None:
+    """Raise a UsageError naming the extra to install when a module it provides is missing."""
+    import importlib.util
+
+    missing = [names.split("|")[0] for names in EXTRAS[extra]
+               if not any(importlib.util.find_spec(name) for name in names.split("|"))]
+    if missing:
+        raise UsageError(f"{who} behöver tillägget {extra} ({', '.join(missing)} saknas). "
+                         f"Installera det med: pip install 'stegvis[{extra}]'")
 
 
 def default_programs(cwd: Path) -> list[Path]:
@@ -314,6 +333,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "runtime" and args.action:
         return run_backup(args)
     if args.command == "runtime":
+        require_extra("runtime", "stegvis runtime")
+        database = (args.database or os.environ.get("DATABASE_URL", "")).strip()
+        if database.split(":")[0] in ("postgresql", "postgresql+psycopg", "postgres"):
+            require_extra("postgres", "En PostgreSQL-databas")
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
         from runtime.settings import ConfigurationError
 

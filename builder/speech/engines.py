@@ -4,7 +4,7 @@ An engine turns one sentence into PCM. Its `identity` (name, voice, version and
 settings) is part of every cache key and is recorded in the manifest. No engine
 may hang a build: espeak-ng runs with a time limit, gTTS with a short network
 timeout, and `choose_engine("auto")` falls back to espeak-ng when gTTS does not
-answer in time.
+answer in time, or is not installed (the online-tts extra).
 """
 
 from __future__ import annotations
@@ -78,8 +78,12 @@ class GttsEngine:
     name: str = "gtts"
 
     def __post_init__(self) -> None:
-        import gtts
-
+        try:
+            import gtts
+            import miniaudio  # noqa: F401 (decodes gTTS's MP3; the online-tts extra installs both)
+        except ImportError as exc:
+            raise EngineUnavailable("gTTS är inte installerat (tillägget online-tts: "
+                                    "pip install 'stegvis[online-tts]').") from exc
         self.version = gtts.__version__
 
     def identity(self) -> dict[str, str]:
@@ -117,7 +121,12 @@ def choose_engine(mode: str, voice: str = "sv", gtts_timeout: float = 3.0) -> tu
     """
     if mode == "espeak":
         return EspeakEngine(voice=voice), None
-    gtts = GttsEngine(voice=voice, timeout=gtts_timeout)
+    try:
+        gtts = GttsEngine(voice=voice, timeout=gtts_timeout)
+    except EngineUnavailable:
+        if mode == "gtts":
+            raise
+        return EspeakEngine(voice=voice), None  # no online-tts extra: the offline voice, as chosen
     reason = gtts.probe()
     if reason is None:
         return gtts, None
