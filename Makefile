@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The extras of pyproject.toml that `make build` and `make test` use (see the stamp below).
+EXTRAS := test,runtime,postgres,online-tts
 # Debian packages the build needs: espeak-ng (offline Swedish voice), HarfBuzz's
 # subsetter and Pango for WeasyPrint's PDFs, and a font with Swedish letters.
 DEBIAN_PACKAGES := espeak-ng libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
@@ -75,9 +77,13 @@ $(AXE): tests/runtime/package.json tests/runtime/package-lock.json
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(VENV)/bin/python
+# One venv for both commands, with every extra: the runtime (its tests, `stegvis runtime`),
+# PostgreSQL (the runtime suite's second database), the online voice and the test tools.
+# Installed again when the packaging changes, or a top-level package appears (the editable
+# install maps each top-level package by name, so a new one, e.g. stegvis_package/, needs it).
+$(STAMP): pyproject.toml setup.py $(wildcard */__init__.py) | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 clean:
