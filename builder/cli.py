@@ -330,10 +330,11 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.command == "runtime":
+        require_extra("runtime", "stegvis runtime")  # backup and restore too: they go through SQLAlchemy
     if args.command == "runtime" and args.action:
         return run_backup(args)
     if args.command == "runtime":
-        require_extra("runtime", "stegvis runtime")
         database = (args.database or os.environ.get("DATABASE_URL", "")).strip()
         if database.split(":")[0] in ("postgresql", "postgresql+psycopg", "postgres"):
             require_extra("postgres", "En PostgreSQL-databas")

@@ -115,9 +115,10 @@ def test_installed_wheel__finds_templates_and_builds_without_the_repository(whee
     assert list((tmp_path / "out").glob("*/*/manifest.json"))
 
 
-def test_runtime__without_runtime_extra__exit_2_names_the_extra(monkeypatch, capsys):
+@pytest.mark.parametrize("args", [[], ["backup", "kopia.sqlite3"]])
+def test_runtime__without_runtime_extra__exit_2_names_the_extra(args, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "fastapi", None)  # as if not installed
-    assert main(["runtime"]) == 2
+    assert main(["runtime", *args]) == 2
     err = capsys.readouterr().err
     assert "pip install 'stegvis[runtime]'" in err and "fastapi" in err and "Traceback" not in err
 
