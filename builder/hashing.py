@@ -17,6 +17,8 @@ from pathlib import Path
 
 #: Stegvis' own code: a change to the compiler invalidates every recorded output.
 CODE_ROOT = Path(__file__).resolve().parent
+#: The package contract writes what the builder emits too (installed beside builder/).
+CONTRACT_ROOT = CODE_ROOT.parent / "stegvis_package"
 #: Folders never hashed as sources (version control, editor and tool folders).
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
 
@@ -82,9 +84,10 @@ def hash_folder(folder: Path, suffixes: tuple[str, ...] = (), skip: tuple[str, .
 
 @functools.cache
 def code_hash() -> str:
-    """Hash of Stegvis' own Python code, so a changed compiler never reuses old outputs.
+    """Hash of Stegvis' own Python code (the builder and the package contract), so a changed
+    compiler never reuses old outputs.
 
     Taken once per process: the code that runs is the code imported when it started,
     whatever happens to the files later (cached as a fact of the process, not state).
     """
-    return hash_folder(CODE_ROOT, (".py",))
+    return digest(hash_folder(CODE_ROOT, (".py",)), hash_folder(CONTRACT_ROOT, (".py",)))

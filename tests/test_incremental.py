@@ -322,3 +322,13 @@ def test_link_target_renamed__the_linking_page_is_rebuilt(program, cfg, tmp_path
     assert {"start/valkommen.html", "start/mitt-nya-mal.html"} <= set(again.report.rebuilt)
     clean, _ = build(root, cfg, out=tmp_path / "clean", cache=tmp_path / "cache2")
     assert files_of(again.package.folder) == files_of(clean.package.folder)
+
+
+def test_code_hash__covers_the_package_contract_too():
+    # stegvis_package writes manifest.json, program.json and fragments: a change there must
+    # not let a build reuse the old outputs.
+    import stegvis_package
+    from builder.hashing import CODE_ROOT, CONTRACT_ROOT
+
+    assert CONTRACT_ROOT == Path(stegvis_package.__file__).resolve().parent
+    assert (CONTRACT_ROOT / "verify.py").is_file() and (CODE_ROOT / "pipeline.py").is_file()
