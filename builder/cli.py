@@ -116,6 +116,9 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
+    rt.add_argument("--oidc-config", type=Path, metavar="PATH",
+                    help="OpenID Connect providers (TOML or JSON) for e-identification and SITHS logins "
+                    "(default: $STEGVIS_OIDC_CONFIG; none: local accounts only)")
     rt.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     return parser
 
@@ -284,8 +287,15 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "runtime":
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
 
-        return serve(settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies),
-                     args.host, args.port, demo=args.demo, workers=args.workers)
+        from runtime.oidc import OidcConfigError
+
+        try:
+            settings = settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,
+                                          args.oidc_config)
+        except OidcConfigError as exc:
+            print(f"stegvis: {exc}", file=sys.stderr)
+            return 2
+        return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
     if args.command == "drift":
         return run_drift(args)
     if args.command == "review":

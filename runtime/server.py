@@ -114,10 +114,26 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
     return 0
 
 
+#: The OpenID Connect configuration file when --oidc-config is not given.
+OIDC_CONFIG_ENV = "STEGVIS_OIDC_CONFIG"
+
+
 def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
-                       insecure_cookies: bool) -> RuntimeSettings:
-    """Settings from the command line; DATABASE_URL is the default database."""
+                       insecure_cookies: bool, oidc_config: Path | None = None) -> RuntimeSettings:
+    """Settings from the command line; DATABASE_URL is the default database.
+
+    The OpenID Connect providers come from `oidc_config`, else the file STEGVIS_OIDC_CONFIG
+    names; a bad file raises runtime.oidc.OidcConfigError (the command exits 2).
+    """
+    import os
+
+    from runtime.oidc import load_oidc_config
+
     values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies}
     if database:
         values["database_url"] = database
+    oidc_path = oidc_config or (Path(os.environ[OIDC_CONFIG_ENV]) if os.environ.get(OIDC_CONFIG_ENV, "").strip()
+                                else None)
+    if oidc_path is not None:
+        values["oidc_providers"] = load_oidc_config(oidc_path)
     return RuntimeSettings(**values)
