@@ -285,9 +285,8 @@ def run_unchanged(args: argparse.Namespace, programs: list[Path]) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "runtime":
-        from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
-
         from runtime.oidc import OidcConfigError
+        from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
 
         try:
             settings = settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,

@@ -192,7 +192,7 @@ def load_oidc_config(path: Path, environ: Mapping[str, str] | None = None) -> tu
             for error in exc.errors():
                 loc = ".".join(str(p) for p in error["loc"])
                 problems.append(f"provider[{i}]{'.' + loc if loc else ''}: {error['msg']}")
-    names = [p.name for p in providers]
+    names = [str(entry.get("name")) for entry in raw if isinstance(entry, dict) and entry.get("name")]
     problems += [f"provider name \"{n}\" is used twice" for n in sorted({n for n in names if names.count(n) > 1})]
     if problems:
         raise OidcConfigError(f"{where} går inte att använda:\n" + "\n".join(f"  - {p}" for p in problems))

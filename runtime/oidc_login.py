@@ -36,7 +36,7 @@ from runtime.auth import LoginFailed
 from runtime.enrolments import login_refusal
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.models import LoginSession, OidcPendingLogin, OidcSessionToken, UnitRole, User, UserKind
-from runtime.oidc import OidcClient, OidcError, OidcProviderConfig, origin, secret_hash
+from runtime.oidc import REFUSED, OidcClient, OidcError, OidcProviderConfig, origin, secret_hash
 
 log = logging.getLogger("stegvis.runtime.oidc")
 
@@ -199,12 +199,16 @@ def take_login(db: Session, provider: OidcLoginProvider, state: str, browser_tok
 
 
 def verify_login(provider: OidcLoginProvider, taken: TakenLogin, code: str, redirect_uri: str,
-                 now: datetime) -> tuple[str, str]:
+                 now: datetime, iss: str = "") -> tuple[str, str]:
     """Exchange the code and check the ID token (network; call outside a write transaction).
 
+    `iss` is the authorization response's issuer (RFC 9207), when the provider sends one: it
+    must be this provider's, or the code may be another provider's (a mix-up attack).
     Returns the identifier from the configured claim and the ID token; LoginRefused otherwise.
     """
     try:
+        if iss and iss != provider.client.metadata().issuer:
+            raise LoginRefused("iss_mismatch", REFUSED)
         verified = provider.client.finish(code, taken.code_verifier, redirect_uri, taken.nonce, now)
         return provider.client.identity(verified.claims), verified.id_token
     except OidcError as exc:

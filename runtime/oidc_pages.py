@@ -83,7 +83,8 @@ def oidc_start(ctx: CtxDep, name: str) -> Response:
 
 
 @router.get("/logga-in/oidc/{name}/tillbaka")
-def oidc_callback(ctx: CtxDep, name: str, state: str = "", code: str = "", error: str = "") -> Response:
+def oidc_callback(ctx: CtxDep, name: str, state: str = "", code: str = "", error: str = "",
+                  iss: str = "") -> Response:
     """Finish the login the provider sends back: single-use state, verified ID token, a known person."""
     provider = find_provider(ctx.app.providers, name)
     if provider is None:
@@ -94,7 +95,8 @@ def oidc_callback(ctx: CtxDep, name: str, state: str = "", code: str = "", error
         ctx.commit()  # the state is used up before anything else happens, and no lock is held over the network
         if error:
             raise LoginRefused(f"provider_error:{error[:40]}", CANCELLED)
-        identity, id_token = verify_login(provider, taken, code, redirect_uri(public_base(ctx), provider), ctx.now)
+        identity, id_token = verify_login(provider, taken, code, redirect_uri(public_base(ctx), provider), ctx.now,
+                                         iss)
         user = match_person(ctx.db, provider, identity, ctx.now, ctx.now.astimezone(ctx.app.tz).date())
     except LoginRefused as refused:
         record_failure(ctx.db, provider.config.name, refused, ctx.now)
