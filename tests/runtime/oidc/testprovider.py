@@ -81,12 +81,12 @@ def make_staff_key(folder: Path) -> tuple[Path, dict]:
     return path, {**public, "kid": "stegvis-siths-1", "use": "sig", "alg": "RS256"}
 
 
-def start_provider(folder: Path, runtime_bases: list[str]) -> TestProvider:
+def start_provider(folder: Path, runtime_bases: list[str], people: dict | None = None) -> TestProvider:
     """Start provider.mjs on a free loopback port, with clients whose redirect URIs point at `runtime_bases`."""
     key_path, public_jwk = make_staff_key(folder)
     config = {
         "port": 0,
-        "people": PEOPLE,
+        "people": people or PEOPLE,
         "clients": [
             {"client_id": "stegvis-e-legitimation", "client_secret": PATIENT_SECRET,
              "redirect_uris": [f"{b}/logga-in/oidc/e-legitimation/tillbaka" for b in runtime_bases],
