@@ -264,6 +264,11 @@ def logout_url(db: Session, providers: Mapping[str, object], session: LoginSessi
     return url
 
 
+def public_base(public_url: str | None, request_base_url: str) -> str:
+    """This runtime's address as people reach it: STEGVIS_PUBLIC_URL, else the request's own (no trailing /)."""
+    return (public_url or request_base_url).rstrip("/")
+
+
 def redirect_uri(base_url: str, provider: OidcLoginProvider) -> str:
     """The address the provider sends the browser back to (register it at the provider)."""
     return f"{base_url}/logga-in/oidc/{provider.config.name}/tillbaka"

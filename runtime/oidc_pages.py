@@ -30,6 +30,7 @@ from runtime.oidc_login import (
     find_provider,
     login_choices,
     match_person,
+    public_base,
     record_failure,
     record_login,
     redirect_uri,
@@ -49,9 +50,9 @@ def binding_cookie(ctx: Ctx) -> str:
     return "__Host-stegvis-oidc" if ctx.app.settings.cookie_secure else "stegvis-oidc"
 
 
-def public_base(ctx: Ctx) -> str:
-    """This runtime's address as people reach it: STEGVIS_PUBLIC_URL, else the request's own."""
-    return (ctx.app.settings.public_url or str(ctx.request.base_url)).rstrip("/")
+def base_url(ctx: Ctx) -> str:
+    """This runtime's address as people reach it (see oidc_login.public_base)."""
+    return public_base(ctx.app.settings.public_url, str(ctx.request.base_url))
 
 
 def login_page(ctx: Ctx, status: int, error: str | None) -> Response:
@@ -72,7 +73,7 @@ def oidc_start(ctx: CtxDep, name: str) -> Response:
         raise not_found()
     browser = ctx.request.cookies.get(binding_cookie(ctx)) or secrets.token_urlsafe(32)
     try:
-        url = begin_login(ctx.db, provider, redirect_uri(public_base(ctx), provider), browser, ctx.now)
+        url = begin_login(ctx.db, provider, redirect_uri(base_url(ctx), provider), browser, ctx.now)
     except OidcError as exc:
         record_failure(ctx.db, provider.config.name, LoginRefused(exc.reason, exc.message), ctx.now)
         return login_page(ctx, 503, exc.message)
@@ -95,7 +96,7 @@ def oidc_callback(ctx: CtxDep, name: str, state: str = "", code: str = "", error
         ctx.commit()  # the state is used up before anything else happens, and no lock is held over the network
         if error:
             raise LoginRefused(f"provider_error:{error[:40]}", CANCELLED)
-        identity, id_token = verify_login(provider, taken, code, redirect_uri(public_base(ctx), provider), ctx.now,
+        identity, id_token = verify_login(provider, taken, code, redirect_uri(base_url(ctx), provider), ctx.now,
                                          iss)
         user = match_person(ctx.db, provider, identity, ctx.now, ctx.now.astimezone(ctx.app.tz).date())
     except LoginRefused as refused:

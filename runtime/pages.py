@@ -35,7 +35,7 @@ from runtime.enrolments import (
     visible_plans,
 )
 from runtime.models import Enrolment, EnrolmentPlan, MessageThread, UserKind
-from runtime.oidc_login import login_choices, logout_url
+from runtime.oidc_login import login_choices, logout_url, public_base
 from runtime.packages import Package
 from runtime.patient_files import patient_may_fetch
 from runtime.schedule import iter_occasions, open_occasions
@@ -167,7 +167,7 @@ def logout(ctx: CtxDep, form: CsrfForm) -> Response:
     """End the session and forget the cookie; a provider's session is ended at the provider too."""
     provider_logout = None
     if ctx.session is not None:
-        base = (ctx.app.settings.public_url or str(ctx.request.base_url)).rstrip("/")
+        base = public_base(ctx.app.settings.public_url, str(ctx.request.base_url))
         provider_logout = logout_url(ctx.db, ctx.app.providers, ctx.session, base)  # before its row goes
         end_session(ctx.db, ctx.session)
     ctx.session, ctx.user = None, None

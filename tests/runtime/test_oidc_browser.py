@@ -62,7 +62,7 @@ def served(framat_packages, sqlite_url, tmp_path):
     state.db.dispose()
 
 
-def test_therapist_and_patient_log_in_through_the_provider__start_enrolment_submit_form_and_axe(served, browser):
+def test_therapist_and_patient_log_in_through_the_provider__start_enrolment_submit_form_and_axe(served, browser):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
