@@ -168,7 +168,8 @@ def logout(ctx: CtxDep, form: CsrfForm) -> Response:
     provider_logout = None
     if ctx.session is not None:
         base = public_base(ctx.app.settings.public_url, str(ctx.request.base_url))
-        provider_logout = logout_url(ctx.db, ctx.app.providers, ctx.session, base)  # before its row goes
+        with ctx.uow.reading():  # the provider's discovery may be fetched: hold no write lock meanwhile
+            provider_logout = logout_url(ctx.db, ctx.app.providers, ctx.session, base)  # before its row goes
         end_session(ctx.db, ctx.session)
     ctx.session, ctx.user = None, None
     response = redirect(provider_logout) if provider_logout else render(ctx, "logged_out.html", title="Du är utloggad")
