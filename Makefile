@@ -15,7 +15,7 @@ TEST_DEBIAN_PACKAGES := chromium chromium-driver postgresql
 AXE := tests/runtime/node_modules/axe-core/axe.min.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: build test check lint clean system test-system serve
+.PHONY: build test check lint clean system test-system serve oidc-demo
 
 build: $(STAMP) system
 	$(BIN)/stegvis build
@@ -88,3 +88,10 @@ $(STAMP): pyproject.toml setup.py $(wildcard */__init__.py) | $(VENV)/bin/python
 
 clean:
 	rm -rf dist var .pytest_cache
+
+# The e-identification (patients) and SITHS (staff) logins, tried locally: the test OpenID
+# Connect provider on http://127.0.0.1:8010 and the demo runtime on http://localhost:8000
+# (needs `make build` first). The provider's login page lets you pick a demo person.
+oidc-demo: $(STAMP) $(AXE)
+	@node tests/runtime/oidc/provider.mjs & provider=$$!; trap 'kill $$provider' EXIT INT TERM; \
+	$(BIN)/stegvis runtime --demo --oidc-config tests/runtime/oidc/demo.toml $(if $(PACKAGES),--packages $(PACKAGES))

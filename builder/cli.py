@@ -138,6 +138,9 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
+    rt.add_argument("--oidc-config", type=Path, metavar="PATH",
+                    help="OpenID Connect providers (TOML or JSON) for e-identification and SITHS logins "
+                    "(default: $STEGVIS_OIDC_CONFIG; none: local accounts only)")
     rt.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     actions = rt.add_subparsers(dest="action", metavar="{backup,restore}")
     for name, text, path_help in (
@@ -338,13 +341,14 @@ def run(args: argparse.Namespace) -> int:
         database = (args.database or os.environ.get("DATABASE_URL", "")).strip()
         if database.split(":")[0] in ("postgresql", "postgresql+psycopg", "postgres"):
             require_extra("postgres", "En PostgreSQL-databas")
+        from runtime.oidc import OidcConfigError
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
         from runtime.settings import ConfigurationError
 
         try:
             settings = settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,
-                                          args.require_signature)
-        except ConfigurationError as exc:
+                                          require_signature=args.require_signature, oidc_config=args.oidc_config)
+        except (ConfigurationError, OidcConfigError) as exc:
             raise UsageError(str(exc)) from exc
         return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
     if args.command == "drift":

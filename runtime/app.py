@@ -17,12 +17,14 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime import api, pages, staff
+from runtime import api, oidc_pages, pages, staff
 from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.db import Database, DatabaseBusy
 from runtime.identity import install_log_redaction
 from runtime.notify import Outbox
+from runtime.oidc import OidcClient
+from runtime.oidc_login import OidcLoginProvider, form_action_origins
 from runtime.packages import PackageStore, load_public_key
 from runtime.settings import TEMPLATES, ConfigurationError, RuntimeSettings
 from runtime.web import AppError, AppState, SecurityHeaders, error_response, is_api, make_templates, not_found
@@ -51,6 +53,9 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
                      local_accounts=LocalAccountProvider(settings))
     state.providers[state.local_accounts.name] = state.local_accounts
+    for config in settings.oidc_providers:  # e-identification and SITHS (runtime/oidc.py, issue #13)
+        provider = OidcLoginProvider(OidcClient(config))
+        state.providers[provider.name] = provider
     outbox = Outbox(settings, db, state.clock, store)
 
     @asynccontextmanager
@@ -67,9 +72,10 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
                   redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.stegvis = state
     app.state.outbox = outbox
-    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, form_action=form_action_origins(state.providers))
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.include_router(pages.router)
+    app.include_router(oidc_pages.router)
     app.include_router(api.router)
     app.include_router(staff.router)
 

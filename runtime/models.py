@@ -194,6 +194,38 @@ class LoginSession(Base):
     user: Mapped[User] = relationship()
 
 
+class OidcPendingLogin(Base):
+    """An OpenID Connect login under way (issue #13): sent to the provider, not yet back.
+
+    The row is deleted when the browser comes back, whatever the outcome, so its state and
+    nonce are used once. Only the sha256 of `state` and of the browser's binding cookie are
+    kept; `nonce` and the PKCE `code_verifier` must be kept as they are (they are sent or
+    compared later) and are worthless after `expires_at`.
+    """
+
+    __tablename__ = "oidc_pending_logins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[str] = mapped_column(String(128))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class OidcSessionToken(Base):
+    """The ID token a session was started with, for the provider's logout (`id_token_hint`).
+
+    Deleted with its session (ON DELETE CASCADE), so it lives no longer than the login.
+    """
+
+    __tablename__ = "oidc_session_tokens"
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    id_token: Mapped[str] = mapped_column(Text)
+
+
 class Enrolment(Base):
     """A moment: one patient in one program, pinned to the package version it started on."""
 

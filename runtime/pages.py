@@ -35,6 +35,7 @@ from runtime.enrolments import (
     visible_plans,
 )
 from runtime.models import Enrolment, EnrolmentPlan, MessageThread, UserKind
+from runtime.oidc_login import login_choices, logout_url, public_base
 from runtime.packages import Package
 from runtime.patient_files import patient_may_fetch
 from runtime.schedule import iter_occasions, open_occasions
@@ -113,6 +114,11 @@ def home(ctx: CtxDep) -> Response:
     return redirect("/personal")
 
 
+def _choices(ctx: Ctx) -> dict[str, Any]:
+    """The login page's provider buttons (e-identification, SITHS) and whether the password form shows."""
+    return login_choices(ctx.app.providers, getattr(ctx.app.settings, "local_accounts", True))
+
+
 @router.get("/logga-in")
 def login_page(ctx: CtxDep) -> Response:
     """The login form (local accounts; e-identification comes as another provider)."""
@@ -120,7 +126,8 @@ def login_page(ctx: CtxDep) -> Response:
     if ctx.user is not None:
         return redirect("/")
     token = login_csrf_token(ctx.request, ctx.app)
-    response = render(ctx, "login.html", title="Logga in", login_token=token, error=None, username="")
+    response = render(ctx, "login.html", title="Logga in", login_token=token, error=None, username="",
+                      **_choices(ctx))
     set_login_cookie(response, ctx.app, token)
     return response
 
@@ -138,13 +145,13 @@ def login_submit(ctx: CtxDep, form: FormDep) -> Response:
         # The failure count is committed with the request; the form is shown again.
         token = login_csrf_token(ctx.request, ctx.app)
         return render(ctx, "login.html", status=401, title="Fel: Logga in", login_token=token, error=str(exc),
-                      username=first(form, "username")[:100])
+                      username=first(form, "username")[:100], **_choices(ctx))
     refusal = login_refusal(ctx.db, user, ctx.now.astimezone(ctx.app.tz).date())
     if refusal is not None:
         # A patient whose programs are all ended (or whose maintenance has passed) gets no session.
         token = login_csrf_token(ctx.request, ctx.app)
         return render(ctx, "login.html", status=403, title="Fel: Logga in", login_token=token, error=refusal,
-                      username=first(form, "username")[:100])
+                      username=first(form, "username")[:100], **_choices(ctx))
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)  # a new session at every login: no fixation
     new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now)
@@ -157,11 +164,15 @@ def login_submit(ctx: CtxDep, form: FormDep) -> Response:
 
 @router.post("/logga-ut")
 def logout(ctx: CtxDep, form: CsrfForm) -> Response:
-    """End the session and forget the cookie."""
+    """End the session and forget the cookie; a provider's session is ended at the provider too."""
+    provider_logout = None
     if ctx.session is not None:
+        base = public_base(ctx.app.settings.public_url, str(ctx.request.base_url))
+        with ctx.uow.reading():  # the provider's discovery may be fetched: hold no write lock meanwhile
+            provider_logout = logout_url(ctx.db, ctx.app.providers, ctx.session, base)  # before its row goes
         end_session(ctx.db, ctx.session)
     ctx.session, ctx.user = None, None
-    response = render(ctx, "logged_out.html", title="Du är utloggad")
+    response = redirect(provider_logout) if provider_logout else render(ctx, "logged_out.html", title="Du är utloggad")
     clear_session_cookie(response, ctx.app)
     return response
 

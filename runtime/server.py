@@ -115,12 +115,23 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
     return 0
 
 
+#: The OpenID Connect configuration file when --oidc-config is not given.
+OIDC_CONFIG_ENV = "STEGVIS_OIDC_CONFIG"
+
+
 def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
-                       insecure_cookies: bool, require_signature: bool = False) -> RuntimeSettings:
+                       insecure_cookies: bool, require_signature: bool = False,
+                       oidc_config: Path | None = None) -> RuntimeSettings:
     """Settings from the command line; DATABASE_URL is the default database.
 
-    Raises ConfigurationError (Swedish and English) for settings the runtime cannot start with.
+    The OpenID Connect providers come from `oidc_config`, else the file STEGVIS_OIDC_CONFIG
+    names. Raises ConfigurationError (Swedish and English) for settings the runtime cannot
+    start with, and runtime.oidc.OidcConfigError for a bad provider file (the command exits 2).
     """
+    import os
+
+    from runtime.oidc import load_oidc_config
+
     if require_signature and public_key is None:
         raise ConfigurationError("--require-signature kräver --public-key: ange den publika nyckel som paketen "
                                  "är signerade med. (--require-signature needs --public-key.)")
@@ -133,4 +144,8 @@ def settings_from_args(packages: Path, database: str | None, public_key: Path | 
                     "require_signature": require_signature}
     if database:
         values["database_url"] = database
+    oidc_path = oidc_config or (Path(os.environ[OIDC_CONFIG_ENV]) if os.environ.get(OIDC_CONFIG_ENV, "").strip()
+                                else None)
+    if oidc_path is not None:
+        values["oidc_providers"] = load_oidc_config(oidc_path)
     return RuntimeSettings(**values)

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from runtime.oidc import OidcProviderConfig
+
 #: Default SQLite file, relative to the working directory.
 DEFAULT_DATABASE = "sqlite:///var/stegvis.sqlite3"
 
@@ -81,6 +83,11 @@ class RuntimeSettings(BaseModel):
                                                      "only when staff pages are shown).")
     trusted_origins: tuple[str, ...] = Field((), description="Extra origins (scheme://host[:port]) allowed "
                                              "to post, besides the request's own host.")
+    oidc_providers: tuple[OidcProviderConfig, ...] = Field((), description="OpenID Connect providers people "
+                                                          "log in through (issue #13): e-identification for "
+                                                          "patients, SITHS for staff. `stegvis runtime` reads them "
+                                                          "from --oidc-config or STEGVIS_OIDC_CONFIG "
+                                                          "(runtime/oidc.py).")
     # Notices (runtime/notify.py): e-mail by SMTP, SMS through a pluggable gateway. Texts carry no patient data.
     # The deployment sets them by environment (STEGVIS_PUBLIC_URL, STEGVIS_SMTP_HOST, STEGVIS_SMTP_PORT,
     # STEGVIS_MAIL_FROM, STEGVIS_SMTP_USERNAME, STEGVIS_SMTP_PASSWORD), or by passing them here.

@@ -427,10 +427,12 @@ class SecurityHeaders:
     CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' https:; script-src 'self'; "
            "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
-    def __init__(self, app, hsts: bool) -> None:
+    def __init__(self, app, hsts: bool, form_action: tuple[str, ...] = ()) -> None:
         self.app = app
+        # The logout form of a session an OpenID Connect provider started redirects to the provider.
+        csp = self.CSP.replace("form-action 'self'", " ".join(("form-action 'self'", *form_action)))
         self.headers = [
-            (b"content-security-policy", self.CSP.encode()),
+            (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
             (b"referrer-policy", b"same-origin"),  # no-referrer would make browsers send Origin: null
