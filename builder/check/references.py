@@ -11,7 +11,6 @@ from builder.markdown import CALLOUT_KINDS, DIRECTIVES, Directive, locate_in, wa
 from builder.model import FilmDoc, Program, Step
 from builder.speech.captions import parse_captions
 
-
 #: Pictures a film can show (ffmpeg reads them; SVG through librsvg).
 FILM_IMAGE_SUFFIXES = (".svg", ".png", ".jpg", ".jpeg")
 #: More words of narration than this in one scene (about 25 seconds of one still picture) is a warning.
