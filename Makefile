@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 # The extras of pyproject.toml that `make build` and `make test` use (see the stamp below).
 EXTRAS := test,runtime,postgres,online-tts
 # Debian packages the build needs: espeak-ng (offline Swedish voice), HarfBuzz's
-# subsetter and Pango for WeasyPrint's PDFs, and a font with Swedish letters.
-DEBIAN_PACKAGES := espeak-ng libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+# subsetter and Pango for WeasyPrint's PDFs, a font with Swedish letters, and ffmpeg
+# (films from storyboards: H.264/AAC, SVG pictures through its librsvg decoder).
+DEBIAN_PACKAGES := espeak-ng libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core ffmpeg
 # Debian packages only the tests need: Chromium and its driver for the runtime's browser
 # test, PostgreSQL for the runtime suite's second database (.ci/run starts a server).
 TEST_DEBIAN_PACKAGES := chromium chromium-driver postgresql

@@ -375,6 +375,7 @@ def run(args: argparse.Namespace) -> int:
     from builder.config import BuildConfig
     from builder.pipeline import build_dir, check_dir
     from builder.progress import progress_for
+    from builder.render.storyboard import FilmError
     from builder.speech.engines import EngineError, EngineUnavailable, choose_engine
 
     diags = Diagnostics()
@@ -407,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from exc
         except OSError as exc:
             raise UsageError(f"Kan inte skriva till {config.out}: {exc.strerror or exc}") from exc
-        except EngineError as exc:
+        except (EngineError, FilmError) as exc:
             raise UsageError(str(exc)) from exc
         if outcome.package is not None:
             built.append(outcome)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # Defined without pydantic, so `stegvis build` can see that nothing changed quickly (issue #7).
-from builder.defaults import TEMPLATES, ZIP_EPOCH, source_date_epoch  # noqa: F401 (re-exported)
+from builder.defaults import FILM_HEIGHT, TEMPLATES, ZIP_EPOCH, source_date_epoch  # noqa: F401 (re-exported)
 
 #: Marks a setting that changes how a build runs, never what it writes or reports: the
 #: build state leaves it out, so changing it is no reason to rebuild (issue #7).
@@ -30,6 +30,8 @@ class BuildConfig(BaseModel):
     source_date_epoch: int = Field(default_factory=source_date_epoch, description="Timestamp for zip entries and PDF dates (reproducible builds).")
     templates: Path = Field(TEMPLATES, description="Jinja2 templates and CSS.")
     tts: Literal["auto", "espeak", "gtts"] = Field("auto", description="Voice engine for readouts.")
+    film_height: int = Field(FILM_HEIGHT, ge=90, le=1080, multiple_of=2,
+                             description="Frame height of films made from storyboards (16:9; 540 gives 960x540).")
     cache: Path = Field(Path(".cache"), description="Content-addressed cache (audio, PDFs) that CI may keep between runs.",
                        json_schema_extra=RUN_ONLY)
     jobs: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 4)), description="Worker processes.",

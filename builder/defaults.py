@@ -25,6 +25,9 @@ def _templates() -> Path:
 #: Where the templates and stylesheets live (the runtime's are in its runtime/ folder).
 TEMPLATES = _templates()
 
+#: Frame height of films made from storyboards (16:9: 540 gives 960x540; issue 17).
+FILM_HEIGHT = 540
+
 #: 1980-01-01, the earliest time a zip entry can carry; used when SOURCE_DATE_EPOCH is unset.
 ZIP_EPOCH = 315532800
 

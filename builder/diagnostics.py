@@ -98,6 +98,14 @@ CATALOGUE: dict[str, Entry] = {
     "CAPTION-002": Entry(E, "Textningen i {target} har fel tider: {detail}.", "Varje replik ska sluta efter att den börjar, och replikerna ska komma i tidsordning."),
     "CAPTION-003": Entry(E, "Textningen i {target} har repliker som överlappar: {detail}.", "Låt varje replik sluta innan nästa börjar, annars döljer de varandra."),
     "CAPTION-004": Entry(E, "Textningen i {target} saknar text: {detail}.", "Skriv vad som sägs i varje replik, eller ta bort repliken."),
+    # Films made from a storyboard (media/**/*.yaml, issue 17)
+    "FILM-001": Entry(E, "Filmmanuset har inga scener.", "Lägg till scener under scenes:, var och en med image:, alt: och narration:."),
+    "FILM-002": Entry(E, "Scen {scene} ({image}) saknar alternativtext.", "Skriv under alt: vad bilden visar. Texten står i filmens transkription för den som inte ser bilden."),
+    "FILM-003": Entry(E, "Scen {scene} saknar berättartext.", "Skriv under narration: vad rösten säger medan bilden visas, en eller flera meningar."),
+    "FILM-004": Entry(E, "Bilden {target} kan inte visas i en film.", "Använd en bild i SVG, PNG eller JPEG, t.ex. bilder/promenad.svg."),
+    "FILM-005": Entry(E, "Filmen görs från manuset {target}, så '{key}' ska inte anges.", "Ta bort raden '{key}: …'. Textning och transkription skapas från manusets berättartext och alternativtexter."),
+    "FILM-006": Entry(W, "Filmmanuset {target} används inte i något steg.", "Visa filmen med '::: video {target}' i ett steg, eller ta bort manuset."),
+    "FILM-007": Entry(W, "Scen {scene} har {words} ord berättartext (gränsen är {limit}).", "Dela scenen i två med var sin bild. En bild som står still länge tappar tittaren."),
     # Accessibility
     "A11Y-001": Entry(E, "Bilden {target} saknar alternativtext.", "Skriv vad bilden visar: ![Två personer promenerar i skogen]({target})."),
     "A11Y-002": Entry(E, "Filmen saknar textning och transkription.", "Lägg till 'captions: film/namn.sv.vtt' eller 'transcript: film/namn.md' i blocket."),

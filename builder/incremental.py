@@ -31,6 +31,7 @@ from builder.links import resolve_step_link, step_index
 from builder.model import Program, Step
 from builder.paths import form_page, media_names, module_page, plan_page, step_page
 from builder.reads import (
+    FILM,
     FORM,
     FORM_USE,
     LINK,
@@ -47,6 +48,7 @@ from builder.reads import (
     split_key,
 )
 from builder.render.readout import Readout
+from builder.render.storyboard import FilmPlan
 from builder.state import NOT_BUILD_TEMPLATES, BuildState, settings_key
 from stegvis_package.paths import fragment_path
 
@@ -86,10 +88,11 @@ class InputValues:
     """
 
     def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
-                 templates: str | None = None) -> None:
+                 templates: str | None = None, films: dict[str, FilmPlan] | None = None) -> None:
         self.program = program
         self.config = config
         self.readouts = readouts or {}
+        self.films = films or {}
         self._templates = templates
         self._memo: dict[str, str] = {}
 
@@ -163,6 +166,10 @@ class InputValues:
         if kind == PLAN:
             pd = program.plans.get(name)
             return GONE if pd is None else digest(_model(pd.plan))
+        if kind == FILM:
+            plan = self.films.get(name)
+            return GONE if plan is None else digest(
+                plan.title, plan.transcript, plan.mp4, plan.vtt, [[s.image, s.alt, s.narration] for s in plan.scenes])
         raise ValueError(f"unknown kind of read: {kind}")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, create_model
 
 from builder.schema.activity_plan import WEEKDAYS, ActivityPlan
+from builder.schema.film import Storyboard
 from builder.schema.form import Form
 from builder.schema.module import ModuleMeta
 from builder.schema.program import OverlaySpec, ProgramMeta
@@ -51,6 +52,7 @@ def schemas() -> dict[str, dict]:
         "step.schema.json": (StepMeta, "front matter i ett steg"),
         "form.schema.json": (Form, "formulär och skrivuppgifter (forms/*.yaml)"),
         "activity-plan.schema.json": (ActivityPlan, "aktivitetsplaner (activity-plans/*.yaml)"),
+        "film.schema.json": (Storyboard, "filmmanus (media/film/*.yaml)"),
         "package-manifest.schema.json": (Manifest, f"manifest.json i ett programpaket (format {PACKAGE_FORMAT})"),
         "package-program.schema.json": (ProgramData, f"program.json i ett programpaket (format {PACKAGE_FORMAT})"),
         "package-fragment.schema.json": (Fragment, f"ett stegs fragment i ett programpaket (format {PACKAGE_FORMAT})"),

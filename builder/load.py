@@ -18,6 +18,8 @@ from builder.yamlsrc import YamlDoc, parse_yaml
 
 PREFIXED = re.compile(r"^(\d+)-(.+)$")
 IGNORED = re.compile(r"^(\.|_|~|#)|~$|\.swp$")
+#: YAML files in media/ are films' storyboards.
+FILM_SUFFIXES = (".yaml", ".yml")
 
 
 def split_id(name: str) -> tuple[int, str]:
@@ -134,6 +136,7 @@ def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None,
     plans = _yaml_folder(r, root / "activity-plans")
 
     media: dict[str, Path] = {}
+    films: dict[str, YamlDoc] = {}
     media_root = root / "media"
     for dirpath, dirnames, filenames in os.walk(media_root):
         dirnames[:] = sorted(d for d in dirnames if not IGNORED.search(d))
@@ -141,13 +144,19 @@ def load_tree(root: Path, diags: Diagnostics, display_root: str | None = None,
             if IGNORED.search(name):
                 continue
             path = Path(dirpath) / name
-            media[path.relative_to(media_root).as_posix()] = path
-            r.files[r.rel(path)] = path.read_bytes()
+            key = path.relative_to(media_root).as_posix()
+            media[key] = path
+            if path.suffix.lower() in FILM_SUFFIXES:  # a film's storyboard (builder.schema.film)
+                doc = r.yaml(path)
+                if doc is not None:
+                    films[key] = doc
+            else:
+                r.files[r.rel(path)] = path.read_bytes()
 
     lexicon_file = root / "lexicon.yaml"
     lexicon = r.yaml(lexicon_file) if lexicon_file.is_file() else None
     return SourceTree(root, display_root, program, r.display(program_file), modules, forms, plans, media, r.files,
-                      [lexicon] if lexicon else [])
+                      [lexicon] if lexicon else [], films=films)
 
 
 def _yaml_folder(r: _Reader, folder: Path) -> dict[str, YamlDoc]:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from builder.markdown import ParsedBody
 from builder.schema.activity_plan import ActivityPlan
+from builder.schema.film import Storyboard
 from builder.schema.form import Form
 from builder.schema.module import ModuleMeta
 from builder.schema.program import ProgramMeta
@@ -59,6 +60,8 @@ class SourceTree:
     media: dict[str, Path]  # path inside media/ -> file
     files: dict[str, bytes]  # every source file read: path relative to root -> bytes
     lexicons: list[YamlDoc] = field(default_factory=list)  # lexicon.yaml files, base first
+    #: films' storyboards: path inside media/ of every YAML file there -> its parsed document
+    films: dict[str, YamlDoc] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)  # "module/step" hidden from start by an overlay
     base: dict | None = None  # for an overlay: the base's id, version, content hash and file hashes
 
@@ -131,6 +134,15 @@ class PlanDoc:
 
 
 @dataclass
+class FilmDoc:
+    """A film's storyboard; `key` is its path inside media/ (e.g. "film/rorelse.yaml")."""
+
+    key: str
+    doc: YamlDoc
+    storyboard: Storyboard
+
+
+@dataclass
 class Program:
     tree: SourceTree
     meta: ProgramMeta
@@ -138,6 +150,7 @@ class Program:
     forms: dict[str, FormDoc]
     plans: dict[str, PlanDoc]
     lexicon_file: dict[str, str] = field(default_factory=dict)
+    films: dict[str, FilmDoc] = field(default_factory=dict)  # storyboard key -> storyboard
 
     @property
     def lexicon(self) -> dict[str, str]:

@@ -41,9 +41,13 @@ def plan_page(plan_id: str) -> str:
 
 
 def media_names(program: Program) -> dict[str, str]:
-    """media/ path -> package path with a content hash, so caches never serve stale files."""
+    """media/ path -> package path with a content hash, so caches never serve stale files.
+
+    Films' storyboards (YAML) are sources, not media: the films made from them are shipped instead.
+    """
     names = {}
-    for key, data in ((k, program.tree.files[f"media/{k}"]) for k in program.tree.media):
+    media = (k for k in program.tree.media if k not in program.tree.films)
+    for key, data in ((k, program.tree.files[f"media/{k}"]) for k in media):
         p = PurePosixPath(key)
         digest = hashlib.sha256(data).hexdigest()[:10]
         suffix = ".vtt" if p.suffix.lower() == ".srt" else p.suffix  # SRT captions ship as WebVTT

@@ -27,6 +27,7 @@ from builder.render.data import program_data, program_json
 from builder.render.fhir import questionnaire
 from builder.render.html import render_pages
 from builder.render.readout import Readout, build_readout
+from builder.render.storyboard import FilmPlan, film_encoder, film_plans
 from builder.resolve import resolve_program
 from builder.speech.lexicon import Lexicon
 from builder.state import check_unchanged, package_facts, record_build, state_path, take_snapshot
@@ -98,19 +99,33 @@ def step_readouts(program: Program) -> dict[Step, Readout]:
     return {step: build_readout(step, lexicon) for step in program.steps if step.meta.audio}
 
 
+def program_films(program: Program, config: BuildConfig, engine: Engine | None) -> dict[str, FilmPlan]:
+    """The films made from the program's storyboards (issue 17): with an engine, with their MP4
+    and captions (raises FilmError without ffmpeg); without one, their transcripts only."""
+    if not program.films:
+        return {}
+    lexicon = Lexicon.for_program(program.lexicon)
+    if engine is None:
+        return film_plans(program, lexicon)
+    return film_plans(program, lexicon, engine.identity(), film_encoder(config.film_height))
+
+
 def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
-                env: jinja2.Environment | None = None) -> dict[str, bytes]:
+                env: jinja2.Environment | None = None, films: dict[str, FilmPlan] | None = None) -> dict[str, bytes]:
     """The HTML pages, step fragments, stylesheet and media. Pages whose recorded reads have
     the values they had in `previous` are not rendered again but take their verified bytes
     from it (issues #7 and 12); `report` gets the counts and what each page read.
-    `env`: a template environment to reuse (`stegvis serve`)."""
-    values = InputValues(program, config, readouts)
+    `env`: a template environment to reuse (`stegvis serve`). `films`: from `program_films`
+    (by default without a voice: the steps show the films' transcripts)."""
+    if films is None:
+        films = program_films(program, config, None)
+    values = InputValues(program, config, readouts, films=films)
     plan = plan_pages(page_paths(program), values, previous.outputs if previous else {},
                       previous.read if previous else (lambda _: None))
     reads: dict[str, list[str]] = dict(plan.reused_reads)
     files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
-                         env=env, reads=reads) | plan.reused
+                         env=env, reads=reads, films=films) | plan.reused
     report.outputs = record_outputs(reads, values, files)
     pages = {p for p in plan.pages if p.endswith(".html")}  # counted without the steps' fragments
     report.pages_built, report.pages_reused = len(plan.todo & pages), len(plan.reused.keys() & pages)
@@ -132,7 +147,8 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
     """
     content_hash = program.tree.content_hash
     readouts = step_readouts(program) if engine is not None else {}
-    files = render_html(program, config, report, readouts, previous, progress)
+    films = program_films(program, config, engine)
+    files = render_html(program, config, report, readouts, previous, progress, films=films)
     for form_id, fd in program.forms.items():
         files[f"fhir/Questionnaire-{form_id}.json"] = dumps(questionnaire(program.meta, form_id, fd.form))
     data = program_json(program_data(program, content_hash, readouts, pdf=config.pdf))
@@ -148,6 +164,22 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
                             f"{audio.cached} från cachen ({engine.name}, röst {engine.voice}).")
         report.unchanged_notes.append(f"Ljud: {len(audio.provenance)} steg, 0 meningar syntetiserade, "
                                       f"{audio.synthesized + audio.cached} från cachen ({engine.name}, röst {engine.voice}).")
+        if films:
+            from builder.render.film import render_films  # numpy and ffmpeg: only when there are films
+
+            made = render_films(films, engine, program.tree.media, config.cache, config.jobs, progress)
+            files.update(made.files)
+            report.manifest["films"] = made.provenance
+            times = "".join(f", {s:.1f} s" for s in made.seconds.values())
+            report.notes.append(f"Film: {len(made.provenance)} filmer, {made.encoded} kodade{times}, "
+                                f"{made.cached} från cachen.")
+            report.unchanged_notes.append(f"Film: {len(made.provenance)} filmer, 0 kodade, "
+                                          f"{made.encoded + made.cached} från cachen.")
+    elif films:
+        # The film needs the readouts' voice: without it the step shows the film's text instead.
+        note = f"Film: {len(films)} filmer görs inte utan ljud (--no-audio); stegen visar filmens text."
+        report.notes.append(note)
+        report.unchanged_notes.append(note)
     if config.pdf:
         # Imported here: WeasyPrint takes a second to import, which `check` and --no-pdf skip.
         from builder.render.pdf import render_pdfs

@@ -22,6 +22,7 @@ Kinds (the value of each is computed by `builder.incremental.InputValues`):
 | plan          | plan           | an activity plan as authored                              |
 | plans         |                | every activity plan (a plan may show another's title)     |
 | structure     |                | the modules in order with their metadata                  |
+| film          | storyboard     | a film made from a storyboard: its scenes, voice, encoder and files |
 
 Must not: compute values (that needs the whole program; incremental does it) or import
 the stages.
@@ -42,9 +43,10 @@ FORM_USE = "form-use"
 PLAN = "plan"
 PLANS = "plans"
 STRUCTURE = "structure"
+FILM = "film"
 
 KINDS = frozenset({SHARED, STEP, PREV, NEXT, READOUT, LINK, MODULE, MODULE_STEPS, FORM, FORM_USE, PLAN, PLANS,
-                   STRUCTURE})
+                   STRUCTURE, FILM})
 
 
 def read_key(kind: str, name: str = "") -> str:

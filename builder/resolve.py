@@ -206,6 +206,7 @@ def merge_overlay(base: SourceTree, overlay: SourceTree, diags: Diagnostics) -> 
         forms=forms,
         plans=plans,
         media=dict(base.media) | overlay.media,
+        films=dict(base.films) | overlay.films,
         files=files,
         lexicons=base.lexicons + overlay.lexicons,
         hidden=hidden,

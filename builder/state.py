@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from builder.defaults import TEMPLATES, source_date_epoch
+from builder.defaults import FILM_HEIGHT, TEMPLATES, source_date_epoch
 from builder.diagnostics import Diagnostic, Severity
 from builder.hashing import code_hash, digest, hash_folder, hash_tree, sha256
 from stegvis_package.paths import MANIFEST
@@ -212,7 +212,8 @@ def unchanged_build(program_dir: Path, out: Path, cache: Path, *, pdf: bool, str
     # BuildConfig.output_settings() missing here only means this check never says "unchanged"
     # (tests/test_incremental.py compares the two).
     cli = {"out": out, "audio": False, "pdf": pdf, "strict": strict, "release": release,
-           "source_date_epoch": source_date_epoch(), "templates": TEMPLATES, "tts": tts}
+           "source_date_epoch": source_date_epoch(), "templates": TEMPLATES, "tts": tts,
+           "film_height": FILM_HEIGHT}
     settings = settings_key(program_dir, cli, None, previous)
     return check_unchanged(take_snapshot(program_dir, settings, cache), state_path(cache, program_dir, out))
 

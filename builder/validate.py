@@ -18,9 +18,10 @@ from builder.diagnostics import Diagnostics, did_you_mean
 from builder.formrules import check_plan, check_questions, check_scoring
 from builder.markdown import ParsedBody, parse_body
 from builder.memo import ParseMemo
-from builder.model import FormDoc, Module, ModuleSource, PlanDoc, Program, SourceTree, Step
+from builder.model import FilmDoc, FormDoc, Module, ModuleSource, PlanDoc, Program, SourceTree, Step
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.common import ID_PATTERN
+from builder.schema.film import Storyboard
 from builder.schema.form import Form
 from builder.schema.module import ModuleMeta
 from builder.schema.program import LexiconFile, ProgramMeta
@@ -55,9 +56,26 @@ def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | Non
     lexicon: dict[str, str] = {}
     for doc in tree.lexicons:
         lexicon |= _validate_lexicon(doc, diags)
+    films = {}
+    for key, doc in sorted(tree.films.items()):
+        storyboard = validate_model(Storyboard, doc, diags)
+        if storyboard is not None:
+            _check_storyboard(storyboard, doc, diags)
+            films[key] = FilmDoc(key, doc, storyboard)
     if meta is None or len(diags.errors()) > before:
         return None
-    return Program(tree, meta, modules, forms, plans, lexicon)
+    return Program(tree, meta, modules, forms, plans, lexicon, films)
+
+
+def _check_storyboard(storyboard: Storyboard, doc: YamlDoc, diags: Diagnostics) -> None:
+    """A storyboard's own rules: scenes, and every scene's alt text and narration (issue 17)."""
+    if not storyboard.scenes:
+        diags.add("FILM-001", doc.path, *doc.locate(("scenes",)))
+    for i, scene in enumerate(storyboard.scenes):
+        if not scene.alt.strip():
+            diags.add("FILM-002", doc.path, *doc.locate(("scenes", i, "alt")), scene=i + 1, image=scene.image)
+        if not scene.narration.strip():
+            diags.add("FILM-003", doc.path, *doc.locate(("scenes", i, "narration")), scene=i + 1)
 
 
 def _validate_lexicon(doc: YamlDoc, diags: Diagnostics) -> dict[str, str]:

@@ -79,7 +79,8 @@ NOTICES = {
     "skickat-meddelande": "Ditt meddelande är skickat.",
 }
 MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js": "text/javascript",
-        ".css": "text/css", ".pdf": "application/pdf", ".json": "application/json"}
+        ".css": "text/css", ".pdf": "application/pdf", ".json": "application/json",
+        ".mp4": "video/mp4", ".txt": "text/plain; charset=utf-8"}  # films and their transcripts (issue 17)
 #: Package files are program content, never patient data; still, nothing in them may run as our page.
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 

@@ -99,6 +99,8 @@ class Manifest(Contract):
     source: dict | None = None
     #: MP3 path -> the engine that made it.
     audio: dict[str, dict] = {}
+    #: MP4 path of a film made from a storyboard -> the voice and encoder that made it.
+    films: dict[str, dict] | None = None
     files: dict[str, FileEntry]
 
     def patient_files(self) -> dict[str, FileEntry]:

@@ -112,4 +112,8 @@ def test_framat__sleep_school_and_film(framat):
     sleep = next(m for m in framat.modules if m.id == "aterhamtning-och-somn")
     assert "Sömnskola" in [s.title for s in sleep.sections]
     films = [d for s in framat.steps for d in s.body.directives if d.name == "video"]
-    assert films and all("captions" in d.options and "transcript" in d.options for d in films)
+    # Issue 17: the film is made from a storyboard of the program's own pictures, not a dead URL.
+    assert films and all(d.arg in framat.films for d in films)
+    for film in framat.films.values():
+        assert 5 <= len(film.storyboard.scenes) <= 8
+        assert all(s.image.startswith("bilder/") and s.alt.strip() and s.narration.strip() for s in film.storyboard.scenes)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import TEMPLATES
+from builder.config import FILM_HEIGHT, TEMPLATES
 from builder.diagnostics import Diagnostics
 from builder.incremental import settings_of
 from builder.pipeline import build_dir
@@ -191,7 +191,8 @@ def test_settings_of_config__equal_the_command_lines_quick_check(cfg, tmp_path):
     # the command line answers "nothing changed" from plain values, without BuildConfig
     root = tmp_path / "p"
     cli = {"out": cfg.out, "audio": False, "pdf": False, "strict": False, "release": False,
-           "source_date_epoch": cfg.source_date_epoch, "templates": TEMPLATES, "tts": "auto"}
+           "source_date_epoch": cfg.source_date_epoch, "templates": TEMPLATES, "tts": "auto",
+           "film_height": FILM_HEIGHT}
     assert settings_of(root, cfg) == settings_key(root, cli)
 
 

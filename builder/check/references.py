@@ -1,4 +1,4 @@
-"""Cross references: forms, plans, media and links between steps, and `:::` blocks."""
+"""Cross references: forms, plans, media and links between steps, `:::` blocks, and films' storyboards."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from pathlib import Path
 from builder.diagnostics import Diagnostics, did_you_mean
 from builder.links import is_external, link_target, media_key, step_index
 from builder.markdown import CALLOUT_KINDS, DIRECTIVES, Directive, locate_in, walk
-from builder.model import Program, Step
+from builder.model import FilmDoc, Program, Step
 from builder.speech.captions import parse_captions
+
+#: Pictures a film can show (ffmpeg reads them; SVG through librsvg).
+FILM_IMAGE_SUFFIXES = (".svg", ".png", ".jpg", ".jpeg")
+#: More words of narration than this in one scene (about 25 seconds of one still picture) is a warning.
+FILM_SCENE_WORDS = 60
 
 
 class _RefChecker:
@@ -18,6 +23,7 @@ class _RefChecker:
         self.index = step_index(program)
         self.media = program.tree.media
         self.checked_captions: set[str] = set()
+        self.used_films: set[str] = set()
 
     def check_media(self, target: str, path: str, line: int, col: int) -> str | None:
         key = media_key(target)
@@ -98,7 +104,10 @@ class _RefChecker:
                 self.diags.add("BLOCK-002", path, d.line, name="video", what="filmens adress",
                                hint="Skriv '::: video https://…' eller en sökväg inuti media/.")
             elif not is_external(d.arg):
-                self.check_media(d.arg, path, d.line, 1)
+                key = self.check_media(d.arg, path, d.line, 1)
+                if key is not None and key in self.program.films:
+                    self.storyboard_directive(step, d, key)
+                    return
             self.captions(step, d)
         elif d.name == "audio":
             if not d.arg:
@@ -114,6 +123,26 @@ class _RefChecker:
             kind = d.arg.split(" ", 1)[0]
             if kind not in CALLOUT_KINDS:
                 self.diags.add("BLOCK-005", path, d.line, value=kind, suggestion=did_you_mean(kind, CALLOUT_KINDS))
+
+    def storyboard_directive(self, step: Step, d: Directive, key: str) -> None:
+        """A film made from a storyboard: its captions and transcript come from the storyboard."""
+        self.used_films.add(key)
+        for option in ("captions", "transcript"):
+            if option in d.options:
+                self.diags.add("FILM-005", step.path, d.option_lines[option], 1, target=d.arg, key=option)
+
+    def storyboard(self, film: FilmDoc) -> None:
+        """A storyboard's pictures exist and can be filmed; its scenes are not too long to watch."""
+        doc = film.doc
+        for i, scene in enumerate(film.storyboard.scenes):
+            line, col = doc.locate(("scenes", i, "image"))
+            key = self.check_media(scene.image, doc.path, line, col)
+            if key is not None and Path(key).suffix.lower() not in FILM_IMAGE_SUFFIXES:
+                self.diags.add("FILM-004", doc.path, line, col, target=scene.image)
+            words = len(scene.narration.split())
+            if words > FILM_SCENE_WORDS:
+                self.diags.add("FILM-007", doc.path, *doc.locate(("scenes", i, "narration")), scene=i + 1,
+                               words=words, limit=FILM_SCENE_WORDS)
 
     def check_captions(self, key: str, target: str, path: str, line: int) -> None:
         """Parse a caption file; problems are reported in the caption file itself."""
@@ -153,6 +182,10 @@ def check_references(program: Program, diags: Diagnostics) -> None:
     for step in program.steps:
         checker.step(step)
         used_forms.update(d.arg for d in step.body.directives if d.name == "form")
+    for key, film in program.films.items():
+        checker.storyboard(film)
+        if key not in checker.used_films:
+            diags.add("FILM-006", film.doc.path, target=key)
     for form_id, fd in program.forms.items():
         if form_id not in used_forms:
             diags.add("REF-007", fd.doc.path, form=form_id)

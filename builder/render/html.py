@@ -24,6 +24,7 @@ from builder.model import Module, Program, Step
 from builder.paths import audio_paths, form_page, media_names, module_page, plan_page, step_page, step_pdf
 from builder.progress import NO_PROGRESS, Progress
 from builder.reads import (
+    FILM,
     FORM,
     FORM_USE,
     LINK,
@@ -43,6 +44,7 @@ from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
 from builder.render.readout import Readout
+from builder.render.storyboard import FilmPlan
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.form import Form
 from builder.speech.captions import srt_to_vtt
@@ -81,9 +83,11 @@ class PageRenderer:
     """Renders every page of one program; knows where each page and file lands."""
 
     def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
-                 env: jinja2.Environment | None = None) -> None:
+                 env: jinja2.Environment | None = None, films: dict[str, FilmPlan] | None = None) -> None:
         self.program = program
         self.readouts = readouts or {}
+        #: storyboard (path inside media/) -> the film made from it (issue 17)
+        self.films = films or {}
         self.pdf = config.pdf  # link each step's PDF (its path follows from the step alone)
         self.env = env if env is not None else make_environment(config)
         self.media = media_names(program)
@@ -146,6 +150,8 @@ class PageRenderer:
             body = render_tokens(d.body, self.context(page, step))
             return self.env.get_template("blocks/callout.html").render(
                 kind=kind, kind_label=CALLOUT[kind], title=title.strip() or None, body=body)
+        if d.name == "video" and not is_external(d.arg) and media_key(d.arg) in self.films:
+            return self.film(page, self.films[media_key(d.arg)], d)
         transcript = None
         if "transcript" in d.options:
             key = media_key(d.options["transcript"])
@@ -155,6 +161,28 @@ class PageRenderer:
         captions = self.media_url(page, d.options["captions"]) if "captions" in d.options else None
         return self.env.get_template(f"blocks/{d.name}.html").render(
             src=src, title=d.options.get("title"), captions=captions, transcript=transcript)
+
+    def use(self, package_path: str) -> None:
+        """Note a file the step being rendered shows (its fragment lists it; issue 17)."""
+        if self._media_used is not None:
+            self._media_used.add(package_path)
+
+    def film(self, page: str, plan: FilmPlan, d: Directive) -> str:
+        """A film made from a storyboard: player, captions and a transcript that says what is shown.
+
+        Without a voice (`--no-audio`) there is no film, and the transcript is shown open instead.
+        """
+        self.note(FILM, plan.key)
+        for path in (plan.mp4, plan.vtt, plan.transcript):
+            if path is not None:
+                self.use(path)
+        return self.env.get_template("blocks/film.html").render(
+            title=d.options.get("title") or plan.title,
+            src=self.rel(page, plan.mp4) if plan.mp4 else None,
+            captions=self.rel(page, plan.vtt) if plan.vtt else None,
+            poster=self.media_url(page, plan.scenes[0].image) if plan.mp4 else None,
+            transcript=self.rel(page, plan.transcript),
+            scenes=[{"alt": scene.alt, "narration": scene.narration} for scene in plan.scenes])
 
     # -- pages --------------------------------------------------------------------
     def render(self, template: str, page: str, **values) -> None:
@@ -295,7 +323,8 @@ def _plan_as_form(plan: ActivityPlan) -> Form:
 
 def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
                  only: set[str] | None = None, progress: Progress = NO_PROGRESS, jobs: int = 1,
-                 env: jinja2.Environment | None = None, reads: dict[str, list[str]] | None = None) -> dict[str, bytes]:
+                 env: jinja2.Environment | None = None, reads: dict[str, list[str]] | None = None,
+                 films: dict[str, FilmPlan] | None = None) -> dict[str, bytes]:
     """Every HTML page, step fragment (`fragments/<module>/<step>.json`), the stylesheet and
     the media files of a program.
 
@@ -306,8 +335,11 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     `env` (from `make_environment`, kept by `stegvis serve`) saves compiling the templates again.
     `reads`, when given, receives for every page (and fragment) rendered the keys of the inputs
     it read (see `builder.reads`).
+    `films` (`builder.render.storyboard.film_plans`): the films made from storyboards, whose
+    players, captions and transcripts the steps show; the transcripts are written here, the
+    films themselves by `builder.render.film`.
     """
-    r = PageRenderer(program, config, readouts, env)
+    r = PageRenderer(program, config, readouts, env, films)
     tasks: list[tuple[str, Callable, tuple]] = [("index.html", r.overview, ())]
     for module in program.modules:
         tasks.append((module_page(module), r.module, (module,)))
@@ -349,4 +381,6 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     for key, name in r.media.items():
         data = program.tree.files[f"media/{key}"]
         r.files[name] = srt_to_vtt(data.decode("utf-8")) if key.lower().endswith(".srt") else data
+    for plan in (films or {}).values():
+        r.files[plan.transcript] = plan.transcript_text.encode("utf-8")
     return r.files

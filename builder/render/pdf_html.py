@@ -279,6 +279,13 @@ class PrintRenderer:
             body = render_tokens(d.body, self.context(step, anchor))
             return self.env.get_template("print/blocks/callout.html").render(
                 kind=kind, kind_label=CALLOUT[kind], title=title.strip() or None, body=body)
+        film = self.program.films.get(media_key(d.arg) or "") if d.name == "video" and not is_external(d.arg) else None
+        if film is not None:  # a film made from a storyboard: on paper, what it shows and says (issue 17)
+            text = Markup("").join(
+                Markup("<p><em>Bild {}: {}</em><br>{}</p>").format(i, " ".join(s.alt.split()), " ".join(s.narration.split()))
+                for i, s in enumerate(film.storyboard.scenes, 1))
+            return self.env.get_template("print/blocks/video.html").render(
+                title=d.options.get("title") or film.storyboard.title, url=None, text=text)
         text = None
         files = self.program.tree.files
         if "transcript" in d.options:
