@@ -77,6 +77,11 @@ CATALOGUE: dict[str, Entry] = {
     "STEP-002": Entry(E, "Två steg i modulen har samma id '{step}': {files}.", "Byt namn på den ena filen; id:t är filnamnet utan NN- och .md."),
     "STEP-003": Entry(E, "Front matter avslutas aldrig.", "Lägg till en rad med bara --- efter sista nyckeln."),
     "STEP-004": Entry(E, "Steget har ingen text efter front matter.", "Skriv stegets text, med början i '# Rubrik'."),
+    # Sources of a step (issue 17)
+    "STEP-005": Entry(E, "Källans adress {value} är inte en webbadress med https://.", "Skriv hela adressen med början i https://, t.ex. url: https://www.1177.se/. Kopiera den från webbläsarens adressfält."),
+    "STEP-006": Entry(E, "Källan är läst {value}, ett datum som inte har kommit än.", "Skriv dagen då du läste källan (senast i dag, {today}) som ÅÅÅÅ-MM-DD, t.ex. read: {today}."),
+    "STEP-007": Entry(W, "Steget ger råd men anger ingen källa.", "Lägg till sources: i front matter, med title, publisher, url och read för varje källa. Modulen har sources_required: true; ett steg utan råd kan ha sources_required: false."),
+    "STEP-008": Entry(W, "Källan står som text i steget: ”{text}”.", "Skriv källan under sources: i front matter, med adress och datum, och ta bort raden ur texten. Då visas den som en lista med länkar och läses inte upp."),
     # Markdown and blocks
     "BLOCK-001": Entry(E, "Okänt block '::: {name}'.", "Tillåtna block: form, video, audio, callout.{suggestion}"),
     "BLOCK-002": Entry(E, "Blocket '::: {name}' saknar {what}.", "{hint}"),

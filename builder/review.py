@@ -122,6 +122,8 @@ def _readable(text: str) -> str:
 
 
 _REVIEWED = re.compile(r"^reviewed\s*:")
+#: A digest that YAML would read as a number (563e41576280 is a float, 123456789012 an int).
+_NUMBER_LIKE = re.compile(r"\d+(e\d+)?")
 
 
 def sign(file: Path, by: str, on: dt.date) -> str:
@@ -131,7 +133,8 @@ def sign(file: Path, by: str, on: dt.date) -> str:
     digest = content_hash(kind, text)
     if digest is None:
         raise ValueError(f"{file} går inte att läsa som steg eller YAML")
-    entry = f"reviewed: {{by: {json.dumps(by, ensure_ascii=False)}, on: {on.isoformat()}, hash: {digest}}}"
+    shown = f'"{digest}"' if _NUMBER_LIKE.fullmatch(digest) else digest  # must read back as text
+    entry = f"reviewed: {{by: {json.dumps(by, ensure_ascii=False)}, on: {on.isoformat()}, hash: {shown}}}"
     lines = text.split("\n")
     if kind == "step":
         end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)

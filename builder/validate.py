@@ -8,6 +8,7 @@ questions, a plan's own schedule); rules that span files live in `builder.check`
 
 from __future__ import annotations
 
+import datetime as dt
 import types
 import typing
 from collections.abc import Callable
@@ -148,6 +149,8 @@ def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str],
         if step_src.front is None:
             continue
         step_meta = validate_model(StepMeta, step_src.front, diags)
+        if step_meta is not None:
+            check_sources_read(step_meta, step_src.front, diags)
         if step_meta is not None and f"{source.id}/{step_src.id}" in hidden:
             step_meta = step_meta.model_copy(update={"visible": False})
         if step_meta is not None:
@@ -157,6 +160,15 @@ def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str],
         for dupe in dupes[1:]:
             diags.add("STEP-002", dupe.path, step=step_id, files=", ".join(d.file.name for d in dupes))
     return Module(source.id, source, meta, steps) if meta else None
+
+
+def check_sources_read(meta: StepMeta, doc: YamlDoc, diags: Diagnostics, today: dt.date | None = None) -> None:
+    """STEP-006: a step's source read on a day that has not come yet (issue 17)."""
+    today = today or dt.date.today()
+    for i, source in enumerate(meta.sources):
+        if source.read > today:
+            diags.add("STEP-006", doc.path, *doc.locate(("sources", i, "read")), value=source.read.isoformat(),
+                      today=today.isoformat())
 
 
 # --- pydantic errors -> diagnostics ------------------------------------------------
@@ -233,6 +245,8 @@ def report_errors(model: type[BaseModel], exc: ValidationError, doc: YamlDoc, di
             diags.add("SCHEMA-005", doc.path, *doc.locate(loc), value=repr(err["input"]))
         elif kind == "semver":
             diags.add("PROGRAM-002", doc.path, *doc.locate(loc), value=repr(err["input"]))
+        elif kind == "stegvis_https":
+            diags.add("STEP-005", doc.path, *doc.locate(loc), value=repr(err["input"]))
         else:
             expected = " eller ".join(dict.fromkeys(_expected(e) for e in errs))
             value = err["input"]

@@ -19,6 +19,7 @@ from builder.schema.activity_plan import ActivityPlan
 from builder.schema.common import Id, Reviewed
 from builder.schema.form import Form
 from builder.schema.program import ProgramMeta
+from builder.schema.step import Source
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 #: "module/step"
@@ -131,6 +132,9 @@ class StepData(Contract):
     review_status: str
     readout: ReadoutData | None = None
     pdf: str | None = None
+    #: Where the step's advice comes from (title, publisher, https address, date read); absent
+    #: when it names none. The fragment shows them too, after the body.
+    sources: list[Source] = []
 
 
 class SectionData(Contract):

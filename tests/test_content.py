@@ -70,12 +70,26 @@ def test_framat__plain_swedish_lix(framat):
     assert max(values.values()) <= 50, max(values.items(), key=lambda kv: kv[1])
 
 
-def test_framat__numbers_have_a_source_line(framat):
-    """A step that states a figure (minutes, grams, hours, glasses) says where it comes from."""
+def test_framat__numbers_have_sources(framat):
+    """A step that states a figure (minutes, grams, hours, glasses) says where it comes from (issue 17)."""
     figure = re.compile(r"\b\d+(?:[,–-]\d+)?\s*(?:minuter|gram|g\b|timmar|standardglas|procent|%|liter|dagar i veckan)")
-    missing = [s.path for s in framat.steps
-               if figure.search(s.source.body) and "Källa:" not in s.source.body]
+    missing = [s.path for s in framat.steps if figure.search(s.source.body) and not s.meta.sources]
     assert not missing
+
+
+#: The modules that give advice (issue 17): modules 3–8 and 10–12.
+ADVICE = ["fysisk-aktivitet", "relationer", "aktivitet", "mat", "aterhamtning-och-somn", "tobak-alkohol-droger",
+          "hantera-smarta", "hantera-stress", "arbete"]
+
+
+def test_framat__advice_modules_require_sources_and_every_step_names_them(framat):
+    assert [m.id for m in framat.modules if m.meta.sources_required] == ADVICE
+    for m in framat.modules:
+        if m.id in ADVICE:
+            for s in m.steps:
+                assert s.meta.sources, s.path
+                assert all(src.url.startswith("https://") for src in s.meta.sources), s.path
+    assert not [s.path for s in framat.steps if re.search(r"^Källa:", s.source.body, re.M)]
 
 
 def test_framat__forms_and_writing_tasks(framat):

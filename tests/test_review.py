@@ -75,6 +75,19 @@ def test_sign__twice_replaces_the_stamp__ok(program, monkeypatch):
     assert main(["check", "."]) == 0
 
 
+def test_sign__hash_that_looks_like_a_number__quoted_and_read_as_text(program, monkeypatch):
+    """Found signing FRAMÅT (issue 17): hash 563e41576280 written bare read back as a float (inf)."""
+    import builder.review
+
+    root = program()
+    monkeypatch.chdir(root)
+    for digest in ("563e41576280", "123456789012"):
+        monkeypatch.setattr(builder.review, "content_hash", lambda kind, text, d=digest: d)
+        assert main(["review", "--sign", "modules/01-start/01-valkommen.md", "--by", "A"]) == 0
+        assert f'hash: "{digest}"}}' in (root / "modules/01-start/01-valkommen.md").read_text()
+        assert main(["check", "."]) == 0
+
+
 def test_sign__without_by_or_on_wrong_file__exit_2(program, monkeypatch, capsys):
     monkeypatch.chdir(program())
     assert main(["review", "--sign", "modules/01-start/01-valkommen.md"]) == 2

@@ -10,12 +10,13 @@ from dataclasses import replace
 from builder.check.accessibility import check_accessibility
 from builder.check.readability import check_language, check_readability
 from builder.check.references import check_references
+from builder.check.sources import check_required_sources, check_source_lines
 from builder.diagnostics import Diagnostics
 from builder.model import Program
 
 #: Rules that look at one step at a time, so that their findings can be kept with the
 #: step's parsed body between builds (`stegvis serve`, issue #7).
-STEP_RULES = (check_accessibility, check_readability, check_language)
+STEP_RULES = (check_accessibility, check_readability, check_language, check_source_lines)
 
 
 def check_program(program: Program, diags: Diagnostics, per_step: bool = False) -> None:
@@ -26,6 +27,7 @@ def check_program(program: Program, diags: Diagnostics, per_step: bool = False) 
     step's body, so an unchanged step is not checked again.
     """
     check_references(program, diags)
+    check_required_sources(program, diags)  # reads module.yaml too, so not a step rule
     if not per_step:
         for rule in STEP_RULES:
             rule(program, diags)

@@ -67,6 +67,7 @@ def program_data(program: Program, content_hash: str, readouts: dict | None = No
                             "review_status": review_status("step", st.file, st.meta.reviewed)[0],
                             "readout": readout_paths(st),
                         } | ({"pdf": step_pdf(st)} if pdf else {})
+                        | ({"sources": [s.model_dump(mode="json") for s in st.meta.sources]} if st.meta.sources else {})
                         for st in s.steps
                     ],
                 }

@@ -44,6 +44,7 @@ from builder.render.forms import form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
 from builder.render.readout import Readout
+from builder.render.sources import HEADING_ID, about_step
 from builder.render.storyboard import FilmPlan
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.form import Form
@@ -210,6 +211,7 @@ class PageRenderer:
         pieces = render_parts(step.body.tokens, self.context(page, step), lambda d: d.name == "form")
         body = Markup("").join(Markup(self.block(page, step, p)) if isinstance(p, Directive) else p for p in pieces)
         media, self._media_used = sorted(self._media_used), None
+        about = self.about(step)
         readout = self.readouts.get(step)
         player = None
         if readout is not None and readout.sentences:
@@ -221,13 +223,14 @@ class PageRenderer:
             format=PACKAGE_FORMAT, module=step.module_id, step=step.id, page=page, title=step.meta.title,
             add_heading=not first_heading, media=media,
             parts=[FragmentPart(form=p.arg) if isinstance(p, Directive) else FragmentPart(html=str(p))
-                   for p in pieces if isinstance(p, Directive) or p.strip()])
+                   for p in pieces if isinstance(p, Directive) or p.strip()]
+            + ([FragmentPart(html=str(about))] if about else []))
         self.files[fragment_path(step.module_id, step.id)] = (
             fragment.model_dump_json(exclude_none=True) + "\n").encode("utf-8")
         self.render(
             "step.html", page,
             title=f"{step.meta.title} – {module.meta.title}",
-            step=step, module=module, body=body, add_heading=not first_heading, player=player,
+            step=step, module=module, body=body, add_heading=not first_heading, player=player, about=about,
             pdf=self.rel(page, step_pdf(step)) if self.pdf else None,
             scripts=[self.rel(page, READOUT_SCRIPT)] if player else [],
             breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
@@ -236,6 +239,13 @@ class PageRenderer:
             prev=(prev_step.meta.title, self.rel(page, step_page(prev_step))) if prev_step else None,
             next=(next_step.meta.title, self.rel(page, step_page(next_step))) if next_step else None,
         )
+
+    def about(self, step: Step) -> Markup | None:
+        """The step's sources and last review as HTML after its body (issue 17), or None."""
+        about = about_step(step)
+        if not about:
+            return None
+        return Markup(self.env.get_template("blocks/sources.html").render(about=about, heading_id=HEADING_ID))
 
     def module(self, module: Module) -> None:
         page = module_page(module)

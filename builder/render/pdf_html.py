@@ -33,6 +33,7 @@ from builder.paths import media_names, module_pdf, program_pdf, step_pdf
 from builder.render.forms import QuestionView, form_view
 from builder.render.html import CALLOUT, KIND, START, make_environment
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
+from builder.render.sources import about_step
 from builder.schema.form import Form
 
 #: Base URL of print HTML. Media are relative to it (`media/<path>.<hash>.<ext>`, which
@@ -306,9 +307,13 @@ class PrintRenderer:
         body = self.finish(render_tokens(step.body.tokens, self.context(step, anchor)), anchor)
         tokens = step.body.tokens
         first_heading = bool(tokens) and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
+        about = about_step(step)
+        # Sources and last review after the body (issue 17); web links show their address on paper.
+        about_html = self.finish(self.env.get_template("blocks/sources.html").render(
+            about=about, heading_id=f"{anchor}--kallor"), None) if about else None
         html = self.env.get_template("print/step.html").render(
             anchor=anchor, module=module.meta.title, section=step.meta.section, title=step.meta.title,
-            add_heading=not first_heading, body=body)
+            add_heading=not first_heading, body=body, about=about_html)
         return Fragment(anchor, html)
 
     def module(self, module: Module) -> Fragment:

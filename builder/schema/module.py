@@ -12,3 +12,5 @@ class ModuleMeta(Model):
     kind: Literal["core", "deepening"]
     start: Literal["current", "upcoming"]
     description: str = ""
+    #: The module gives health advice: each step should name its sources (STEP-007 warns).
+    sources_required: bool = False

@@ -31,6 +31,11 @@ def sub(old: str, new: str):
     return edit
 
 
+def source(url: str = "https://www.1177.se/", read: str = "2026-11-30") -> str:
+    """A `sources:` entry for a step's front matter (issue 17): url on its 4th line, read on its 5th."""
+    return f"sources:\n  - title: Fysisk aktivitet\n    publisher: 1177 Vårdguiden\n    url: {url}\n    read: {read}\n"
+
+
 CASES = [
     # id, edits, code, path, line
     ("broken-yaml", {MODULE: "title: Start\nkind: core\nstart: current\ndescription: \"oavslutad\n"}, "YAML-001", MODULE, 5),
@@ -63,6 +68,11 @@ CASES = [
     ("front-matter-missing", {WELCOME: sub("---\ntitle: Välkommen\nsection: Kom igång\n---\n", "")}, "STEP-001", WELCOME, 1),
     ("front-matter-unclosed", {MORE: sub("visible: false\n---\n", "visible: false\n")}, "STEP-003", MORE, 1),
     ("step-without-body", {MORE: "---\ntitle: Tom\nsection: X\n---\n\n"}, "STEP-004", MORE, 4),
+    ("source-not-https", {GOAL: sub("section: Kom igång\n", "section: Kom igång\n" + source(url="http://www.1177.se/"))}, "STEP-005", GOAL, 7),
+    ("source-read-in-future", {GOAL: sub("section: Kom igång\n", "section: Kom igång\n" + source(read="2999-01-01"))}, "STEP-006", GOAL, 8),
+    ("advice-step-without-source", {MODULE: lambda t: t + "sources_required: true\n",
+                                    GOAL: sub("section: Kom igång\n", "section: Kom igång\n" + source())}, "STEP-007", WELCOME, 2),
+    ("source-line-in-body", {WELCOME: sub("## Lista", "Källa: 1177, om promenader.\n\n## Lista")}, "STEP-008", WELCOME, 17),
     ("empty-file", {FORM: ""}, "FILE-002", FORM, 1),
     ("not-utf8", {MODULE: "title: Start\nkind: core\nstart: current\ndescription: Gl\xe4dje\n".encode("latin-1")}, "FILE-001", MODULE, 4),
     ("stray-file", {f"{START}/anteckningar.txt": "kom ihåg\n"}, "FILE-003", f"{START}/anteckningar.txt", 1),
