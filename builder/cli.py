@@ -113,6 +113,8 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--public-key", type=Path, metavar="PEM",
                     help="Ed25519 public key; packages must then carry a valid manifest.json.sig")
     rt.add_argument("--demo", action="store_true", help="seed a demo unit, therapist and two patients in FRAMÅT")
+    rt.add_argument("--local-accounts", action="store_true",
+                    help="allow logins with username and password (demo and development; --demo turns it on)")
     rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
@@ -313,7 +315,9 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "runtime":
         from runtime.server import serve, settings_from_args  # lazily: the builder never needs the web stack
 
-        return serve(settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies),
+        # The demo's accounts are local accounts: --demo turns them on.
+        return serve(settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,
+                                        local_accounts=args.local_accounts or args.demo),
                      args.host, args.port, demo=args.demo, workers=args.workers)
     if args.command == "drift":
         return run_drift(args)

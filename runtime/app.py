@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime import api, pages, staff
+from runtime import account_pages, api, pages, staff
 from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.db import Database, DatabaseBusy
@@ -47,8 +47,9 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     if scan:
         store.scan()
     state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
-                     local_accounts=LocalAccountProvider(settings))
-    state.providers[state.local_accounts.name] = state.local_accounts
+                     local_accounts=LocalAccountProvider(settings, db))
+    if settings.local_accounts:
+        state.providers[state.local_accounts.name] = state.local_accounts
     outbox = Outbox(settings, db, state.clock, store)
 
     @asynccontextmanager
@@ -70,6 +71,7 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(staff.router)
+    app.include_router(account_pages.router)
 
     @app.exception_handler(AppError)
     async def on_app_error(request: Request, exc: AppError) -> Response:

@@ -115,9 +115,10 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
 
 
 def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
-                       insecure_cookies: bool) -> RuntimeSettings:
+                       insecure_cookies: bool, local_accounts: bool = False) -> RuntimeSettings:
     """Settings from the command line; DATABASE_URL is the default database."""
-    values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies}
+    values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies,
+                    "local_accounts": local_accounts}
     if database:
         values["database_url"] = database
     return RuntimeSettings(**values)
