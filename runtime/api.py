@@ -51,7 +51,6 @@ from runtime.web import (
     CtxDep,
     PatientDep,
     StaffDep,
-    UserDep,
     check_origin,
     clear_session_cookie,
     csrf_header,
@@ -127,8 +126,8 @@ def api_login(body: Credentials, ctx: CtxDep, response: Response) -> SessionInfo
 
 
 @router.get("/session", response_model=SessionInfo, tags=["session"])
-def api_session(ctx: UserDep) -> SessionInfo:
-    """Who is logged in, and the CSRF token."""
+def api_session(ctx: AccountDep) -> SessionInfo:
+    """Who is logged in, and the CSRF token (also before a one-time password is changed)."""
     return SessionInfo(user=_me(ctx), csrf_token=ctx.csrf_token)
 
 

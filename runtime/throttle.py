@@ -81,7 +81,7 @@ class Throttle:
         """Both counters, created when missing and locked for the transaction (PostgreSQL; SQLite is locked whole)."""
         forget = timedelta(minutes=self.params.forget_after_minutes)
         # Forgetting is deleting: a counter whose last failure is old enough starts again at 0.
-        db.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - forget))
+        db.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at <= now - forget))
         insert = _insert_for(db)
         for key in sorted(set(keys)):  # one order, so two transactions never wait for each other's row
             db.execute(insert(LoginThrottle).values(key=key, failures=0, last_failure_at=now)

@@ -172,7 +172,8 @@ def make_settings(packages: Path, database_url: str, **extra) -> RuntimeSettings
     """Test settings: local accounts on, cheap password hashes, and the runtime's secret under the temp folder."""
     extra.setdefault("secret_key_file", Path(tempfile.gettempdir()) / f"stegvis-test-{os.getpid()}" / "secret.key")
     extra.setdefault("local_accounts", True)
-    return RuntimeSettings(packages=packages, database_url=database_url, argon2=FAST_HASH, **extra)
+    extra.setdefault("argon2", FAST_HASH)
+    return RuntimeSettings(packages=packages, database_url=database_url, **extra)
 
 
 @dataclass

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from conftest import Browser, make_settings
+from sqlalchemy import select
 
 from runtime.app import create_app
 from runtime.demo import LOGINS, seed_demo
+from runtime.models import LocalCredential
 
 
 def test_demo__seeded_once_and_every_login_works(framat_packages, sqlite_url, clock):
@@ -15,6 +17,8 @@ def test_demo__seeded_once_and_every_login_works(framat_packages, sqlite_url, cl
         assert seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz) is True
     with state.db.session() as db:
         assert seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz) is False
+        # The demo's published passwords are not one-time passwords: no forced change (issue #13).
+        assert not any(db.scalars(select(LocalCredential.must_change_password)))
     assert {"anna", "bertil"} <= {login.username for login in LOGINS}  # the two checked more closely below
     for login in LOGINS:
         b = Browser(app)
