@@ -74,7 +74,7 @@ class Schema(BaseModel):
 
 class Credentials(Schema):
     username: str = Field(max_length=100)
-    password: str = Field(max_length=1024)  # the rules allow 256 characters; room for what NFKC expands
+    password: str = Field(max_length=1024)  # passwords may have 256 characters (up to 4 bytes each)
 
 
 class Me(Schema):

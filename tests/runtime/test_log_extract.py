@@ -239,8 +239,7 @@ def test_own_extract__the_patient_sees_their_rows(app, people, anna, bertil, log
     logged = extract_rows(app)
     assert [(r.patient_id, r.target) for r in logged] == [(people.patient_a, "loggutdrag:tabell"),
                                                           (people.patient_a, "loggutdrag:csv")]
-    # The runtime's secret exists by now: since issue #13 it also keys the login throttle's
-    # counters, so the first password login makes it (it used to wait for the first purge).
+    assert not (tmp_path / "secret.key").exists()  # nobody purged yet: the secret is not needed
 
 
 def test_own_extract__for_patients_only(app, people, login_as):
