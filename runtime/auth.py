@@ -110,7 +110,7 @@ class LocalAccountProvider:
         self.enabled = settings.local_accounts
         self.hasher = make_hasher(settings.argon2)
         self.database = database
-        self.throttle = Throttle(settings.login_throttle, settings.secret)
+        self.throttle = Throttle(settings.login_throttle)
         # Verified against when the username is unknown, so both cases take as long.
         self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
 

@@ -164,9 +164,9 @@ class LocalCredential(Base):
 class LoginThrottle(Base):
     """Recent failed logins of one account name or one client address (runtime.throttle).
 
-    The key is an HMAC of the name or address under the runtime's secret, so the table
-    holds neither usernames that were tried nor addresses in clear. A row is forgotten
-    (failures back to 0) a while after its last failure, and deleted later still.
+    The key is a SHA-256 hash of the name or address, so the table shows neither usernames
+    that were tried nor addresses at a glance. A row is deleted (its failures forgotten)
+    a while after its last failure.
     """
 
     __tablename__ = "login_throttle"

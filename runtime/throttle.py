@@ -20,8 +20,11 @@ A try is counted as a failure *before* the password is checked (`reserve`, one b
 transaction), and given back when it succeeds (`forgive`). So a burst of simultaneous
 tries cannot slip past the counters while the (slow, lock-free) argon2 check runs.
 
-Keys are HMAC-SHA256 of the name or address under the runtime's secret: the table holds no
-usernames that were tried and no addresses in clear.
+Keys are SHA-256 hashes of the name or address, so the table shows no usernames that were
+tried and no addresses at a glance. They are not keyed with the runtime's secret (which is
+made only when a purge first needs it): an address could be found again by trying them all,
+but a row lives only until its counter is forgotten, and whoever reads the database can
+read far more than this anyway.
 
 Must not: hold a transaction open while a password hash is checked (the callers do the
 checking between `reserve` and `forgive`).
@@ -30,8 +33,6 @@ checking between `reserve` and `forgive`).
 from __future__ import annotations
 
 import hashlib
-import hmac
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -63,15 +64,12 @@ def throttle_message(seconds: float) -> str:
 class Throttle:
     """The counters of failed logins per account name and per client address."""
 
-    def __init__(self, params: LoginThrottleParams, secret: Callable[[], bytes]) -> None:
+    def __init__(self, params: LoginThrottleParams) -> None:
         self.params = params
-        self._secret = secret
-        self._key: bytes | None = None
 
-    def _hash(self, kind: str, value: str) -> str:
-        if self._key is None:
-            self._key = self._secret()
-        return hmac.new(self._key, f"{kind}\0{value}".encode(), hashlib.sha256).hexdigest()
+    @staticmethod
+    def _hash(kind: str, value: str) -> str:
+        return hashlib.sha256(f"stegvis-login-throttle\0{kind}\0{value}".encode("utf-8", "replace")).hexdigest()
 
     def keys(self, username: str, address: str) -> tuple[str, str]:
         """The (account, address) keys of a try."""

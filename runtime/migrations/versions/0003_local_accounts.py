@@ -4,7 +4,7 @@
   made; the person changes it before anything else. The per-account lock
   (`failed_attempts`, `locked_until`) goes: anyone could lock an account at will.
 - `login_throttle`: recent failures per account name and per client address (keys are
-  HMACs), read and written in brief transactions around the password check.
+  hashes), read and written in brief transactions around the password check.
 - `sessions.user_agent`: what the sessions page shows to tell sessions apart.
 
 Revision ID: 0003
