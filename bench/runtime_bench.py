@@ -256,7 +256,7 @@ def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     server = subprocess.Popen([str(ROOT / ".venv/bin/stegvis"), "runtime", "--packages", str(packages),
                                "--database", f"sqlite:///{database}", "--port", str(port),
-                               "--workers", str(args.workers)],
+                               "--workers", str(args.workers), "--local-accounts"],
                               cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
     try:
         for _ in range(100):

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from runtime import forms as formcheck
 from runtime import services
+from runtime.accounts import client_address
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.enrolments import (
     form_location,
@@ -44,12 +45,12 @@ from runtime.models import (
 from runtime.pages import load_enrolment
 from runtime.schedule import open_occasions
 from runtime.web import (
+    AccountDep,
     AppError,
     Ctx,
     CtxDep,
     PatientDep,
     StaffDep,
-    UserDep,
     check_origin,
     clear_session_cookie,
     csrf_header,
@@ -73,7 +74,7 @@ class Schema(BaseModel):
 
 class Credentials(Schema):
     username: str = Field(max_length=100)
-    password: str = Field(max_length=200)
+    password: str = Field(max_length=1024)  # passwords may have 256 characters (up to 4 bytes each)
 
 
 class Me(Schema):
@@ -100,34 +101,38 @@ def api_login(body: Credentials, ctx: CtxDep, response: Response) -> SessionInfo
     Cross-site form posts cannot reach this call: it takes only application/json, which a
     browser sends cross-site only after a CORS preflight that this server never allows.
     """
+    provider = ctx.app.local_accounts
+    if not provider.enabled:
+        raise not_found()
     check_origin(ctx.request, ctx.app.settings)
     ctx.authenticate()
-    provider = ctx.app.local_accounts
     try:
-        user = provider.authenticate(ctx.db, {"username": body.username, "password": body.password}, ctx.now)
+        user = provider.authenticate(ctx.db, {"username": body.username, "password": body.password,
+                                              "client": client_address(ctx.request, ctx.app.settings)}, ctx.now)
     except LoginFailed as exc:
         ctx.commit()
-        raise AppError(401, str(exc)) from None
+        raise AppError(exc.status, str(exc)) from None
     refusal = login_refusal(ctx.db, user, ctx.now.astimezone(ctx.app.tz).date())
     if refusal is not None:
         ctx.commit()
         raise AppError(403, refusal)
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)
-    new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now)
+    new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now,
+                        user_agent=ctx.request.headers.get("user-agent"))
     ctx.session, ctx.user = new.row, user
     set_session_cookie(response, ctx.app, new.token)
     return SessionInfo(user=_me(ctx), csrf_token=new.row.csrf_token)
 
 
 @router.get("/session", response_model=SessionInfo, tags=["session"])
-def api_session(ctx: UserDep) -> SessionInfo:
-    """Who is logged in, and the CSRF token."""
+def api_session(ctx: AccountDep) -> SessionInfo:
+    """Who is logged in, and the CSRF token (also before a one-time password is changed)."""
     return SessionInfo(user=_me(ctx), csrf_token=ctx.csrf_token)
 
 
 @router.delete("/session", status_code=204, dependencies=CSRF, tags=["session"])
-def api_logout(ctx: UserDep, response: Response) -> Response:
+def api_logout(ctx: AccountDep, response: Response) -> Response:
     """Log out."""
     end_session(ctx.db, ctx.session)
     out = Response(status_code=204)

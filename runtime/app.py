@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from runtime import api, oidc_pages, pages, staff
+from runtime import account_pages, api, oidc_pages, pages, staff
 from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.db import Database, DatabaseBusy
@@ -51,8 +51,9 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     if scan:
         store.scan()
     state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
-                     local_accounts=LocalAccountProvider(settings))
-    state.providers[state.local_accounts.name] = state.local_accounts
+                     local_accounts=LocalAccountProvider(settings, db))
+    if settings.local_accounts:
+        state.providers[state.local_accounts.name] = state.local_accounts
     for config in settings.oidc_providers:  # e-identification and SITHS (runtime/oidc.py, issue #13)
         provider = OidcLoginProvider(OidcClient(config))
         state.providers[provider.name] = provider
@@ -78,6 +79,7 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     app.include_router(oidc_pages.router)
     app.include_router(api.router)
     app.include_router(staff.router)
+    app.include_router(account_pages.router)
 
     @app.exception_handler(AppError)
     async def on_app_error(request: Request, exc: AppError) -> Response:

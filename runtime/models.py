@@ -2,7 +2,9 @@
 
 The patient's side (issue #8) and the staff side (issue #9: roles per unit, flags,
 read receipts, maintenance, ending, the timeline's events, notices, purge receipts)
-share it; migration 0001 made the first, 0002 added what the staff side needed.
+share it; migration 0001 made the first, 0002 added what the staff side needed, 0003 the
+OpenID Connect logins under way and sessions' ID tokens, 0004 the local accounts' one-time
+passwords, login throttling and the sessions page (issue #13).
 
 Rules the model keeps:
 - Times are stored as aware UTC datetimes; dates (a plan's start) as plain dates that
@@ -155,9 +157,23 @@ class LocalCredential(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A one-time password from an administrator: the person must choose their own before anything else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Recent failed logins of one account name or one client address (runtime.throttle).
+
+    The key is a SHA-256 hash of the name or address, so the table shows neither usernames
+    that were tried nor addresses at a glance. A row is deleted (its failures forgotten)
+    a while after its last failure.
+    """
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class UnitRole(Base):
@@ -190,6 +206,8 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The browser's User-Agent at login (cut to 300 characters), to tell one's sessions apart.
+    user_agent: Mapped[str | None] = mapped_column(String(300))
 
     user: Mapped[User] = relationship()
 

@@ -152,7 +152,7 @@ def login_choices(providers: Mapping[str, object], local_accounts: bool) -> dict
     buttons.sort(key=lambda b: b.kind != "patient")
     return {"oidc_patient": [b for b in buttons if b.kind == "patient"],
             "oidc_staff": [b for b in buttons if b.kind == "staff"],
-            "local_form": local_accounts or not buttons}
+            "local_form": local_accounts}
 
 
 # --- logins under way ----------------------------------------------------------------------------

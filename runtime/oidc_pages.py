@@ -60,7 +60,7 @@ def login_page(ctx: Ctx, status: int, error: str | None) -> Response:
     token = login_csrf_token(ctx.request, ctx.app)
     response = render(ctx, "login.html", status=status, title="Fel: Logga in" if error else "Logga in",
                       login_token=token, error=error, username="",
-                      **login_choices(ctx.app.providers, getattr(ctx.app.settings, "local_accounts", True)))
+                      **login_choices(ctx.app.providers, ctx.app.local_accounts.enabled))
     set_login_cookie(response, ctx.app, token)
     return response
 

@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
 
 from runtime import services
+from runtime.accounts import client_address
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.content import FormSlot, markdown, step_body
 from runtime.enrolments import (
@@ -117,7 +118,7 @@ def home(ctx: CtxDep) -> Response:
 
 def _choices(ctx: Ctx) -> dict[str, Any]:
     """The login page's provider buttons (e-identification, SITHS) and whether the password form shows."""
-    return login_choices(ctx.app.providers, getattr(ctx.app.settings, "local_accounts", True))
+    return login_choices(ctx.app.providers, ctx.app.local_accounts.enabled)
 
 
 @router.get("/logga-in")
@@ -136,17 +137,19 @@ def login_page(ctx: CtxDep) -> Response:
 @router.post("/logga-in")
 def login_submit(ctx: CtxDep, form: FormDep) -> Response:
     """Check the login form (double-submit CSRF), then start a fresh session."""
+    provider = ctx.app.local_accounts
+    if not provider.enabled:
+        raise not_found()
     check_login_csrf(ctx.request, ctx.app, first(form, "_csrf"))
     ctx.authenticate()
-    provider = ctx.app.local_accounts
     try:
-        user = provider.authenticate(ctx.db, {"username": first(form, "username"),
-                                              "password": first(form, "password")}, ctx.now)
+        user = provider.authenticate(ctx.db, {"username": first(form, "username"), "password": first(form, "password"),
+                                              "client": client_address(ctx.request, ctx.app.settings)}, ctx.now)
     except LoginFailed as exc:
-        # The failure count is committed with the request; the form is shown again.
+        # The try was counted in a transaction of its own (runtime.throttle); the form is shown again.
         token = login_csrf_token(ctx.request, ctx.app)
-        return render(ctx, "login.html", status=401, title="Fel: Logga in", login_token=token, error=str(exc),
-                      username=first(form, "username")[:100], **_choices(ctx))
+        return render(ctx, "login.html", status=exc.status, title="Fel: Logga in", login_token=token,
+                      error=str(exc), username=first(form, "username")[:100], **_choices(ctx))
     refusal = login_refusal(ctx.db, user, ctx.now.astimezone(ctx.app.tz).date())
     if refusal is not None:
         # A patient whose programs are all ended (or whose maintenance has passed) gets no session.
@@ -155,7 +158,8 @@ def login_submit(ctx: CtxDep, form: FormDep) -> Response:
                       username=first(form, "username")[:100], **_choices(ctx))
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)  # a new session at every login: no fixation
-    new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now)
+    new = start_session(ctx.db, user, provider.name, ctx.app.settings, ctx.now,
+                        user_agent=ctx.request.headers.get("user-agent"))
     response = redirect("/")
     set_session_cookie(response, ctx.app, new.token)
     response.delete_cookie(ctx.app.login_cookie, path="/", secure=ctx.app.settings.cookie_secure, httponly=True,

@@ -57,6 +57,27 @@ class Argon2Params(BaseModel):
     parallelism: int = Field(4, description="Lanes.")
 
 
+class LoginThrottleParams(BaseModel):
+    """How failed password logins slow further tries (runtime.throttle); the numbers are in README.md.
+
+    After `free` failures, the next try must wait `first_delay_seconds`, doubling with each
+    further failure up to the cap. The account's delay binds only clients (addresses) that
+    have failed themselves lately, so nobody can keep a person out by failing on purpose;
+    a counter forgets its failures `forget_after_minutes` after the last one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    account_free: int = Field(5, ge=0, description="Failures of one account name before it slows down.")
+    account_max_delay_seconds: float = Field(60, ge=0, description="Longest wait between tries of one account "
+                                             "(for clients that have been failing).")
+    address_free: int = Field(10, ge=0, description="Failures from one client address before it slows down.")
+    address_max_delay_seconds: float = Field(300, ge=0, description="Longest wait between tries from one address.")
+    first_delay_seconds: float = Field(1, ge=0, description="The first wait; each further failure doubles it.")
+    forget_after_minutes: float = Field(15, gt=0, description="A counter is back at 0 this long after its "
+                                        "last failure.")
+
+
 class RuntimeSettings(BaseModel):
     """How one runtime process runs; the content comes from the packages themselves."""
 
@@ -73,8 +94,15 @@ class RuntimeSettings(BaseModel):
                                 "Browsers accept Secure cookies from http://localhost.")
     session_idle_minutes: int = Field(30, description="A session ends after this long without a request.")
     session_max_hours: int = Field(12, description="A session ends this long after login, whatever happens.")
-    login_max_failures: int = Field(5, description="Failed logins in a row before an account is locked for a while.")
-    login_lock_minutes: int = Field(15, description="How long a locked local account stays locked.")
+    local_accounts: bool = Field(False, description="Allow logins with a local username and password "
+                                 "(demo, development, tests). Off: the password form and POST /api/v1/session "
+                                 "are not served; people log in with e-identification.")
+    login_throttle: LoginThrottleParams = Field(default_factory=lambda: LoginThrottleParams(),
+                                                description="How failed password logins slow further tries.")
+    client_address_header: str | None = Field(None, description="Header in which the reverse proxy in front "
+                                              "of the runtime puts the client's address (e.g. X-Real-IP), for "
+                                              "login throttling per address; None: the TCP peer's address. "
+                                              "Set it only when a proxy always sets (or overwrites) the header.")
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")

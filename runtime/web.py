@@ -103,6 +103,19 @@ class LoginRequired(AppError):
         super().__init__(401, "Du behöver logga in.")
 
 
+#: Where a person changes their password; a one-time password leads here and nowhere else (issue #13).
+PASSWORD_PAGES = {UserKind.citizen: "/mina-uppgifter/losenord", UserKind.staff: "/personal/profil/losenord"}
+
+
+class PasswordChangeRequired(AppError):
+    """Logged in with a one-time password: pages redirect to the password change, the API answers 403."""
+
+    def __init__(self, kind: UserKind) -> None:
+        self.location = PASSWORD_PAGES[kind]
+        super().__init__(403, f"Du behöver byta ditt engångslösenord innan du kan fortsätta. Gör det på "
+                              f"{self.location}.", title="Byt lösenord")
+
+
 class UnitOfWork:
     """One request's database session; commits on success, rolls back on error."""
 
@@ -198,6 +211,12 @@ class Ctx:
         write_access(self.db, self.now, self.user, self.session, action, enrolment, target, patient_id)
 
     @property
+    def must_change_password(self) -> bool:
+        """Whether this session was opened with a one-time password not yet changed."""
+        lookup = self.lookup
+        return lookup is not None and lookup.must_change_password and self.session is lookup.row
+
+    @property
     def csrf_token(self) -> str:
         """The session's CSRF token (empty without a session)."""
         return self.session.csrf_token if self.session is not None else ""
@@ -243,11 +262,21 @@ async def _context(request: Request) -> AsyncIterator[Ctx]:
 CtxDep = Annotated[Ctx, Depends(_context, scope="function")]
 
 
-def require_user(ctx: CtxDep) -> Ctx:
-    """Anyone logged in."""
+def require_account(ctx: CtxDep) -> Ctx:
+    """Anyone logged in, even with a one-time password still to change (for the password change itself)."""
     ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
+    return ctx
+
+
+def require_user(ctx: CtxDep) -> Ctx:
+    """Anyone logged in (who has changed a one-time password)."""
+    ctx.authenticate()
+    if ctx.user is None:
+        raise LoginRequired()
+    if ctx.must_change_password:
+        raise PasswordChangeRequired(ctx.user.kind)
     return ctx
 
 
@@ -256,6 +285,8 @@ def require_patient(ctx: CtxDep) -> Ctx:
     ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
+    if ctx.must_change_password:
+        raise PasswordChangeRequired(ctx.user.kind)
     if ctx.user.kind != UserKind.citizen:
         raise AppError(403, "Den här delen är för patienter. Logga in med ett patientkonto.")
     return ctx
@@ -266,6 +297,8 @@ def require_staff(ctx: CtxDep) -> Ctx:
     ctx.authenticate()
     if ctx.user is None:
         raise LoginRequired()
+    if ctx.must_change_password:
+        raise PasswordChangeRequired(ctx.user.kind)
     if ctx.user.kind != UserKind.staff or ctx.session is None or ctx.session.unit_id is None:
         raise AppError(403, "Den här delen är för vårdpersonal med en roll på en vårdenhet.")
     return ctx
@@ -274,6 +307,7 @@ def require_staff(ctx: CtxDep) -> Ctx:
 PatientDep = Annotated[Ctx, Depends(require_patient)]
 StaffDep = Annotated[Ctx, Depends(require_staff)]
 UserDep = Annotated[Ctx, Depends(require_user)]
+AccountDep = Annotated[Ctx, Depends(require_account)]
 
 
 def _origin_ok(request: Request, settings: RuntimeSettings) -> bool:
@@ -414,6 +448,8 @@ def error_response(request: Request, error: AppError) -> Response:
         return JSONResponse(body, status_code=error.status)
     if isinstance(error, LoginRequired):
         return redirect("/logga-in")
+    if isinstance(error, PasswordChangeRequired):
+        return redirect(error.location)
     state: AppState = request.app.state.stegvis
     page = state.templates.get_template("error.html").render(
         user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],

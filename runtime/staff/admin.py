@@ -250,7 +250,10 @@ class CreateErrors(Exception):
 
 
 def create_staff(ctx: Ctx, form: dict[str, list[str]]) -> tuple[User, str]:
-    """A new member of staff with a local account and a role; returns the user and the one-time password."""
+    """A new member of staff with a local account and a role; returns the user and the one-time password.
+
+    The person must change the one-time password at their first login (issue #13).
+    """
     errors: list[tuple[str, str]] = []
     name, hsa, username = first(form, "display_name"), first(form, "hsa_id").upper(), first(form, "username").lower()
     if not name:
@@ -277,7 +280,7 @@ def create_staff(ctx: Ctx, form: dict[str, list[str]]) -> tuple[User, str]:
     ctx.db.add(user)
     ctx.db.flush()
     password = one_time_password()
-    ctx.app.local_accounts.set_password(ctx.db, user, username, password, ctx.now)
+    ctx.app.local_accounts.set_password(ctx.db, user, username, password, ctx.now, must_change=True)
     ctx.db.flush()  # a username taken a moment ago fails here, inside the caller's IntegrityError guard
     ctx.audit("staff.create", target=f"user:{user.id}")
     grant(ctx, user, role, "skapa-roll")

@@ -37,6 +37,9 @@ router = APIRouter(include_in_schema=False)
 
 #: What each logged action means, in the words of the extract; unknown actions are shown as logged.
 ACTION_TEXT = {
+    "account.sessions.read": "Visade sina inloggningar",
+    "account.sessions.end_others": "Loggade ut sig överallt annars",
+    "account.password.change": "Bytte lösenord",
     "enrolment.list": "Visade listan över program",
     "enrolment.read": "Läste momentet",
     "enrolment.create": "Startade momentet",

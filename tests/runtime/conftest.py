@@ -169,9 +169,11 @@ def clock() -> FixedClock:
 
 
 def make_settings(packages: Path, database_url: str, **extra) -> RuntimeSettings:
-    """Test settings: cheap password hashes, and the runtime's secret under the temp folder, not var/."""
+    """Test settings: local accounts on, cheap password hashes, and the runtime's secret under the temp folder."""
     extra.setdefault("secret_key_file", Path(tempfile.gettempdir()) / f"stegvis-test-{os.getpid()}" / "secret.key")
-    return RuntimeSettings(packages=packages, database_url=database_url, argon2=FAST_HASH, **extra)
+    extra.setdefault("local_accounts", True)
+    extra.setdefault("argon2", FAST_HASH)
+    return RuntimeSettings(packages=packages, database_url=database_url, **extra)
 
 
 @dataclass

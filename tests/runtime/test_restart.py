@@ -37,7 +37,7 @@ def start(packages: Path, database_url: str, port: int, log: Path) -> subprocess
     """The runtime as a separate process, waited for until it answers."""
     proc = subprocess.Popen([sys.executable, "-c", "from builder.cli import main; raise SystemExit(main())",
                              "runtime", "--packages", str(packages), "--database", database_url,
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("a"),
+                             "--port", str(port), "--local-accounts"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("a"),
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
