@@ -17,9 +17,9 @@ import threading
 
 from sqlalchemy import select
 
+from runtime.context import AppState
 from runtime.models import Unit
 from runtime.staff.flags import check_missed_registrations
-from runtime.web import AppState
 
 log = logging.getLogger("stegvis.runtime")
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import forms as formcheck
+from runtime.context import AppError, Ctx
 from runtime.enrolments import patient_access, plan_definition, plan_schedule
 from runtime.models import (
     AuthorRole,
@@ -40,7 +41,6 @@ from runtime.models import (
 from runtime.notify import notify_therapist
 from runtime.packages import Package
 from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
-from runtime.web import AppError, Ctx
 
 SUBJECT_MAX = 200
 

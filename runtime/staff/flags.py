@@ -186,10 +186,7 @@ def check_missed_registrations(db: Session, now: datetime, tz: ZoneInfo, *, stor
 def refresh_missed_flags(ctx: Ctx, unit_id: int) -> int:
     """Run the check for a unit before a page shows its flags, at most once a minute per unit and process."""
     # Per-app state lives on the app (not in a module global): the last run per unit.
-    state = ctx.request.app.state
-    last: dict[int, datetime] | None = getattr(state, "missed_checks", None)
-    if last is None:
-        last = state.missed_checks = {}
+    last = ctx.app.missed_checks
     previous = last.get(unit_id)
     if previous is not None and previous <= ctx.now < previous + PAGE_CHECK_EVERY:
         return 0
