@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from runtime import forms as formcheck
-from runtime import services
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.enrolments import (
     form_location,
@@ -41,8 +40,9 @@ from runtime.models import (
     Role,
     UnitRole,
 )
-from runtime.pages import load_enrolment
 from runtime.schedule import open_occasions
+from runtime.services import patient as services
+from runtime.services.patient import load_enrolment
 from runtime.web import (
     AppError,
     Ctx,
@@ -713,7 +713,7 @@ def api_customise(eid: int, body: Customisation, ctx: StaffDep) -> StaffEnrolmen
     The same service as the page /personal/moment/{eid}/anpassa: everything is checked
     before anything changes, and a `customised` event lists what changed.
     """
-    from runtime.staff.access import Action, enrolment_package, unit_enrolment
+    from runtime.services.access import Action, enrolment_package, unit_enrolment
     from runtime.staff.enrolment import ContactData, Customisation, contact_data, customise
 
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
@@ -737,7 +737,7 @@ def api_plan_settings(eid: int, plan_pk: int, body: PlanSettings, ctx: StaffDep)
     An activated plan needs a start date and at least one weekday; `days` may be empty
     for a plan that is not activated.
     """
-    from runtime.staff.access import Action, enrolment_package, unit_enrolment
+    from runtime.services.access import Action, enrolment_package, unit_enrolment
     from runtime.staff.plans import save_plan_settings
 
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)

@@ -23,10 +23,10 @@ from runtime.clock import Clock, SystemClock
 from runtime.context import AppError, AppState, not_found
 from runtime.db import Database, DatabaseBusy
 from runtime.identity import install_log_redaction
-from runtime.notify import Outbox
 from runtime.oidc import OidcClient
 from runtime.oidc_login import OidcLoginProvider, form_action_origins
 from runtime.packages import PackageStore, load_public_key
+from runtime.services.notify import Outbox
 from runtime.settings import TEMPLATES, ConfigurationError, RuntimeSettings
 from runtime.web import SecurityHeaders, error_response, is_api, make_templates
 
@@ -61,7 +61,7 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Notices go out from a worker thread after each commit (runtime/notify.py).
+        # Notices go out from a worker thread after each commit (runtime/services/notify.py).
         if settings.notify_worker:
             outbox.start()
         try:

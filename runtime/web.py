@@ -14,6 +14,8 @@
 - Each request costs as few hops to a worker thread as possible: the context is async
   and does no I/O; the auth dependency (one hop) reads the session; the route (one hop)
   does the work and, through `render`, commits.
+- Package files (audio, captions, PDFs, the package's CSS and JS) are answered by
+  `package_file_response`, for the patient's pages and the staff preview alike.
 - Errors are Swedish pages for people and `{"detail": …}` JSON for the API, never a
   traceback.
 
@@ -25,21 +27,25 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import mimetypes
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import jinja2
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from runtime.auth import SessionLookup, find_session, touch_session
 from runtime.context import AppError, AppState, Ctx, UnitOfWork
 from runtime.context import not_found as not_found  # named here for the routes
-from runtime.models import UserKind
+from runtime.models import Enrolment, UserKind
+from runtime.packages import Package
+from runtime.patient_files import patient_may_fetch
 from runtime.settings import TEMPLATES, RuntimeSettings
 
 log = logging.getLogger("stegvis.runtime")
@@ -292,6 +298,32 @@ def error_response(request: Request, error: AppError) -> Response:
         user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],
         title=error.title, message=error.message)
     return HTMLResponse(page, status_code=error.status)
+
+
+#: Media types the package files need that the platform may not know.
+MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js": "text/javascript",
+        ".css": "text/css", ".pdf": "application/pdf", ".json": "application/json",
+        ".mp4": "video/mp4", ".txt": "text/plain; charset=utf-8"}  # films and their transcripts (issue 17)
+#: Package files are program content, never patient data; still, nothing in them may run as our page.
+FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def package_file_response(enrolment: Enrolment, package: Package, path: str) -> Response:
+    """A package file the enrolment's patient may have (see `runtime.patient_files`), or 404.
+
+    Pages are never served (steps are shown inside the runtime's layout), nor staff-only
+    files, sources, or the files of hidden steps and modules that are not current.
+    """
+    if not patient_may_fetch(enrolment, package, path):
+        raise not_found()
+    found = package.file_path(path)
+    if found is None:
+        raise not_found()
+    suffix = found.suffix.lower()
+    media_type = MIME.get(suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    headers = {"cache-control": f"private, max-age={int(timedelta(days=1).total_seconds())}",
+               "content-security-policy": FILE_CSP}
+    return FileResponse(found, media_type=media_type, headers=headers)
 
 
 class SecurityHeaders:

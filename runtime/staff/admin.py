@@ -13,7 +13,7 @@
   itself (runtime.purge does the work).
 
 Everything acts on the session's unit only; no unit id is ever read from the browser.
-Must not: decide roles itself; every route asks runtime.staff.access.
+Must not: decide roles itself; every route asks runtime.services.access.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from runtime import purge as purging
 from runtime import web
 from runtime.models import LocalCredential, Role, Unit, UnitRole, User, UserKind
-from runtime.staff.access import ROLE_NAMES, Action, allowed, require
+from runtime.services.access import ROLE_NAMES, Action, allowed, require
 from runtime.staff.common import render_staff
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
 

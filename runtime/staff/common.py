@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from runtime.models import Unit, UnitRole
-from runtime.staff.access import ROLE_NAMES, Action, allowed, roles
+from runtime.services.access import ROLE_NAMES, Action, allowed, roles
 from runtime.web import Ctx, render
 
 

@@ -16,7 +16,7 @@ Pages:
   GET      /personal/moment/{eid}/anpassa   the customisation view (Action.enrolment_read)
   POST     /personal/moment/{eid}/anpassa   one section of it (Action.enrolment_customise)
 
-Must not: decide roles here (runtime.staff.access does); write a personnummer into an
+Must not: decide roles here (runtime.services.access does); write a personnummer into an
 event, a log row or a log line.
 """
 
@@ -46,9 +46,9 @@ from runtime.models import (
     UserKind,
 )
 from runtime.packages import Package, version_key
-from runtime.staff.access import Action, allowed, enrolment_package, require, unit_enrolment
+from runtime.services.access import Action, allowed, enrolment_package, require, unit_enrolment
+from runtime.services.events import record
 from runtime.staff.common import render_staff
-from runtime.staff.events import record
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)

@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session
 
 from runtime.enrolments import plan_schedule
 from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, Flag, FlagKind, Registration
-from runtime.notify import queue_staff_notice
 from runtime.packages import PackageStore
 from runtime.schedule import Occasion, Schedule, format_local, iter_occasions
-from runtime.staff.access import Action, require, unit_enrolment
+from runtime.services.access import Action, require, unit_enrolment
+from runtime.services.notify import queue_staff_notice
 from runtime.staff.common import render_staff
 from runtime.web import CsrfForm, Ctx, StaffDep, not_found, redirect
 

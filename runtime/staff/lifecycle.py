@@ -10,7 +10,7 @@ be undone; both are confirmed. Maintenance keeps the modules the therapist choos
 readable for a number of days and closes writing; ending takes the program away
 from the patient and needs a reason. An ended enrolment cannot be changed at all.
 
-Pages (each action through runtime.staff.access):
+Pages (each action through runtime.services.access):
   GET  /personal/moment/{eid}/hantera            the page (enrolment_read)
   POST /personal/moment/{eid}/vidmakthall        maintenance
   POST /personal/moment/{eid}/avsluta            end
@@ -51,10 +51,10 @@ from runtime.models import (
     User,
 )
 from runtime.packages import Package, version_key
-from runtime.staff.access import POLICY, Action, allowed, enrolment_package, require, unit_enrolment
+from runtime.services.access import POLICY, Action, allowed, enrolment_package, require, unit_enrolment
+from runtime.services.events import record
 from runtime.staff.common import render_staff
 from runtime.staff.enrolment import ENDED, local_today, unit_therapists
-from runtime.staff.events import record
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)

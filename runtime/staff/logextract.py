@@ -29,7 +29,7 @@ from runtime.audit import RECEIPT_TARGET, log_extract
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.models import AccessLogEntry, PurgeReceipt, Unit, User, UserKind
 from runtime.purge import subject_key
-from runtime.staff.access import Action, require
+from runtime.services.access import Action, require
 from runtime.staff.common import render_staff
 from runtime.web import CsrfForm, Ctx, PatientDep, StaffDep, render
 

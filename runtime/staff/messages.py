@@ -1,6 +1,6 @@
 """Messages with the patient, on the staff side (issue #9): threads, read receipts, "Avisera till inkorgen".
 
-Routes (policy in runtime.staff.access):
+Routes (policy in runtime.services.access):
 
   GET   /personal/moment/{eid}/meddelanden              enrolment_read  threads, unread counts
   POST  /personal/moment/{eid}/meddelanden              message_write   a new thread
@@ -17,7 +17,7 @@ Decisions:
   page says so).
 - The therapist's messages show "Läst av patienten <time>" or "Inte läst än", in text.
 - "Avisera till inkorgen" (Message.notify) queues a notice to the patient through
-  runtime.notify (e-mail, else SMS); the notice says only that a message waits.
+  runtime.services.notify (e-mail, else SMS); the notice says only that a message waits.
 - Writing is refused while the enrolment is in maintenance or ended (the server
   answers 403; the page says why instead of showing the form).
 
@@ -42,9 +42,9 @@ from runtime.models import (
     MessageThread,
     Notification,
 )
-from runtime.notify import NO_CONTACT, notify_patient
 from runtime.packages import Package
-from runtime.staff.access import POLICY, Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.access import POLICY, Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.notify import NO_CONTACT, notify_patient
 from runtime.staff.common import render_staff
 from runtime.views import time_text
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
@@ -181,7 +181,7 @@ def _render_list(ctx: Ctx, enrolment: Enrolment, package: Package, compose: Comp
 
 
 def _has_contact(enrolment: Enrolment) -> bool:
-    from runtime.notify import patient_channel
+    from runtime.services.notify import patient_channel
 
     return patient_channel(enrolment.patient) is not None
 

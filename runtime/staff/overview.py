@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 
 from runtime.models import AccessLogEntry, Enrolment, EnrolmentStatus, Flag, FlagKind, Role, User
 from runtime.schedule import format_day
-from runtime.staff.access import Action, allowed, roles
+from runtime.services.access import Action, allowed, roles
 from runtime.staff.common import render_staff, staff_nav
 from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
 from runtime.views import day_text, time_text

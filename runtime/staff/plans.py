@@ -8,7 +8,7 @@ missed" and "allow comments", and ticks "Aktiverad" (a plan that is not activate
 invisible to the patient). A therapist can also make a plan of their own for one
 patient. Results show as a chart and a table.
 
-Routes (all under /personal/moment/{eid}/aktivitetsplaner, policy in runtime.staff.access):
+Routes (all under /personal/moment/{eid}/aktivitetsplaner, policy in runtime.services.access):
 
   GET        ""                          enrolment_read       the plans of the enrolment
   GET/POST   /ny                         enrolment_customise  a patient-specific plan
@@ -42,7 +42,6 @@ from fastapi.responses import Response
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from runtime import services
 from runtime.content import markdown
 from runtime.enrolments import (
     PlanSettingsError,
@@ -54,9 +53,10 @@ from runtime.enrolments import (
 from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, EventKind, Registration
 from runtime.packages import Package
 from runtime.schedule import WEEKDAYS, format_day, iter_occasions, last_day
-from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services import patient
+from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.events import record
 from runtime.staff.common import render_staff
-from runtime.staff.events import record
 from runtime.views import QuestionView, fmt_number, fmt_time, plan_results, question_views
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
 
@@ -250,7 +250,7 @@ def preview_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: Enrolme
     if definition is None:
         raise AppError(503, "Aktivitetsplanen finns inte i programversionen som momentet använder.")
     schedule = plan_schedule(plan)
-    registered = services.registrations(ctx, plan)
+    registered = patient.registrations(ctx, plan)
     done = {r.occasion_at for r in registered}
     upcoming = []
     if schedule is not None:
@@ -261,7 +261,7 @@ def preview_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: Enrolme
                 break
     fields = question_views(package, _owner_key(plan), definition["fields"], f"forhandsvisning-{plan.id}", "",
                             None, None)
-    goal = services.plan_goal(ctx, enrolment, definition)
+    goal = patient.plan_goal(ctx, enrolment, definition)
     headers, rows, chart, summary, _label, goal_text = plan_results(definition, registered, goal, tz,
                                                                     f"diagram-{plan.id}")
     return PreviewView(plan.id, definition["title"], kind_text(plan), markdown(definition.get("description")),

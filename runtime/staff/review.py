@@ -38,8 +38,8 @@ from runtime.models import (
     User,
 )
 from runtime.packages import Package
-from runtime.services import plan_goal
-from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
 from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
 from runtime.views import answer_text, day_text, fmt_number, plan_results, schedule_text, time_text

@@ -43,8 +43,8 @@ from runtime.models import (
 )
 from runtime.packages import Package
 from runtime.schedule import format_day, format_local
-from runtime.services import plan_goal
-from runtime.staff.access import Action, enrolment_package, unit_enrolment
+from runtime.services.access import Action, enrolment_package, unit_enrolment
+from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
 from runtime.staff.flags import FLAG_INFO
 from runtime.views import answer_text, day_text, fmt_number, time_text

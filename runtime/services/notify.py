@@ -49,6 +49,7 @@ from runtime.context import Ctx, Waker
 from runtime.db import Database
 from runtime.models import Enrolment, EventKind, NoticeChannel, Notification, User, UserKind
 from runtime.packages import PackageStore
+from runtime.services.events import record
 from runtime.settings import RuntimeSettings
 
 log = logging.getLogger("stegvis.notify")
@@ -254,9 +255,6 @@ def notify_patient(ctx: Ctx, enrolment: Enrolment) -> Notification:
     A patient with no e-mail address and no mobile number gets a row with that error,
     so the therapist's page can say why no notice went out.
     """
-    # Imported here: runtime.staff's package imports the staff pages, which import this module.
-    from runtime.staff.events import record
-
     patient = ctx.db.get(User, enrolment.patient_id)
     found = patient_channel(patient)
     subject, _ = patient_text(ctx.app.settings, "")
