@@ -17,7 +17,7 @@ from markupsafe import Markup
 from runtime import charts
 from runtime.content import markdown, media_file
 from runtime.forms import condition_met
-from runtime.models import FormSubmission, PageComment, Registration
+from runtime.models import FlagKind, FormSubmission, PageComment, Registration
 from runtime.packages import Package
 from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_local, last_day
 
@@ -348,3 +348,49 @@ def plan_results(definition: dict, rows: list[Registration], goal: float | None,
     summary = charts.describe(field_def["label"], points, goal, unit)
     goal_text = f"{fmt_number(goal)}{f' {unit}' if unit else ''}" if goal is not None else None
     return headers, table, svg, summary, field_def["label"], goal_text
+
+
+# --- flags (händelser att granska) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlagInfo:
+    """How a flag kind presents itself: a symbol, a short label, what it means, when it is raised."""
+
+    kind: FlagKind
+    symbol: str
+    label: str
+    meaning: str
+    raised: str
+    target: str  # what the flag's link leads to
+
+
+FLAG_INFO: dict[FlagKind, FlagInfo] = {
+    FlagKind.form_submitted: FlagInfo(
+        FlagKind.form_submitted, "\u2691", "Formulär",
+        "Patienten har skickat in ett formulär som du ska granska.",
+        "När patienten skickar in ett formulär som är inställt på att flagga (de flesta formulär flaggar inte, "
+        "så öppna patientens program för att se alla svar).",
+        "svaren, med frågorna, svarsalternativen och poängen"),
+    FlagKind.message: FlagInfo(
+        FlagKind.message, "\u2709", "Meddelande",
+        "Patienten har skrivit ett nytt meddelande till dig.",
+        "När patienten skriver ett nytt meddelande eller svarar i en tråd.",
+        "meddelandet"),
+    FlagKind.page_comment: FlagInfo(
+        FlagKind.page_comment, "\u270e", "Sidkommentar",
+        "Patienten har skrivit en kommentar under ett formulär.",
+        "När patienten skriver en sidkommentar under ett formulär som har sidkommentarer.",
+        "kommentaren, där du också kan svara"),
+    FlagKind.missed_registration: FlagInfo(
+        FlagKind.missed_registration, "\u25d4", "Missad registrering",
+        "Patienten har inte registrerat ett tillfälle i en aktivitetsplan.",
+        "När tiden för att registrera ett tillfälle har gått ut utan registrering, i en aktiverad "
+        "aktivitetsplan där du har valt ”Flagga vid missad aktivitet”. Tiden är tillfällets dag och så många "
+        "dagar efter som planen tillåter sen registrering.",
+        "aktivitetsplanens registreringar"),
+}
+
+HIDING = ("Dölj flaggan när du har granskat händelsen. Den försvinner då från ”Händelser att granska” och "
+          "från startsidan, men händelsen finns kvar i tidslinjen. En meddelandeflagga döljs också av sig själv "
+          "när du, som patientens behandlare, öppnar meddelandetråden.")

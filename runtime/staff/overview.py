@@ -31,9 +31,9 @@ from sqlalchemy.orm import aliased
 from runtime.models import AccessLogEntry, Enrolment, EnrolmentStatus, Flag, FlagKind, Role, User
 from runtime.schedule import format_day
 from runtime.services.access import Action, allowed, roles
+from runtime.services.flags import refresh_missed_flags
 from runtime.staff.common import render_staff, staff_nav
-from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
-from runtime.views import day_text, time_text
+from runtime.views import FLAG_INFO, day_text, time_text
 from runtime.web import Ctx, StaffDep
 
 router = APIRouter(include_in_schema=False)

@@ -39,10 +39,10 @@ from runtime.models import (
 )
 from runtime.packages import Package
 from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.flags import refresh_missed_flags
 from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
-from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
-from runtime.views import answer_text, day_text, fmt_number, plan_results, schedule_text, time_text
+from runtime.views import FLAG_INFO, answer_text, day_text, fmt_number, plan_results, schedule_text, time_text
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
 
 router = APIRouter(include_in_schema=False)

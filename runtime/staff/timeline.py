@@ -46,8 +46,7 @@ from runtime.schedule import format_day, format_local
 from runtime.services.access import Action, enrolment_package, unit_enrolment
 from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
-from runtime.staff.flags import FLAG_INFO
-from runtime.views import answer_text, day_text, fmt_number, time_text
+from runtime.views import FLAG_INFO, answer_text, day_text, fmt_number, time_text
 from runtime.web import Ctx, StaffDep
 
 router = APIRouter(include_in_schema=False)
