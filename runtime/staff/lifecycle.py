@@ -52,9 +52,9 @@ from runtime.models import (
 )
 from runtime.packages import Package, version_key
 from runtime.services.access import POLICY, Action, allowed, enrolment_package, require, unit_enrolment
+from runtime.services.enrolment import ENDED, local_today, unit_therapists
 from runtime.services.events import record
 from runtime.staff.common import render_staff
-from runtime.staff.enrolment import ENDED, local_today, unit_therapists
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)

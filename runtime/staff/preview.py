@@ -28,9 +28,9 @@ from runtime.enrolments import module_tree, patient_access, plan_definition, ste
 from runtime.models import Enrolment
 from runtime.packages import Package
 from runtime.services.access import Action, enrolment_package, unit_enrolment
+from runtime.services.enrolment import local_today
 from runtime.services.patient import neighbours
 from runtime.staff.common import render_staff
-from runtime.staff.enrolment import local_today
 from runtime.views import QuestionView, question_views
 from runtime.web import AppError, Ctx, StaffDep, package_file_response
 
