@@ -4,7 +4,7 @@ The same services as the pages, with the same checks: the patient's calls reach
 only the patient's own enrolments (404 otherwise), every state-changing call needs
 the session's CSRF token in `X-CSRF-Token`, and every call that reads or writes
 patient data writes one access-log row. The staff calls here share their services
-with the staff pages (runtime/staff/): start an enrolment for a validated
+with the staff pages (runtime.services): start an enrolment for a validated
 personnummer, customise it, and set an activity plan's schedule.
 
 Must not: return a form's score to the patient (it is for the therapist).
@@ -25,10 +25,12 @@ from runtime.enrolments import (
     form_location,
     login_refusal,
     module_tree,
+    opened_steps,
     patient_access,
     plan_definition,
     plan_schedule,
     step_readable,
+    step_visible,
     visible_plans,
 )
 from runtime.models import (
@@ -40,9 +42,12 @@ from runtime.models import (
     Role,
     UnitRole,
 )
-from runtime.schedule import open_occasions
+from runtime.schedule import occasion_key, open_occasions
+from runtime.services import enrolment as enrolment_service
 from runtime.services import patient as services
+from runtime.services.access import Action, enrolment_package, unit_enrolment
 from runtime.services.patient import load_enrolment
+from runtime.services.plans import save_plan_settings
 from runtime.web import (
     AppError,
     Ctx,
@@ -264,8 +269,6 @@ def api_step(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> StepDet
     found = step_readable(enrolment, package, module_id, step_id)
     if found is None:
         raise not_found()
-    from runtime.enrolments import opened_steps
-
     ctx.audit("step.read", enrolment, f"step:{module_id}/{step_id}")
     return _step_detail(enrolment, found, (module_id, step_id) in opened_steps(ctx.db, enrolment))
 
@@ -412,8 +415,6 @@ class PlanOut(Schema):
 
 
 def _registration(r) -> RegistrationOut:
-    from runtime.schedule import occasion_key
-
     return RegistrationOut(id=r.id, occasion_at=occasion_key(r.occasion_at), values=r.values, comment=r.comment,
                            registered_at=r.registered_at)
 
@@ -662,8 +663,6 @@ def _staff_enrolment(ctx: Ctx, eid: int, write: bool) -> tuple[Enrolment, Any]:
 
 
 def _staff_view(enrolment: Enrolment, package) -> StaffEnrolment:
-    from runtime.enrolments import step_visible
-
     hidden = [f"{m['id']}/{s['id']}" for m, _, s in package.steps() if not step_visible(enrolment, m["id"], s)]
     plans = [StaffPlan(id=p.id, plan_id=p.plan_id, title=(plan_definition(p, package) or {}).get("title", ""),
                        start_date=p.start_date, repeat_every_weeks=p.repeat_every_weeks, days=p.days,
@@ -685,16 +684,13 @@ def api_start_enrolment(body: NewEnrolment, ctx: StaffDep) -> StaffEnrolment:
     The same service as the page /personal/moment/nytt; an ongoing enrolment of the patient
     in the same program is not refused, but named in `warnings`.
     """
-    # Imported here, not at the top: runtime.staff loads every staff module, and those may import this one.
-    from runtime.staff.enrolment import StartRequest, duplicate_text, start_enrolment
-
-    started = start_enrolment(ctx, StartRequest(
+    started = enrolment_service.start_enrolment(ctx, enrolment_service.StartRequest(
         personal_number=body.personal_number, program_id=body.program_id, version=body.version,
         display_name=body.display_name, email=body.email, phone=body.phone, therapist_id=body.therapist_id,
         duplicate_ok=True))
     view = _staff_view(started.enrolment, started.package)
     if started.duplicates:
-        view.warnings.append(duplicate_text(started.duplicates, started.package.title))
+        view.warnings.append(enrolment_service.duplicate_text(started.duplicates, started.package.title))
     return view
 
 
@@ -713,20 +709,17 @@ def api_customise(eid: int, body: Customisation, ctx: StaffDep) -> StaffEnrolmen
     The same service as the page /personal/moment/{eid}/anpassa: everything is checked
     before anything changes, and a `customised` event lists what changed.
     """
-    from runtime.services.access import Action, enrolment_package, unit_enrolment
-    from runtime.staff.enrolment import ContactData, Customisation, contact_data, customise
-
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
     package = enrolment_package(ctx, enrolment)
     contacts = None
     if body.contacts is not None:
         # A contact the API sends back unchanged keeps who added it (the patient may have).
-        added_by = {contact_data(c).key(): c.added_by for c in enrolment.contacts}
-        contacts = [ContactData(**c.model_dump()) for c in body.contacts]
+        added_by = {enrolment_service.contact_data(c).key(): c.added_by for c in enrolment.contacts}
+        contacts = [enrolment_service.ContactData(**c.model_dump()) for c in body.contacts]
         for c in contacts:
             c.added_by = added_by.get(c.key(), AuthorRole.therapist)
-    customise(ctx, enrolment, package, Customisation(welcome_text=body.welcome_text, contacts=contacts,
-                                                     modules=body.modules, steps=body.steps))
+    enrolment_service.customise(ctx, enrolment, package, enrolment_service.Customisation(
+        welcome_text=body.welcome_text, contacts=contacts, modules=body.modules, steps=body.steps))
     return _staff_view(enrolment, package)
 
 
@@ -737,9 +730,6 @@ def api_plan_settings(eid: int, plan_pk: int, body: PlanSettings, ctx: StaffDep)
     An activated plan needs a start date and at least one weekday; `days` may be empty
     for a plan that is not activated.
     """
-    from runtime.services.access import Action, enrolment_package, unit_enrolment
-    from runtime.staff.plans import save_plan_settings
-
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
     package = enrolment_package(ctx, enrolment)
     plan: EnrolmentPlan | None = next((p for p in enrolment.plans if p.id == plan_pk), None)
