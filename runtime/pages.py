@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
+from sqlalchemy import text
 
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.content import FormSlot, markdown, step_body
@@ -88,9 +89,6 @@ def answers_of(form: dict[str, list[str]]) -> dict[str, list[str]]:
 @router.get("/halsa")
 def health(ctx: CtxDep) -> Response:
     """For load balancers: the database answers and how many packages are served (no patient data)."""
-    from fastapi.responses import JSONResponse
-    from sqlalchemy import text
-
     ctx.db.execute(text("SELECT 1"))
     return JSONResponse({"status": "ok", "packages": len(ctx.app.store.all())})
 

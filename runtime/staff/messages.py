@@ -44,7 +44,7 @@ from runtime.models import (
 )
 from runtime.packages import Package
 from runtime.services.access import POLICY, Action, allowed, enrolment_package, unit_enrolment
-from runtime.services.notify import NO_CONTACT, notify_patient
+from runtime.services.notify import NO_CONTACT, notify_patient, patient_channel
 from runtime.staff.common import render_staff
 from runtime.views import time_text
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
@@ -181,8 +181,6 @@ def _render_list(ctx: Ctx, enrolment: Enrolment, package: Package, compose: Comp
 
 
 def _has_contact(enrolment: Enrolment) -> bool:
-    from runtime.services.notify import patient_channel
-
     return patient_channel(enrolment.patient) is not None
 
 
