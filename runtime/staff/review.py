@@ -42,7 +42,17 @@ from runtime.services.access import Action, allowed, enrolment_package, unit_enr
 from runtime.services.flags import refresh_missed_flags
 from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
-from runtime.views import FLAG_INFO, answer_text, day_text, fmt_number, plan_results, schedule_text, time_text
+from runtime.views import (
+    FLAG_INFO,
+    answer_text,
+    day_text,
+    fmt_number,
+    plain_number,
+    plan_results,
+    scale_choices,
+    schedule_text,
+    time_text,
+)
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
@@ -273,19 +283,6 @@ def _module_items(ctx: Ctx, enrolment: Enrolment, package: Package) -> list[Modu
     return out
 
 
-def _scale_values(q: dict) -> list[float]:
-    step = q.get("step") or 1
-    values, v = [], q["min"]
-    while v <= q["max"] + 1e-9 and len(values) < 101:
-        values.append(v)
-        v = round(v + step, 10)
-    return values
-
-
-def _num(x: float) -> str:
-    return f"{x:g}".replace(".", ",")
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
@@ -309,17 +306,13 @@ def answer_items(form: dict, answers: dict) -> list[AnswerItem]:
         if q["type"] in ("single", "multi"):
             chosen = given if isinstance(given, list) else [given]
             for o in q.get("options", []):
-                points = f"{_num(o['points'])} poäng" if q["id"] in scoring and o.get("points") is not None else ""
+                points = f"{plain_number(o['points'])} poäng" if q["id"] in scoring and o.get("points") is not None else ""
                 item.choices.append(ChoiceItem(o["label"], answered and any(_same(o["value"], c) for c in chosen),
                                                points))
         elif q["type"] == "scale":
             item.scale = True
-            labels = {str(k): v for k, v in (q.get("labels") or {}).items()}
-            for value in _scale_values(q):
-                text = _num(value)
-                label = labels.get(text) or (labels.get(str(int(value))) if float(value).is_integer() else None)
-                item.choices.append(ChoiceItem(f"{text} – {label}" if label else text,
-                                               answered and _same(value, given)))
+            for value, _, label in scale_choices(q):
+                item.choices.append(ChoiceItem(label, answered and _same(value, given)))
         if q["id"] in scoring:
             item.note = "Räknas in i poängen."
         out.append(item)
