@@ -40,9 +40,8 @@ from runtime.models import (
 )
 from runtime.packages import Package
 from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
+from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
-
-SUBJECT_MAX = 200
 
 
 def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
