@@ -39,13 +39,11 @@ from runtime.models import (
     Enrolment,
     EnrolmentPlan,
     MessageThread,
-    Role,
-    UnitRole,
 )
 from runtime.schedule import occasion_key, open_occasions
 from runtime.services import enrolment as enrolment_service
 from runtime.services import patient as services
-from runtime.services.access import Action, enrolment_package, unit_enrolment
+from runtime.services.access import Action, enrolment_package, require, unit_enrolment
 from runtime.services.patient import load_enrolment
 from runtime.services.plans import save_plan_settings
 from runtime.web import (
@@ -571,19 +569,6 @@ class RescanOut(Schema):
     refused: dict[str, str]
 
 
-def _roles(ctx: Ctx) -> set[Role]:
-    return set(ctx.db.scalars(select(UnitRole.role).where(UnitRole.user_id == ctx.user.id,
-                                                          UnitRole.unit_id == ctx.session.unit_id,
-                                                          UnitRole.revoked_at.is_(None))))
-
-
-def _require_role(ctx: Ctx, *roles: Role) -> set[Role]:
-    mine = _roles(ctx)
-    if not mine & set(roles):
-        raise AppError(403, "Din roll på vårdenheten räcker inte för det här.")
-    return mine
-
-
 @router.get("/packages", response_model=list[PackageOut], tags=["staff"])
 def api_packages(ctx: StaffDep) -> list[PackageOut]:
     """Verified packages the runtime serves."""
@@ -593,7 +578,7 @@ def api_packages(ctx: StaffDep) -> list[PackageOut]:
 @router.post("/admin/packages/rescan", response_model=RescanOut, dependencies=CSRF, tags=["staff"])
 def api_rescan(ctx: StaffDep) -> RescanOut:
     """Read the package folder again (as SIGHUP does); access administrators only."""
-    _require_role(ctx, Role.access_admin)
+    require(ctx, Action.packages_rescan)
     report = ctx.app.store.scan()
     return RescanOut(loaded=[PackageOut(program_id=p.program_id, version=p.version, title=p.title)
                              for p in ctx.app.store.all()], refused=report.refused)
@@ -648,20 +633,6 @@ class Customisation(Schema):
     steps: dict[str, bool] | None = Field(None, description="module/step → visible.")
 
 
-def _staff_enrolment(ctx: Ctx, eid: int, write: bool) -> tuple[Enrolment, Any]:
-    """An enrolment of the staff member's unit: any therapist may read; its therapist or a citizen admin may change."""
-    enrolment = ctx.db.get(Enrolment, eid)
-    if enrolment is None or enrolment.unit_id != ctx.session.unit_id:
-        raise not_found()
-    roles = _require_role(ctx, Role.therapist, Role.citizen_admin)
-    if write and Role.citizen_admin not in roles and enrolment.therapist_id != ctx.user.id:
-        raise AppError(403, "Bara patientens behandlare eller en invånaradministratör kan ändra momentet.")
-    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
-    if package is None:
-        raise AppError(503, "Programversionen som momentet använder lämnas inte ut just nu.")
-    return enrolment, package
-
-
 def _staff_view(enrolment: Enrolment, package) -> StaffEnrolment:
     hidden = [f"{m['id']}/{s['id']}" for m, _, s in package.steps() if not step_visible(enrolment, m["id"], s)]
     plans = [StaffPlan(id=p.id, plan_id=p.plan_id, title=(plan_definition(p, package) or {}).get("title", ""),
@@ -697,7 +668,8 @@ def api_start_enrolment(body: NewEnrolment, ctx: StaffDep) -> StaffEnrolment:
 @router.get("/staff/enrolments/{eid}", response_model=StaffEnrolment, tags=["staff"])
 def api_staff_enrolment(eid: int, ctx: StaffDep) -> StaffEnrolment:
     """An enrolment of the unit with its customisation."""
-    enrolment, package = _staff_enrolment(ctx, eid, write=False)
+    enrolment = unit_enrolment(ctx, eid, Action.enrolment_read)
+    package = enrolment_package(ctx, enrolment)
     ctx.audit("enrolment.read", enrolment)
     return _staff_view(enrolment, package)
 
