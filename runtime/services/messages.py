@@ -10,6 +10,8 @@ with access-log rows; with "Avisera till inkorgen", a notice to the patient thro
   flags for them are hidden (`mark_read`).
 - Writing is refused while the enrolment is in maintenance or ended (403).
 
+The therapist's page comments under a form (`add_therapist_comment`) are written here too.
+
 Must not: import FastAPI or the staff pages; find a thread outside its enrolment.
 """
 
@@ -20,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from runtime.context import AppError, Ctx, not_found
+from runtime.enrolments import patient_access
 from runtime.models import (
     AuthorRole,
     Enrolment,
@@ -29,6 +32,7 @@ from runtime.models import (
     Message,
     MessageThread,
     Notification,
+    PageComment,
 )
 from runtime.services.access import POLICY, Action, allowed
 from runtime.services.notify import notify_patient, patient_channel
@@ -161,3 +165,36 @@ def mark_read(ctx: Ctx, enrolment: Enrolment, thread: MessageThread) -> set[int]
             ctx.audit("flag.hide", enrolment, f"thread:{thread.id}")
     ctx.db.expire(thread)
     return set(unread)
+
+
+# --- the therapist's page comments ----------------------------------------------------------------
+
+
+def comment_closed_reason(ctx: Ctx, enrolment: Enrolment) -> str | None:
+    """Why nothing can be written to the patient now (None when the enrolment is active)."""
+    if patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write:
+        return None
+    if enrolment.status == EnrolmentStatus.maintenance:
+        return "Momentet är i vidmakthållande: meddelanden, sidkommentarer och formulär är stängda."
+    return "Momentet är avslutat: det går inte att skriva till patienten."
+
+
+def add_therapist_comment(ctx: Ctx, enrolment: Enrolment, form_id: str, text: str) -> PageComment:
+    """The therapist's page comment under a form that has page comments (the patient sees it on the step page).
+
+    Refused with 403 when nothing can be written to the patient, 422 for an empty or too long text.
+    """
+    closed = comment_closed_reason(ctx, enrolment)
+    if closed is not None:
+        raise AppError(403, closed, title="Stängt")
+    limit = ctx.app.settings.max_text_length
+    if not text:
+        raise AppError(422, "Skriv en kommentar först.")
+    if len(text) > limit:
+        raise AppError(422, f"Kommentaren är för lång: högst {limit} tecken, du har skrivit {len(text)}.")
+    row = PageComment(enrolment_id=enrolment.id, form_id=form_id, author_id=ctx.user.id,
+                      author_role=AuthorRole.therapist, body=text, created_at=ctx.now)
+    ctx.db.add(row)
+    ctx.db.flush()
+    ctx.audit("comment.create", enrolment, f"form:{form_id}")
+    return row
