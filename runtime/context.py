@@ -1,7 +1,8 @@
 """What the services get instead of a request: the app's parts, the unit of work, the time, who is asking.
 
-Layer: beneath the domain services (runtime.services, runtime.services.notify's callers, the staff
-policy), above the package store, models and database. `AppState` is everything one app
+Layer: beneath the domain services (runtime.services) and the domain basics
+(runtime.enrolments, forms, schedule, purge), above audit, auth and identity and the
+package store, models and database. `AppState` is everything one app
 instance owns; `Ctx` is one unit of work on behalf of one user at one instant, with the
 access-log writer. The web layer (`runtime.web.RequestCtx`) adds the HTTP request, the
 session cookie lookup and the CSRF token checks; services never see those.
