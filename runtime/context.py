@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from sqlalchemy.orm import Session
 
-from runtime.audit import write_access
+from runtime.audit import write_access, write_access_each
 from runtime.auth import LocalAccountProvider, LoginProvider
 from runtime.clock import Clock
 from runtime.db import Database
@@ -165,6 +165,10 @@ class Ctx:
               patient_id: int | None = None) -> None:
         """One access-log row for this unit of work's read or write of patient data."""
         write_access(self.db, self.now, self.user, self.session, action, enrolment, target, patient_id)
+
+    def audit_each(self, action: str, enrolments: list[Enrolment]) -> None:
+        """One access-log row per enrolment (say, each one a list shows), written as one statement."""
+        write_access_each(self.db, self.now, self.user, self.session, action, enrolments)
 
     @property
     def csrf_token(self) -> str:
