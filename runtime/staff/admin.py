@@ -44,7 +44,7 @@ from runtime.services.roles import (
     unit_person,
 )
 from runtime.staff.common import render_staff
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
+from runtime.web import AppError, CsrfForm, Ctx, RequestCtx, StaffDep, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -143,7 +143,7 @@ def packages_view(ctx: Ctx) -> dict[str, Any] | None:
             "refused": sorted(ctx.app.store.refused.items())}
 
 
-def render_roles(ctx: Ctx, status: int = 200, errors: list[tuple[str, str]] | None = None,
+def render_roles(ctx: RequestCtx, status: int = 200, errors: list[tuple[str, str]] | None = None,
                  values: dict[str, str] | None = None, created: dict[str, str] | None = None) -> Response:
     """The roles page; `errors` are (field id, message) for the error summary."""
     people, revoked = roles_view(ctx)
@@ -278,7 +278,7 @@ def render_purge(ctx: Ctx, status: int = 200, errors: list[tuple[str, str]] | No
                         field_errors=dict(errors or []), chosen=chosen or set(), notice=notice)
 
 
-def _purge_notice(ctx: Ctx) -> str | None:
+def _purge_notice(ctx: RequestCtx) -> str | None:
     query = ctx.request.query_params
     if query.get("frister"):
         return "Gallringsfristerna är sparade."

@@ -70,7 +70,7 @@ from runtime.services.plans import (
 )
 from runtime.staff.common import render_staff
 from runtime.views import QuestionView, fmt_number, fmt_time, plan_results, question_views
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
+from runtime.web import AppError, CsrfForm, Ctx, RequestCtx, StaffDep, first, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -92,7 +92,7 @@ def _base(enrolment: Enrolment) -> str:
     return f"/personal/moment/{enrolment.id}/aktivitetsplaner"
 
 
-def _notice(ctx: Ctx) -> str | None:
+def _notice(ctx: RequestCtx) -> str | None:
     return next((text for key, text in NOTICES.items() if key in ctx.request.query_params), None)
 
 
