@@ -14,6 +14,8 @@ locked (FOR NO KEY UPDATE SKIP LOCKED) while it is checked, on SQLite every writ
 transaction holds the database's write lock; either way one plan's occasions are
 checked by one transaction at a time, and the next one sees its new `missed_checked_until`.
 
+Hiding a flag (`hide_flag`) is here too.
+
 Must not: raise a flag for a plan that is not activated, has no start date, does not
 ask for it, or belongs to an enrolment that is not active.
 """
@@ -27,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from runtime.context import Ctx
+from runtime.context import Ctx, not_found
 from runtime.enrolments import plan_schedule
 from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, Flag, FlagKind, Registration
 from runtime.packages import PackageStore
@@ -140,3 +142,18 @@ def refresh_missed_flags(ctx: Ctx, unit_id: int) -> int:
     raised = check_missed_registrations(ctx.db, ctx.now, ctx.app.tz, store=ctx.app.store, unit_id=unit_id)
     last[unit_id] = ctx.now
     return raised
+
+
+def hide_flag(ctx: Ctx, enrolment: Enrolment, flag_id: int) -> bool:
+    """Hide a flag of the enrolment (it leaves the review list and the overview; the event stays in the timeline).
+
+    False when it was hidden already; 404 for a flag of another enrolment.
+    """
+    flag = ctx.db.get(Flag, flag_id)
+    if flag is None or flag.enrolment_id != enrolment.id:
+        raise not_found()
+    if flag.hidden_at is not None:
+        return False
+    flag.hidden_at, flag.hidden_by = ctx.now, ctx.user.id
+    ctx.audit("flag.hide", enrolment, f"flag:{flag.id}")
+    return True

@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from runtime.models import Flag
 from runtime.services.access import Action, require, unit_enrolment
+from runtime.services.flags import hide_flag
 from runtime.staff.common import render_staff
 from runtime.views import FLAG_INFO, HIDING
-from runtime.web import CsrfForm, StaffDep, not_found, redirect
+from runtime.web import CsrfForm, StaffDep, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,14 +31,9 @@ def flag_types(ctx: StaffDep) -> Response:
 
 
 @router.post("/personal/moment/{eid}/flaggor/{flag_id}/dolj")
-def hide_flag(eid: int, flag_id: int, ctx: StaffDep, form: CsrfForm) -> Response:
+def hide_flag_post(eid: int, flag_id: int, ctx: StaffDep, form: CsrfForm) -> Response:
     """Hide a flag of the enrolment: it leaves the review list and the overview (the event stays in the timeline)."""
     enrolment = unit_enrolment(ctx, eid, Action.flag_hide)
-    flag = ctx.db.get(Flag, flag_id)
-    if flag is None or flag.enrolment_id != enrolment.id:
-        raise not_found()
-    if flag.hidden_at is None:
-        flag.hidden_at, flag.hidden_by = ctx.now, ctx.user.id
-        ctx.audit("flag.hide", enrolment, f"flag:{flag.id}")
+    if hide_flag(ctx, enrolment, flag_id):
         return redirect(f"/personal/moment/{enrolment.id}?dold=1#handelser")
     return redirect(f"/personal/moment/{enrolment.id}?redan-dold=1#handelser")
