@@ -46,9 +46,9 @@ def test_import_contracts__every_route_module_is_in_the_runtime_contracts__ok():
     contracts = {c["id"]: c for c in read_configuration(str(CONFIG))["contracts_options"]}
     layers = contracts["runtime-layers"]
     assert layers["containers"] == ["runtime"] and layers.get("exhaustive") in ("true", "True", True)
-    staff = ROOT / "runtime" / "staff"
-    routes = {"runtime.pages", "runtime.api"} | {
-        f"runtime.staff.{p.stem}" for p in staff.glob("*.py") if "APIRouter(" in p.read_text(encoding="utf-8")
-        and p.stem != "__init__"}
+    runtime = ROOT / "runtime"
+    routes = {f"runtime.{'.'.join(p.relative_to(runtime).with_suffix('').parts)}"
+              for p in [*runtime.glob("*.py"), *(runtime / "staff").glob("*.py")]
+              if p.stem != "__init__" and "APIRouter(" in p.read_text(encoding="utf-8")}
     assert set(contracts["runtime-routes-independent"]["modules"]) == routes
     assert contracts["runtime-acyclic"]["type"] == "acyclic_siblings"
