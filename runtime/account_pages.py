@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from runtime import accounts
 from runtime.models import UserKind
-from runtime.staff.common import render_staff
+from runtime.views import session_views, staff_nav
 from runtime.web import (
     PASSWORD_PAGES,
     AccountDep,
@@ -25,6 +25,7 @@ from runtime.web import (
     Ctx,
     PatientDep,
     StaffDep,
+    client_address,
     first,
     not_found,
     redirect,
@@ -45,7 +46,8 @@ def _own_page(ctx: Ctx, kind: UserKind) -> None:
 def _render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> Response:
     """A page in the person's own layout: the staff navigation for staff acting in a unit."""
     if ctx.user.kind == UserKind.staff and ctx.session.unit_id is not None and not ctx.must_change_password:
-        return render_staff(ctx, template, current="profil", status=status, layout="staff/layout.html", **values)
+        return render(ctx, template, staff_nav=staff_nav(ctx, "profil"), status=status, layout="staff/layout.html",
+                      **values)
     return render(ctx, template, status=status, layout="layout.html", **values)
 
 
@@ -78,7 +80,7 @@ def _password_post(ctx: Ctx, form: dict[str, list[str]]) -> Response:
         raise not_found()
     forced = ctx.must_change_password
     errors = accounts.change_password(ctx, first(form, "current_password"), first(form, "new_password"),
-                                      first(form, "new_password_again"))
+                                      first(form, "new_password_again"), client_address(ctx.request, ctx.app.settings))
     if errors:
         return _password_page(ctx, status=422, errors=errors)
     if forced:
@@ -119,7 +121,7 @@ def staff_password_post(ctx: AccountDep, form: CsrfForm) -> Response:
 
 def _sessions_page(ctx: Ctx) -> Response:
     ctx.audit("account.sessions.read", patient_id=accounts.own_patient_id(ctx))
-    rows = accounts.session_views(ctx)
+    rows = session_views(ctx)
     ended = ctx.request.query_params.get("avslutade")
     notice = None
     if ended is not None and ended.isdigit():

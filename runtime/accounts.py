@@ -11,7 +11,7 @@
 - Sessions: the person's live sessions (started, last seen, browser), this one marked;
   ending all the others.
 
-Input: the request context (`runtime.web.Ctx`) of the person themself; the routes are in
+Input: the unit of work (`runtime.context.Ctx`) of the person themself; the routes are in
 runtime.account_pages. Output: rows written in the request's transaction, with their
 access-log rows; refusals as (field id, Swedish message) pairs.
 
@@ -22,18 +22,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from starlette.requests import Request
 
 from runtime.auth import LoginFailed, LoginThrottled, normalise_password
+from runtime.context import Ctx
 from runtime.models import LocalCredential, LoginSession, UserKind
 from runtime.settings import RuntimeSettings
-from runtime.views import fmt_time
-from runtime.web import Ctx
 
 PASSWORD_MIN = 12
 #: ASVS asks that at least 64 (level 2: 128) characters be allowed; argon2 takes any length.
@@ -70,17 +67,6 @@ CURRENT_WRONG = "Det nuvarande lösenordet stämmer inte."
 FIELD_CURRENT, FIELD_NEW, FIELD_REPEAT = "nuvarande", "nytt", "nytt-igen"
 
 
-def client_address(request: Request, settings: RuntimeSettings) -> str:
-    """The client's address for login throttling: the proxy's header when configured, else the TCP peer."""
-    if settings.client_address_header:
-        value = request.headers.get(settings.client_address_header, "")
-        # X-Forwarded-For lists every hop; the last one is what our own proxy saw.
-        value = value.rsplit(",", 1)[-1].strip()
-        if value:
-            return value[:100]
-    return request.client.host if request.client else "okänd"
-
-
 def password_length(password: str) -> int:
     """Characters as counted by the rules: code points after NFKC normalisation."""
     return len(unicodedata.normalize("NFKC", password))
@@ -113,7 +99,7 @@ def own_username(ctx: Ctx) -> str | None:
         return reads.scalar(select(LocalCredential.username).where(LocalCredential.user_id == ctx.user.id))
 
 
-def change_password(ctx: Ctx, current: str, new: str, repeat: str) -> list[tuple[str, str]]:
+def change_password(ctx: Ctx, current: str, new: str, repeat: str, address: str) -> list[tuple[str, str]]:
     """Change the logged-in person's password; the errors, or [] when it is changed.
 
     Nothing here holds the write lock while argon2 works: the current password is checked
@@ -128,7 +114,6 @@ def change_password(ctx: Ctx, current: str, new: str, repeat: str) -> list[tuple
         errors.insert(0, (FIELD_CURRENT, CURRENT_MISSING))
     if errors:
         return errors
-    address = client_address(ctx.request, ctx.app.settings)
     try:
         found = provider.check(username, current, address, ctx.now)
     except LoginThrottled as exc:
@@ -156,16 +141,6 @@ def own_patient_id(ctx: Ctx) -> int | None:
 # --- sessions ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SessionView:
-    """One live session on the sessions page."""
-
-    started: str
-    last_seen: str
-    browser: str
-    current: bool
-
-
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("SamsungBrowser/", "Samsung Internet"),
              ("Chrome/", "Chrome"), ("CriOS/", "Chrome"), ("FxiOS/", "Firefox"), ("Safari/", "Safari"))
 _SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
@@ -191,15 +166,6 @@ def live_sessions(db: Session, user_id: int, settings: RuntimeSettings, now: dat
     rows = db.scalars(select(LoginSession).where(LoginSession.user_id == user_id, LoginSession.expires_at > now)
                       .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())).all()
     return [row for row in rows if row.last_seen_at + idle > now]
-
-
-def session_views(ctx: Ctx) -> list[SessionView]:
-    """The sessions page's rows, this session first."""
-    rows = live_sessions(ctx.db, ctx.user.id, ctx.app.settings, ctx.now)
-    rows.sort(key=lambda row: row.id != ctx.session.id)
-    return [SessionView(fmt_time(row.created_at, ctx.app.tz),
-                        fmt_time(ctx.now if row.id == ctx.session.id else row.last_seen_at, ctx.app.tz),
-                        browser_summary(row.user_agent), row.id == ctx.session.id) for row in rows]
 
 
 def end_other_sessions(db: Session, user_id: int, keep_id: int, settings: RuntimeSettings, now: datetime) -> int:

@@ -4,7 +4,7 @@ The same services as the pages, with the same checks: the patient's calls reach
 only the patient's own enrolments (404 otherwise), every state-changing call needs
 the session's CSRF token in `X-CSRF-Token`, and every call that reads or writes
 patient data writes one access-log row. The staff calls here share their services
-with the staff pages (runtime/staff/): start an enrolment for a validated
+with the staff pages (runtime.services): start an enrolment for a validated
 personnummer, customise it, and set an activity plan's schedule.
 
 Must not: return a form's score to the patient (it is for the therapist).
@@ -20,17 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from runtime import forms as formcheck
-from runtime import services
-from runtime.accounts import client_address
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.enrolments import (
     form_location,
     login_refusal,
     module_tree,
+    opened_steps,
     patient_access,
     plan_definition,
     plan_schedule,
     step_readable,
+    step_visible,
     visible_plans,
 )
 from runtime.models import (
@@ -39,11 +39,13 @@ from runtime.models import (
     Enrolment,
     EnrolmentPlan,
     MessageThread,
-    Role,
-    UnitRole,
 )
-from runtime.pages import load_enrolment
-from runtime.schedule import open_occasions
+from runtime.schedule import occasion_key, open_occasions
+from runtime.services import enrolment as enrolment_service
+from runtime.services import patient as services
+from runtime.services.access import Action, enrolment_package, require, unit_enrolment
+from runtime.services.patient import load_enrolment
+from runtime.services.plans import save_plan_settings
 from runtime.web import (
     AccountDep,
     AppError,
@@ -53,6 +55,7 @@ from runtime.web import (
     StaffDep,
     check_origin,
     clear_session_cookie,
+    client_address,
     csrf_header,
     not_found,
     set_session_cookie,
@@ -269,8 +272,6 @@ def api_step(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> StepDet
     found = step_readable(enrolment, package, module_id, step_id)
     if found is None:
         raise not_found()
-    from runtime.enrolments import opened_steps
-
     ctx.audit("step.read", enrolment, f"step:{module_id}/{step_id}")
     return _step_detail(enrolment, found, (module_id, step_id) in opened_steps(ctx.db, enrolment))
 
@@ -417,8 +418,6 @@ class PlanOut(Schema):
 
 
 def _registration(r) -> RegistrationOut:
-    from runtime.schedule import occasion_key
-
     return RegistrationOut(id=r.id, occasion_at=occasion_key(r.occasion_at), values=r.values, comment=r.comment,
                            registered_at=r.registered_at)
 
@@ -575,19 +574,6 @@ class RescanOut(Schema):
     refused: dict[str, str]
 
 
-def _roles(ctx: Ctx) -> set[Role]:
-    return set(ctx.db.scalars(select(UnitRole.role).where(UnitRole.user_id == ctx.user.id,
-                                                          UnitRole.unit_id == ctx.session.unit_id,
-                                                          UnitRole.revoked_at.is_(None))))
-
-
-def _require_role(ctx: Ctx, *roles: Role) -> set[Role]:
-    mine = _roles(ctx)
-    if not mine & set(roles):
-        raise AppError(403, "Din roll på vårdenheten räcker inte för det här.")
-    return mine
-
-
 @router.get("/packages", response_model=list[PackageOut], tags=["staff"])
 def api_packages(ctx: StaffDep) -> list[PackageOut]:
     """Verified packages the runtime serves."""
@@ -597,7 +583,7 @@ def api_packages(ctx: StaffDep) -> list[PackageOut]:
 @router.post("/admin/packages/rescan", response_model=RescanOut, dependencies=CSRF, tags=["staff"])
 def api_rescan(ctx: StaffDep) -> RescanOut:
     """Read the package folder again (as SIGHUP does); access administrators only."""
-    _require_role(ctx, Role.access_admin)
+    require(ctx, Action.packages_rescan)
     report = ctx.app.store.scan()
     return RescanOut(loaded=[PackageOut(program_id=p.program_id, version=p.version, title=p.title)
                              for p in ctx.app.store.all()], refused=report.refused)
@@ -652,23 +638,7 @@ class Customisation(Schema):
     steps: dict[str, bool] | None = Field(None, description="module/step → visible.")
 
 
-def _staff_enrolment(ctx: Ctx, eid: int, write: bool) -> tuple[Enrolment, Any]:
-    """An enrolment of the staff member's unit: any therapist may read; its therapist or a citizen admin may change."""
-    enrolment = ctx.db.get(Enrolment, eid)
-    if enrolment is None or enrolment.unit_id != ctx.session.unit_id:
-        raise not_found()
-    roles = _require_role(ctx, Role.therapist, Role.citizen_admin)
-    if write and Role.citizen_admin not in roles and enrolment.therapist_id != ctx.user.id:
-        raise AppError(403, "Bara patientens behandlare eller en invånaradministratör kan ändra momentet.")
-    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
-    if package is None:
-        raise AppError(503, "Programversionen som momentet använder lämnas inte ut just nu.")
-    return enrolment, package
-
-
 def _staff_view(enrolment: Enrolment, package) -> StaffEnrolment:
-    from runtime.enrolments import step_visible
-
     hidden = [f"{m['id']}/{s['id']}" for m, _, s in package.steps() if not step_visible(enrolment, m["id"], s)]
     plans = [StaffPlan(id=p.id, plan_id=p.plan_id, title=(plan_definition(p, package) or {}).get("title", ""),
                        start_date=p.start_date, repeat_every_weeks=p.repeat_every_weeks, days=p.days,
@@ -690,23 +660,21 @@ def api_start_enrolment(body: NewEnrolment, ctx: StaffDep) -> StaffEnrolment:
     The same service as the page /personal/moment/nytt; an ongoing enrolment of the patient
     in the same program is not refused, but named in `warnings`.
     """
-    # Imported here, not at the top: runtime.staff loads every staff module, and those may import this one.
-    from runtime.staff.enrolment import StartRequest, duplicate_text, start_enrolment
-
-    started = start_enrolment(ctx, StartRequest(
+    started = enrolment_service.start_enrolment(ctx, enrolment_service.StartRequest(
         personal_number=body.personal_number, program_id=body.program_id, version=body.version,
         display_name=body.display_name, email=body.email, phone=body.phone, therapist_id=body.therapist_id,
         duplicate_ok=True))
     view = _staff_view(started.enrolment, started.package)
     if started.duplicates:
-        view.warnings.append(duplicate_text(started.duplicates, started.package.title))
+        view.warnings.append(enrolment_service.duplicate_text(started.duplicates, started.package.title))
     return view
 
 
 @router.get("/staff/enrolments/{eid}", response_model=StaffEnrolment, tags=["staff"])
 def api_staff_enrolment(eid: int, ctx: StaffDep) -> StaffEnrolment:
     """An enrolment of the unit with its customisation."""
-    enrolment, package = _staff_enrolment(ctx, eid, write=False)
+    enrolment = unit_enrolment(ctx, eid, Action.enrolment_read)
+    package = enrolment_package(ctx, enrolment)
     ctx.audit("enrolment.read", enrolment)
     return _staff_view(enrolment, package)
 
@@ -718,20 +686,17 @@ def api_customise(eid: int, body: Customisation, ctx: StaffDep) -> StaffEnrolmen
     The same service as the page /personal/moment/{eid}/anpassa: everything is checked
     before anything changes, and a `customised` event lists what changed.
     """
-    from runtime.staff.access import Action, enrolment_package, unit_enrolment
-    from runtime.staff.enrolment import ContactData, Customisation, contact_data, customise
-
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
     package = enrolment_package(ctx, enrolment)
     contacts = None
     if body.contacts is not None:
         # A contact the API sends back unchanged keeps who added it (the patient may have).
-        added_by = {contact_data(c).key(): c.added_by for c in enrolment.contacts}
-        contacts = [ContactData(**c.model_dump()) for c in body.contacts]
+        added_by = {enrolment_service.contact_data(c).key(): c.added_by for c in enrolment.contacts}
+        contacts = [enrolment_service.ContactData(**c.model_dump()) for c in body.contacts]
         for c in contacts:
             c.added_by = added_by.get(c.key(), AuthorRole.therapist)
-    customise(ctx, enrolment, package, Customisation(welcome_text=body.welcome_text, contacts=contacts,
-                                                     modules=body.modules, steps=body.steps))
+    enrolment_service.customise(ctx, enrolment, package, enrolment_service.Customisation(
+        welcome_text=body.welcome_text, contacts=contacts, modules=body.modules, steps=body.steps))
     return _staff_view(enrolment, package)
 
 
@@ -742,9 +707,6 @@ def api_plan_settings(eid: int, plan_pk: int, body: PlanSettings, ctx: StaffDep)
     An activated plan needs a start date and at least one weekday; `days` may be empty
     for a plan that is not activated.
     """
-    from runtime.staff.access import Action, enrolment_package, unit_enrolment
-    from runtime.staff.plans import save_plan_settings
-
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
     package = enrolment_package(ctx, enrolment)
     plan: EnrolmentPlan | None = next((p for p in enrolment.plans if p.id == plan_pk), None)

@@ -20,14 +20,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from runtime import account_pages, api, oidc_pages, pages, staff
 from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
+from runtime.context import AppError, AppState, not_found
 from runtime.db import Database, DatabaseBusy
 from runtime.identity import install_log_redaction
-from runtime.notify import Outbox
 from runtime.oidc import OidcClient
 from runtime.oidc_login import OidcLoginProvider, form_action_origins
 from runtime.packages import PackageStore, load_public_key
+from runtime.services.notify import Outbox
 from runtime.settings import TEMPLATES, ConfigurationError, RuntimeSettings
-from runtime.web import AppError, AppState, SecurityHeaders, error_response, is_api, make_templates, not_found
+from runtime.web import SecurityHeaders, error_response, is_api, make_templates
 
 log = logging.getLogger("stegvis.runtime")
 
@@ -57,11 +58,11 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     for config in settings.oidc_providers:  # e-identification and SITHS (runtime/oidc.py, issue #13)
         provider = OidcLoginProvider(OidcClient(config))
         state.providers[provider.name] = provider
-    outbox = Outbox(settings, db, state.clock, store)
+    outbox = state.outbox = Outbox(settings, db, state.clock, store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Notices go out from a worker thread after each commit (runtime/notify.py).
+        # Notices go out from a worker thread after each commit (runtime/services/notify.py).
         if settings.notify_worker:
             outbox.start()
         try:

@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from runtime.models import AccessLogEntry, Enrolment, LoginSession, PurgeReceipt, User, UserKind
 
 
-def write_access(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,
-                 enrolment: Enrolment | None = None, target: str | None = None, patient_id: int | None = None) -> None:
-    """Add one access-log row to the current transaction."""
+def _access_row(now: datetime, user: User | None, session: LoginSession | None, action: str,
+                enrolment: Enrolment | None, target: str | None, patient_id: int | None) -> dict:
     if user is None:
         role = "anonymous"
     elif user.kind == UserKind.citizen:
@@ -32,11 +31,26 @@ def write_access(db: Session, now: datetime, user: User | None, session: LoginSe
         role = "staff"
     unit_id = session.unit_id if session is not None and session.unit_id is not None else (
         enrolment.unit_id if enrolment is not None else None)
+    return dict(at=now, actor_id=user.id if user else None, actor_role=role, unit_id=unit_id,
+                patient_id=patient_id if patient_id is not None else (
+                    enrolment.patient_id if enrolment is not None else None),
+                enrolment_id=enrolment.id if enrolment is not None else None, action=action, target=target)
+
+
+def write_access(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,
+                 enrolment: Enrolment | None = None, target: str | None = None, patient_id: int | None = None) -> None:
+    """Add one access-log row to the current transaction."""
     # A Core insert on the table: much cheaper than the ORM's, and nothing reads the row back.
     db.connection().execute(insert(AccessLogEntry.__table__).values(
-        at=now, actor_id=user.id if user else None, actor_role=role, unit_id=unit_id,
-        patient_id=patient_id if patient_id is not None else (enrolment.patient_id if enrolment is not None else None),
-        enrolment_id=enrolment.id if enrolment is not None else None, action=action, target=target))
+        _access_row(now, user, session, action, enrolment, target, patient_id)))
+
+
+def write_access_each(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,
+                      enrolments: Sequence[Enrolment]) -> None:
+    """One access-log row per enrolment (the rows `write_access` would write), as one statement."""
+    if enrolments:
+        db.connection().execute(insert(AccessLogEntry.__table__),
+                                [_access_row(now, user, session, action, e, None, None) for e in enrolments])
 
 
 #: The access-log target that names a purge receipt (the rows of extracts taken after the person was purged).

@@ -39,7 +39,7 @@ from runtime.models import (
     UserKind,
 )
 from runtime.packages import Package
-from runtime.schedule import WEEKDAYS, Schedule, format_day
+from runtime.schedule import Schedule, format_day
 
 
 @dataclass(frozen=True)
@@ -257,88 +257,3 @@ def plan_schedule(plan: EnrolmentPlan) -> Schedule | None:
 def visible_plans(enrolment: Enrolment) -> list[EnrolmentPlan]:
     """Plans the patient can use: activated and with a start date."""
     return [p for p in enrolment.plans if p.activated and p.start_date is not None]
-
-
-def check_days(days: dict[str, str]) -> dict[str, str]:
-    """Validate a schedule's weekdays and times (raises ValueError with a Swedish message)."""
-    out = {}
-    for day, hhmm in days.items():
-        if day not in WEEKDAYS:
-            raise ValueError(f"Okänd veckodag '{day}'. Skriv {', '.join(WEEKDAYS)}.")
-        parts = str(hhmm).split(":")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (0 <= int(parts[0]) <= 23) \
-                or not (0 <= int(parts[1]) <= 59):
-            raise ValueError(f"Klockslaget '{hhmm}' för {day} ska skrivas TT:MM, till exempel 18:00.")
-        out[day] = f"{int(parts[0]):02d}:{int(parts[1]):02d}"
-    if not out:
-        raise ValueError("Ange minst en veckodag med ett klockslag.")
-    return out
-
-
-class PlanSettingsError(ValueError):
-    """A plan's schedule settings break the rules: a Swedish message per field.
-
-    Keys: start_date, repeat_every_weeks, registration_window_days, days (no weekday
-    chosen), activated, and "day:<weekday>" for a weekday's time.
-    """
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
-
-
-def check_day_times(days: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """(weekday -> "HH:MM", errors by "day:<weekday>") of a schedule's days; none chosen is allowed here."""
-    out, errors = {}, {}
-    for day, hhmm in days.items():
-        try:
-            out.update(check_days({day: hhmm}))
-        except ValueError as exc:
-            errors[f"day:{day}"] = str(exc)
-    return dict(sorted(out.items(), key=lambda kv: WEEKDAYS.index(kv[0]))), errors
-
-
-def check_plan_settings(*, start_date: date | None, repeat_every_weeks: int, days: dict[str, str],
-                        registration_window_days: int, flag_missed: bool, allow_comments: bool,
-                        activated: bool) -> dict[str, Any]:
-    """A plan's schedule settings checked and normalised (the staff pages and the API share this).
-
-    Rules: 1–52 weeks between repeats, 0–31 days for late registration, valid weekdays
-    with HH:MM times, and an activated plan needs a start date and at least one weekday
-    (a plan that is not activated may lack both: the patient does not see it).
-    Raises PlanSettingsError with every problem at once.
-    """
-    checked, errors = check_day_times(days)
-    if not 1 <= repeat_every_weeks <= 52:
-        errors["repeat_every_weeks"] = "Ange hur ofta schemat upprepas: var 1:a till var 52:a vecka."
-    if not 0 <= registration_window_days <= 31:
-        errors["registration_window_days"] = "Ange 0–31 dagar för sen registrering."
-    if activated and start_date is None:
-        errors["start_date"] = "Ange ett startdatum innan planen aktiveras."
-    if activated and not checked and not any(k.startswith("day:") for k in errors):
-        errors["days"] = "Välj minst en veckodag med ett klockslag innan planen aktiveras."
-    if errors:
-        raise PlanSettingsError(errors)
-    return {"start_date": start_date, "repeat_every_weeks": repeat_every_weeks, "days": checked,
-            "registration_window_days": registration_window_days, "flag_missed": flag_missed,
-            "allow_comments": allow_comments, "activated": activated}
-
-
-#: The schedule settings in words, for the timeline.
-PLAN_SETTING_NAMES = {"start_date": "startdatum", "repeat_every_weeks": "upprepning",
-                      "days": "veckodagar och klockslag", "registration_window_days": "dagar för sen registrering",
-                      "flag_missed": "flagga vid missad registrering", "allow_comments": "kommentarer",
-                      "activated": "aktiverad"}
-
-
-def apply_plan_settings(plan: EnrolmentPlan, now: datetime, **values: Any) -> list[str]:
-    """Check (`check_plan_settings`) and set a plan's schedule; returns the names of what changed, in Swedish."""
-    new = check_plan_settings(**values)
-    changed = [PLAN_SETTING_NAMES[k] for k, v in new.items() if getattr(plan, k) != v]
-    if new["activated"] and new["flag_missed"] and not (plan.activated and plan.flag_missed):
-        # Missed registrations count from now: before, the patient did not see the plan (or nothing flagged).
-        plan.missed_checked_until = now
-    for key, value in new.items():
-        setattr(plan, key, value)
-    plan.updated_at = now
-    return changed

@@ -1,7 +1,7 @@
 """Background work of `stegvis runtime`: the missed-registration check, every few minutes.
 
 Input: an app's state (database, package store, clock, settings). Output: flags in the
-database (`runtime.staff.flags.check_missed_registrations` does the work). Each unit
+database (`runtime.services.flags.check_missed_registrations` does the work). Each unit
 is checked in its own short transaction, so the SQLite write lock is never held long.
 Every worker process of `--workers` runs its own thread; the check's row locks (and
 SQLite's single writer) keep them from flagging an occasion twice.
@@ -17,9 +17,9 @@ import threading
 
 from sqlalchemy import select
 
+from runtime.context import AppState
 from runtime.models import Unit
-from runtime.staff.flags import check_missed_registrations
-from runtime.web import AppState
+from runtime.services.flags import check_missed_registrations
 
 log = logging.getLogger("stegvis.runtime")
 

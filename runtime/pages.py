@@ -12,16 +12,13 @@ Must not: put logic in templates; compute here, render there.
 
 from __future__ import annotations
 
-import mimetypes
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup
+from sqlalchemy import text
 
-from runtime import services
-from runtime.accounts import client_address
 from runtime.auth import LoginFailed, end_session, start_session
 from runtime.content import FormSlot, markdown, step_body
 from runtime.enrolments import (
@@ -38,8 +35,9 @@ from runtime.enrolments import (
 from runtime.models import Enrolment, EnrolmentPlan, MessageThread, UserKind
 from runtime.oidc_login import login_choices, logout_url, public_base
 from runtime.packages import Package
-from runtime.patient_files import patient_may_fetch
 from runtime.schedule import iter_occasions, open_occasions
+from runtime.services import patient as services
+from runtime.services.patient import load_enrolment, neighbours
 from runtime.views import (
     FormView,
     PlanView,
@@ -61,9 +59,11 @@ from runtime.web import (
     PatientDep,
     check_login_csrf,
     clear_session_cookie,
+    client_address,
     first,
     login_csrf_token,
     not_found,
+    package_file_response,
     redirect,
     render,
     set_login_cookie,
@@ -79,11 +79,6 @@ NOTICES = {
     "registrerat": "Tack! Din registrering är sparad.",
     "skickat-meddelande": "Ditt meddelande är skickat.",
 }
-MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js": "text/javascript",
-        ".css": "text/css", ".pdf": "application/pdf", ".json": "application/json",
-        ".mp4": "video/mp4", ".txt": "text/plain; charset=utf-8"}  # films and their transcripts (issue 17)
-#: Package files are program content, never patient data; still, nothing in them may run as our page.
-FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
 
@@ -95,9 +90,6 @@ def answers_of(form: dict[str, list[str]]) -> dict[str, list[str]]:
 @router.get("/halsa")
 def health(ctx: CtxDep) -> Response:
     """For load balancers: the database answers and how many packages are served (no patient data)."""
-    from fastapi.responses import JSONResponse
-    from sqlalchemy import text
-
     ctx.db.execute(text("SELECT 1"))
     return JSONResponse({"status": "ok", "packages": len(ctx.app.store.all())})
 
@@ -185,21 +177,6 @@ def logout(ctx: CtxDep, form: CsrfForm) -> Response:
 # --- enrolments ----------------------------------------------------------------------------------
 
 
-def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
-    """The logged-in patient's own enrolment and its pinned package; 404 for anyone else's."""
-    enrolment = ctx.db.get(Enrolment, eid)
-    if enrolment is None or enrolment.patient_id != ctx.user.id:
-        raise not_found()
-    access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
-    if not access.read:
-        raise AppError(403, f"{access.reason} Kontakta din vårdenhet om du har frågor.", title="Ingen åtkomst")
-    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
-    if package is None:
-        raise AppError(503, "Programmet går inte att visa just nu. Försök igen om en stund, "
-                            "eller kontakta din vårdenhet om det inte går.")
-    return enrolment, package
-
-
 def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[str, Any]:
     """The enrolment's navigation: program title, links, unread messages."""
     unread = services.unread_messages(ctx, enrolment)
@@ -242,14 +219,6 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
 
 
 # --- steps and forms -----------------------------------------------------------------------------
-
-
-def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
-    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
-    index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
-    if index is None:
-        return None, None
-    return (steps[index - 1] if index > 0 else None), (steps[index + 1] if index + 1 < len(steps) else None)
 
 
 def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str, form_id: str,
@@ -576,21 +545,3 @@ def package_file(eid: int, path: str, ctx: PatientDep) -> Response:
     """A patient file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
     enrolment, package = load_enrolment(ctx, eid)
     return package_file_response(enrolment, package, path)
-
-
-def package_file_response(enrolment: Enrolment, package: Package, path: str) -> Response:
-    """A package file the enrolment's patient may have (see `runtime.patient_files`), or 404.
-
-    Pages are never served (steps are shown inside the runtime's layout), nor staff-only
-    files, sources, or the files of hidden steps and modules that are not current.
-    """
-    if not patient_may_fetch(enrolment, package, path):
-        raise not_found()
-    found = package.file_path(path)
-    if found is None:
-        raise not_found()
-    suffix = found.suffix.lower()
-    media_type = MIME.get(suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
-    headers = {"cache-control": f"private, max-age={int(timedelta(days=1).total_seconds())}",
-               "content-security-policy": FILE_CSP}
-    return FileResponse(found, media_type=media_type, headers=headers)

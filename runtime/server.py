@@ -9,12 +9,17 @@ personnummer (the log filter masks them in every runtime and server log record).
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 
 from runtime.app import create_app
+from runtime.demo import LOGINS, DemoError, seed_demo
+from runtime.identity import RedactingFilter
+from runtime.jobs import start_jobs
 from runtime.packages import load_public_key
 from runtime.settings import ConfigurationError, RuntimeSettings
 
@@ -23,8 +28,6 @@ log = logging.getLogger("stegvis.runtime")
 
 def configure_logging() -> None:
     """Plain log lines to stderr, personnummer masked."""
-    from runtime.identity import RedactingFilter
-
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
@@ -39,10 +42,6 @@ SETTINGS_ENV = "STEGVIS_RUNTIME_SETTINGS"
 
 def worker_app():
     """The app of one worker process (uvicorn --workers): settings come from the parent, as JSON."""
-    import os
-
-    from runtime.jobs import start_jobs
-
     configure_logging()
     app = create_app(RuntimeSettings.model_validate_json(os.environ[SETTINGS_ENV]))
     start_jobs(app.state.stegvis)  # a daemon thread per worker; row locks keep them from flagging twice
@@ -64,8 +63,6 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
         log.warning("Inga program lämnas ut från %s. Bygg med `make build` eller ange --packages.",
                     settings.packages)
     if demo:
-        from runtime.demo import LOGINS, DemoError, seed_demo
-
         if state.db.backend != "sqlite":
             log.warning("--demo lägger till demokonton i %s-databasen.", state.db.backend)
         try:
@@ -80,12 +77,9 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
             print(f"  {login.username} / {login.password}  ({login.who})", file=sys.stderr)
 
     if workers > 1:
-        import os
+        from uvicorn.supervisors import Multiprocess
 
         state.db.dispose()
-        import socket
-
-        from uvicorn.supervisors import Multiprocess
 
         os.environ[SETTINGS_ENV] = settings.model_dump_json()
         config = uvicorn.Config("runtime.server:worker_app", factory=True, host=host, port=port, workers=workers,
@@ -103,8 +97,6 @@ def serve(settings: RuntimeSettings, host: str, port: int, demo: bool = False, w
 
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, on_hup)
-    from runtime.jobs import start_jobs
-
     job = start_jobs(state)
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                             proxy_headers=False, server_header=False)

@@ -116,7 +116,7 @@ class RuntimeSettings(BaseModel):
                                                           "patients, SITHS for staff. `stegvis runtime` reads them "
                                                           "from --oidc-config or STEGVIS_OIDC_CONFIG "
                                                           "(runtime/oidc.py).")
-    # Notices (runtime/notify.py): e-mail by SMTP, SMS through a pluggable gateway. Texts carry no patient data.
+    # Notices (runtime/services/notify.py): e-mail by SMTP, SMS through a pluggable gateway. Texts carry no patient data.
     # The deployment sets them by environment (STEGVIS_PUBLIC_URL, STEGVIS_SMTP_HOST, STEGVIS_SMTP_PORT,
     # STEGVIS_MAIL_FROM, STEGVIS_SMTP_USERNAME, STEGVIS_SMTP_PASSWORD), or by passing them here.
     public_url: str | None = Field(default_factory=lambda: _env("STEGVIS_PUBLIC_URL"),

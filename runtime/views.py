@@ -1,8 +1,13 @@
-"""View models for the patient's pages: forms with answers and errors, plans with occasions and results.
+"""Presentation: view models, Swedish wording and number and date formats for the pages.
 
-Input: program.json definitions and the patient's rows. Output: plain dataclasses
-the templates only loop over (no logic in templates). Static parts (Markdown texts,
-media paths) are cached per package.
+Layer: above the services, beneath the routes. Input: program.json definitions and the
+rows the services read. Output: plain dataclasses the templates only loop over (no logic
+in templates), and texts: numbers the Swedish way (`fmt_number`, `plain_number`), dates
+and times (`day_text`, `time_text`, `fmt_time`), the flag kinds (`FLAG_INFO`). A question
+is the builder's question view (`builder.render.forms.QuestionView`) with the live form's
+value and error. Static parts (Markdown texts, media paths) are cached per package.
+
+Must not: query the database or change anything.
 """
 
 from __future__ import annotations
@@ -13,13 +18,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
+from sqlalchemy import select
 
-from runtime import charts
+from builder.render.forms import Choice
+from builder.render.forms import QuestionView as FormQuestion
+from runtime import accounts, charts
 from runtime.content import markdown, media_file
+from runtime.context import Ctx
 from runtime.forms import condition_met
-from runtime.models import FormSubmission, PageComment, Registration
+from runtime.models import FlagKind, FormSubmission, PageComment, Registration, Unit, UnitRole
 from runtime.packages import Package
 from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_local, last_day
+from runtime.services.access import ROLE_NAMES, Action, allowed, roles
 
 REQUIRED = "måste besvaras"
 
@@ -54,40 +64,27 @@ def fmt_time(moment: datetime | None, tz: ZoneInfo) -> str:
 
 
 @dataclass
-class ChoiceView:
-    """One radio button or checkbox."""
+class QuestionView(FormQuestion):
+    """One question, ready for the template: the builder's question view, plus what a live form adds.
 
-    id: str
-    value: str
-    label: str
-    checked: bool = False
+    The builder (`builder.render.forms.QuestionView`) describes the question; here it also
+    carries the patient's value and the error to show. `show_if` holds the condition's
+    question and its values as the browser compares them.
+    """
 
-
-@dataclass
-class QuestionView:
-    """One question, ready for the template."""
-
-    id: str
-    name: str
-    type: str
-    widget: str  # input, textarea, radio, checkbox, display
-    label: str
-    required: bool = False
-    input_type: str = "text"
-    help: str | None = None
-    help_id: str | None = None
+    value: str = ""
     error: str | None = None
     error_id: str | None = None
-    value: str = ""
-    choices: list[ChoiceView] = field(default_factory=list)
-    attrs: dict[str, str] = field(default_factory=dict)
-    unit: str | None = None
-    condition: str | None = None
-    show_if_question: str = ""
-    show_if_values: str = ""
-    html: Markup | None = None
-    image: str | None = None
-    alt: str | None = None
+
+    @property
+    def show_if_question(self) -> str:
+        """The question whose answer shows this one ("" without a condition)."""
+        return self.show_if["question"] if self.show_if else ""
+
+    @property
+    def show_if_values(self) -> str:
+        """The answers that show this question, separated by "|"."""
+        return "|".join(self.show_if["values"]) if self.show_if else ""
 
     @property
     def described_by(self) -> str:
@@ -159,17 +156,25 @@ def _form_texts(package: Package, form_id: str, questions: list[dict], descripti
     return package.cached(f"formtext:{form_id}", make)
 
 
-def _fmt_plain(x: float | int) -> str:
+def plain_number(x: float | int) -> str:
+    """A number with a decimal comma and no grouping: 1,5 (for scale steps and points)."""
     return f"{x:g}".replace(".", ",")
 
 
-def _scale_values(q: dict) -> list[float]:
+def scale_choices(q: dict) -> list[tuple[float | int, str, str]]:
+    """A scale question's steps, as (value, its text, its label): (3, "3", "3 – Ganska ofta") or (2, "2", "2")."""
     step = q.get("step") or 1
     values, v = [], q["min"]
     while v <= q["max"] + 1e-9 and len(values) < 101:
         values.append(v)
         v = round(v + step, 10)
-    return values
+    labels = {str(k): text for k, text in (q.get("labels") or {}).items()}
+    out = []
+    for value in values:
+        text = plain_number(value)
+        label = labels.get(text) or (labels.get(str(int(value))) if float(value).is_integer() else None)
+        out.append((value, text, f"{text} – {label}" if label else text))
+    return out
 
 
 def question_views(package: Package, owner_id: str, questions: list[dict], prefix: str, base_url: str,
@@ -186,8 +191,8 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
     for q in questions:
         base = f"{prefix}-{q['id']}"
         values = raw.get(q["id"], [])
-        view = QuestionView(id=base, name=q["id"], type=q["type"], widget="input", label=q["label"],
-                            required=bool(q.get("required")), help=q.get("help"),
+        view = QuestionView(id=base, name=q["id"], type=q["type"], widget="input", input_type="text",
+                            label=q["label"], required=bool(q.get("required")), help=q.get("help"),
                             help_id=f"{base}-hjalp" if q.get("help") else None,
                             error=errors.get(q["id"]), error_id=f"{base}-fel" if q["id"] in errors else None,
                             value=values[0] if values else "")
@@ -202,16 +207,12 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
             view.unit = q.get("unit")
         elif kind in ("single", "multi"):
             view.widget = "radio" if kind == "single" else "checkbox"
-            view.choices = [ChoiceView(f"{base}-{i + 1}", str(o["value"]), o["label"], str(o["value"]) in values)
+            view.choices = [Choice(f"{base}-{i + 1}", str(o["value"]), o["label"], str(o["value"]) in values)
                             for i, o in enumerate(q.get("options", []))]
         elif kind == "scale":
             view.widget = "radio"
-            labels = {str(k): v for k, v in (q.get("labels") or {}).items()}
-            for i, value in enumerate(_scale_values(q)):
-                text = _fmt_plain(value)
-                label = labels.get(text) or labels.get(str(int(value)) if float(value).is_integer() else text)
-                view.choices.append(ChoiceView(f"{base}-{i + 1}", text, f"{text} – {label}" if label else text,
-                                               text in values))
+            view.choices = [Choice(f"{base}-{i + 1}", text, label, text in values)
+                            for i, (_, text, label) in enumerate(scale_choices(q))]
         elif kind == "display":
             view.widget = "display"
             view.html = texts["display"].get(q["id"])
@@ -227,8 +228,8 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
             option_labels = {str(o["value"]): o["label"] for o in target.get("options", [])}
             shown = " eller ".join(f"”{option_labels.get(str(v), v)}”" for v in wanted)
             view.condition = f"Besvara bara om du svarade {shown} på frågan ”{target['label']}”."
-            view.show_if_question = target["id"]
-            view.show_if_values = "|".join(str(v).lower() if isinstance(v, bool) else str(v) for v in wanted)
+            view.show_if = {"question": target["id"],
+                            "values": [str(v).lower() if isinstance(v, bool) else str(v) for v in wanted]}
         views.append(view)
     return views
 
@@ -348,3 +349,116 @@ def plan_results(definition: dict, rows: list[Registration], goal: float | None,
     summary = charts.describe(field_def["label"], points, goal, unit)
     goal_text = f"{fmt_number(goal)}{f' {unit}' if unit else ''}" if goal is not None else None
     return headers, table, svg, summary, field_def["label"], goal_text
+
+
+# --- flags (händelser att granska) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlagInfo:
+    """How a flag kind presents itself: a symbol, a short label, what it means, when it is raised."""
+
+    kind: FlagKind
+    symbol: str
+    label: str
+    meaning: str
+    raised: str
+    target: str  # what the flag's link leads to
+
+
+FLAG_INFO: dict[FlagKind, FlagInfo] = {
+    FlagKind.form_submitted: FlagInfo(
+        FlagKind.form_submitted, "\u2691", "Formulär",
+        "Patienten har skickat in ett formulär som du ska granska.",
+        "När patienten skickar in ett formulär som är inställt på att flagga (de flesta formulär flaggar inte, "
+        "så öppna patientens program för att se alla svar).",
+        "svaren, med frågorna, svarsalternativen och poängen"),
+    FlagKind.message: FlagInfo(
+        FlagKind.message, "\u2709", "Meddelande",
+        "Patienten har skrivit ett nytt meddelande till dig.",
+        "När patienten skriver ett nytt meddelande eller svarar i en tråd.",
+        "meddelandet"),
+    FlagKind.page_comment: FlagInfo(
+        FlagKind.page_comment, "\u270e", "Sidkommentar",
+        "Patienten har skrivit en kommentar under ett formulär.",
+        "När patienten skriver en sidkommentar under ett formulär som har sidkommentarer.",
+        "kommentaren, där du också kan svara"),
+    FlagKind.missed_registration: FlagInfo(
+        FlagKind.missed_registration, "\u25d4", "Missad registrering",
+        "Patienten har inte registrerat ett tillfälle i en aktivitetsplan.",
+        "När tiden för att registrera ett tillfälle har gått ut utan registrering, i en aktiverad "
+        "aktivitetsplan där du har valt ”Flagga vid missad aktivitet”. Tiden är tillfällets dag och så många "
+        "dagar efter som planen tillåter sen registrering.",
+        "aktivitetsplanens registreringar"),
+}
+
+HIDING = ("Dölj flaggan när du har granskat händelsen. Den försvinner då från ”Händelser att granska” och "
+          "från startsidan, men händelsen finns kvar i tidslinjen. En meddelandeflagga döljs också av sig själv "
+          "när du, som patientens behandlare, öppnar meddelandetråden.")
+
+
+# --- the sessions page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """One live session on the sessions page."""
+
+    started: str
+    last_seen: str
+    browser: str
+    current: bool
+
+
+def session_views(ctx: Ctx) -> list[SessionView]:
+    """The sessions page's rows, this session first."""
+    rows = accounts.live_sessions(ctx.db, ctx.user.id, ctx.app.settings, ctx.now)
+    rows.sort(key=lambda row: row.id != ctx.session.id)
+    return [SessionView(fmt_time(row.created_at, ctx.app.tz),
+                        fmt_time(ctx.now if row.id == ctx.session.id else row.last_seen_at, ctx.app.tz),
+                        accounts.browser_summary(row.user_agent), row.id == ctx.session.id) for row in rows]
+
+
+# --- the staff navigation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NavLink:
+    href: str
+    label: str
+    key: str
+
+
+@dataclass(frozen=True)
+class StaffNav:
+    unit_name: str
+    unit_id: int
+    units: list[tuple[int, str]]  # every unit the person has a live role in
+    role_names: list[str]
+    links: list[NavLink]
+    current: str
+
+
+#: (key, href, label, action that must be allowed)
+LINKS = [
+    ("oversikt", "/personal", "Översikt", Action.overview),
+    ("nytt", "/personal/moment/nytt", "Starta moment", Action.enrolment_start),
+    ("flaggor", "/personal/flaggor", "Flaggor", Action.overview),
+    ("behorigheter", "/personal/behorigheter", "Behörigheter", Action.roles_manage),
+    ("gallring", "/personal/gallring", "Gallring", Action.purge),
+    ("loggutdrag", "/personal/loggutdrag", "Loggutdrag", Action.access_log_extract),
+    ("profil", "/personal/profil", "Min profil", None),
+]
+
+
+def staff_nav(ctx: Ctx, current: str) -> StaffNav:
+    """The navigation for the staff member's roles in the session's unit."""
+    units = list(ctx.db.execute(
+        select(Unit.id, Unit.name).join(UnitRole, UnitRole.unit_id == Unit.id)
+        .where(UnitRole.user_id == ctx.user.id, UnitRole.revoked_at.is_(None)).distinct().order_by(Unit.name)))
+    names = dict((u.id, u.name) for u in units)
+    mine = roles(ctx)
+    links = [NavLink(href, label, key) for key, href, label, action in LINKS if action is None or allowed(ctx, action)]
+    return StaffNav(unit_name=names.get(ctx.session.unit_id, ""), unit_id=ctx.session.unit_id,
+                    units=[(u.id, u.name) for u in units], links=links, current=current,
+                    role_names=[ROLE_NAMES[r] for r in sorted(mine, key=lambda r: list(ROLE_NAMES).index(r))])

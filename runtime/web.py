@@ -1,9 +1,11 @@
 """Request plumbing shared by pages and the API: context, login, CSRF, errors, headers, templates.
 
-- `Ctx` is one request's view of the app: its unit of work, the logged-in user and
-  session, the clock's time, and the access log writer. It commits before the
+- `RequestCtx` is one request's view of the app: the services' context
+  (`runtime.context.Ctx`: its unit of work, the logged-in user and session, the
+  clock's time, and the access log writer) plus the request. It commits before the
   response is sent (FastAPI dependency scope "function"), so an answer the patient
-  sees acknowledged is on disk.
+  sees acknowledged is on disk. `AppError`, `AppState`, `Ctx` and `not_found` come
+  from `runtime.context` and are named here too, for the routes.
 - CSRF (ASVS V4.2.2, V13.2.3): every state-changing request carries the session's
   token, as the form field `_csrf` or the header `X-CSRF-Token`, and a request whose
   Origin (or Sec-Fetch-Site) shows another site is refused. The login form, which has
@@ -12,6 +14,8 @@
 - Each request costs as few hops to a worker thread as possible: the context is async
   and does no I/O; the auth dependency (one hop) reads the session; the route (one hop)
   does the work and, through `render`, commits.
+- Package files (audio, captions, PDFs, the package's CSS and JS) are answered by
+  `package_file_response`, for the patient's pages and the staff preview alike.
 - Errors are Swedish pages for people and `{"detail": …}` JSON for the API, never a
   traceback.
 
@@ -23,27 +27,25 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import mimetypes
 import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from runtime.audit import write_access
-from runtime.auth import LocalAccountProvider, LoginProvider, SessionLookup, find_session, touch_session
-from runtime.clock import Clock
-from runtime.db import Database
-from runtime.models import Enrolment, LoginSession, User, UserKind
-from runtime.packages import PackageStore
+from runtime.auth import SessionLookup, find_session, touch_session
+from runtime.context import AppError, AppState, Ctx, UnitOfWork
+from runtime.context import not_found as not_found  # named here for the routes
+from runtime.models import Enrolment, UserKind
+from runtime.packages import Package
+from runtime.patient_files import patient_may_fetch
 from runtime.settings import TEMPLATES, RuntimeSettings
 
 log = logging.getLogger("stegvis.runtime")
@@ -52,55 +54,22 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_FIELDS = 400
 
 
-@dataclass
-class AppState:
-    """Everything one app instance owns; made by `create_app`, reached through `request.app.state`."""
-
-    settings: RuntimeSettings
-    db: Database
-    store: PackageStore
-    clock: Clock
-    templates: jinja2.Environment
-    local_accounts: LocalAccountProvider
-    providers: dict[str, LoginProvider] = field(default_factory=dict)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """The time zone of schedules and displayed times."""
-        return ZoneInfo(self.settings.timezone)
-
-    @property
-    def session_cookie(self) -> str:
-        """Session cookie name; __Host- binds it to this host over HTTPS."""
-        return "__Host-stegvis" if self.settings.cookie_secure else "stegvis"
-
-    @property
-    def login_cookie(self) -> str:
-        """Name of the login form's double-submit CSRF cookie."""
-        return "__Host-stegvis-login" if self.settings.cookie_secure else "stegvis-login"
-
-
-class AppError(Exception):
-    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API)."""
-
-    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors = status, message, errors
-        self.title = title or {400: "Felaktig begäran", 401: "Logga in", 403: "Inte tillåtet", 404: "Hittades inte",
-                               409: "Redan gjort", 422: "Kontrollera uppgifterna",
-                               503: "Inte tillgängligt just nu"}.get(status, "Något gick fel")
-
-
-def not_found() -> AppError:
-    """The one answer to every id the user may not see: the same as for an id that does not exist."""
-    return AppError(404, "Sidan finns inte, eller så har du inte tillgång till den.")
-
-
 class LoginRequired(AppError):
     """No valid session: pages redirect to the login page, the API answers 401."""
 
     def __init__(self) -> None:
         super().__init__(401, "Du behöver logga in.")
+
+
+def client_address(request: Request, settings: RuntimeSettings) -> str:
+    """The client's address for login throttling: the proxy's header when configured, else the TCP peer."""
+    if settings.client_address_header:
+        value = request.headers.get(settings.client_address_header, "")
+        # X-Forwarded-For lists every hop; the last one is what our own proxy saw.
+        value = value.rsplit(",", 1)[-1].strip()
+        if value:
+            return value[:100]
+    return request.client.host if request.client else "okänd"
 
 
 #: Where a person changes their password; a one-time password leads here and nowhere else (issue #13).
@@ -116,78 +85,13 @@ class PasswordChangeRequired(AppError):
                               f"{self.location}.", title="Byt lösenord")
 
 
-class UnitOfWork:
-    """One request's database session; commits on success, rolls back on error."""
-
-    @property
-    def active(self) -> bool:
-        """Whether a transaction is open (something to commit or roll back)."""
-        return self._session is not None and self._session.in_transaction()
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        self._session: Session | None = None
-        self._reading: Session | None = None
-
-    @property
-    def session(self) -> Session:
-        """The session (opened at first use); inside `reading()`, the read-only one."""
-        if self._reading is not None:
-            return self._reading
-        if self._session is None:
-            self._session = self._db.sessions()
-        return self._session
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        """Route the block's queries to a read-only session that takes no write lock.
-
-        For pages that mostly read: build and render them here, then write (the opened mark,
-        the access-log row) after the block, holding the lock only for the writes.
-        Objects loaded in the block stay usable afterwards, but cannot lazy-load.
-        """
-        self._reading = self._db.reads()
-        try:
-            yield
-        finally:
-            reads, self._reading = self._reading, None
-            reads.close()
-
-    def commit(self) -> None:
-        """Commit what was done so far (the connection, and SQLite's write lock, are released)."""
-        if self._session is not None and self._reading is None:
-            self._session.commit()
-
-    def close(self, error: bool) -> None:
-        """Roll back on error, else commit; then close."""
-        if self._session is None:
-            return
-        try:
-            if error:
-                self._session.rollback()
-            else:
-                self._session.commit()
-        finally:
-            self._session.close()
-
-
 @dataclass
-class Ctx:
-    """One request: the app, the database, the time, and who is asking."""
+class RequestCtx(Ctx):
+    """One request: a unit of work (`runtime.context.Ctx`) plus the HTTP request and its session cookie."""
 
-    request: Request
-    app: AppState
-    uow: UnitOfWork
-    now: datetime
-    session: LoginSession | None = None
-    user: User | None = None
+    request: Request = field(kw_only=True)
     authenticated: bool = False
     lookup: SessionLookup | None = None
-
-    @property
-    def db(self) -> Session:
-        """The request's database session."""
-        return self.uow.session
 
     def authenticate(self) -> None:
         """Find the session the cookie names (read-only, no write lock); idempotent."""
@@ -201,26 +105,6 @@ class Ctx:
             self.session = self.lookup.row
             self.user = self.lookup.row.user if self.lookup.row is not None else None
 
-    def commit(self) -> None:
-        """Commit now (before rendering a page that must show what was saved)."""
-        self.uow.commit()
-
-    def audit(self, action: str, enrolment: Enrolment | None = None, target: str | None = None,
-              patient_id: int | None = None) -> None:
-        """One access-log row for this request's read or write of patient data."""
-        write_access(self.db, self.now, self.user, self.session, action, enrolment, target, patient_id)
-
-    @property
-    def must_change_password(self) -> bool:
-        """Whether this session was opened with a one-time password not yet changed."""
-        lookup = self.lookup
-        return lookup is not None and lookup.must_change_password and self.session is lookup.row
-
-    @property
-    def csrf_token(self) -> str:
-        """The session's CSRF token (empty without a session)."""
-        return self.session.csrf_token if self.session is not None else ""
-
     def finish(self, error: bool) -> None:
         """End the request's unit of work: touch the session if due, commit (or roll back), close."""
         lookup = self.lookup
@@ -232,6 +116,12 @@ class Ctx:
         self.uow.close(error=False)
 
     @property
+    def must_change_password(self) -> bool:
+        """Whether this session was opened with a one-time password not yet changed."""
+        lookup = self.lookup
+        return lookup is not None and lookup.must_change_password and self.session is lookup.row
+
+    @property
     def pending(self) -> bool:
         """Whether finishing needs the database (an open transaction, or a session to touch)."""
         lookup = self.lookup
@@ -239,14 +129,14 @@ class Ctx:
         return touch or self.uow.active
 
 
-async def _context(request: Request) -> AsyncIterator[Ctx]:
+async def _context(request: Request) -> AsyncIterator[RequestCtx]:
     # Nothing here touches the database. The session cookie is looked up by the auth
     # dependency, read-only and without the write lock: FastAPI runs every sync dependency in
     # its own worker thread, and a lock held between two of them could wait for a worker that
     # every other request is holding while it waits for the lock. Writes (and the lock) happen
     # inside the route's one thread; what is left to commit is committed here, in a worker.
     state: AppState = request.app.state.stegvis
-    ctx = Ctx(request, state, UnitOfWork(state.db), state.clock.now())
+    ctx = RequestCtx(state, UnitOfWork(state.db), state.clock.now(), request=request)
     try:
         yield ctx
     except BaseException:
@@ -259,10 +149,10 @@ async def _context(request: Request) -> AsyncIterator[Ctx]:
 
 
 #: The request context; scope "function" makes its commit happen before the response is sent.
-CtxDep = Annotated[Ctx, Depends(_context, scope="function")]
+CtxDep = Annotated[RequestCtx, Depends(_context, scope="function")]
 
 
-def require_account(ctx: CtxDep) -> Ctx:
+def require_account(ctx: CtxDep) -> RequestCtx:
     """Anyone logged in, even with a one-time password still to change (for the password change itself)."""
     ctx.authenticate()
     if ctx.user is None:
@@ -270,7 +160,7 @@ def require_account(ctx: CtxDep) -> Ctx:
     return ctx
 
 
-def require_user(ctx: CtxDep) -> Ctx:
+def require_user(ctx: CtxDep) -> RequestCtx:
     """Anyone logged in (who has changed a one-time password)."""
     ctx.authenticate()
     if ctx.user is None:
@@ -280,7 +170,7 @@ def require_user(ctx: CtxDep) -> Ctx:
     return ctx
 
 
-def require_patient(ctx: CtxDep) -> Ctx:
+def require_patient(ctx: CtxDep) -> RequestCtx:
     """A logged-in citizen; staff are sent away (their pages are under /personal)."""
     ctx.authenticate()
     if ctx.user is None:
@@ -292,7 +182,7 @@ def require_patient(ctx: CtxDep) -> Ctx:
     return ctx
 
 
-def require_staff(ctx: CtxDep) -> Ctx:
+def require_staff(ctx: CtxDep) -> RequestCtx:
     """A logged-in member of staff acting in a unit."""
     ctx.authenticate()
     if ctx.user is None:
@@ -304,10 +194,10 @@ def require_staff(ctx: CtxDep) -> Ctx:
     return ctx
 
 
-PatientDep = Annotated[Ctx, Depends(require_patient)]
-StaffDep = Annotated[Ctx, Depends(require_staff)]
-UserDep = Annotated[Ctx, Depends(require_user)]
-AccountDep = Annotated[Ctx, Depends(require_account)]
+PatientDep = Annotated[RequestCtx, Depends(require_patient)]
+StaffDep = Annotated[RequestCtx, Depends(require_staff)]
+UserDep = Annotated[RequestCtx, Depends(require_user)]
+AccountDep = Annotated[RequestCtx, Depends(require_account)]
 
 
 def _origin_ok(request: Request, settings: RuntimeSettings) -> bool:
@@ -455,6 +345,32 @@ def error_response(request: Request, error: AppError) -> Response:
         user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],
         title=error.title, message=error.message)
     return HTMLResponse(page, status_code=error.status)
+
+
+#: Media types the package files need that the platform may not know.
+MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js": "text/javascript",
+        ".css": "text/css", ".pdf": "application/pdf", ".json": "application/json",
+        ".mp4": "video/mp4", ".txt": "text/plain; charset=utf-8"}  # films and their transcripts (issue 17)
+#: Package files are program content, never patient data; still, nothing in them may run as our page.
+FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+def package_file_response(enrolment: Enrolment, package: Package, path: str) -> Response:
+    """A package file the enrolment's patient may have (see `runtime.patient_files`), or 404.
+
+    Pages are never served (steps are shown inside the runtime's layout), nor staff-only
+    files, sources, or the files of hidden steps and modules that are not current.
+    """
+    if not patient_may_fetch(enrolment, package, path):
+        raise not_found()
+    found = package.file_path(path)
+    if found is None:
+        raise not_found()
+    suffix = found.suffix.lower()
+    media_type = MIME.get(suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    headers = {"cache-control": f"private, max-age={int(timedelta(days=1).total_seconds())}",
+               "content-security-policy": FILE_CSP}
+    return FileResponse(found, media_type=media_type, headers=headers)
 
 
 class SecurityHeaders:

@@ -36,3 +36,19 @@ def test_import_contracts__type_checking_imports_count__ok():
     assert config["session_options"].get("exclude_type_checking_imports", "False") in ("False", "false", False)
     layers = [c for c in config["contracts_options"] if c["type"] == "layers" and c.get("containers") == ["builder"]]
     assert layers, "the builder's layers contract is missing"
+
+
+def test_import_contracts__every_route_module_is_in_the_runtime_contracts__ok():
+    # The runtime's layers (DESIGN.md, "Runtime"): a staff route module that the independence
+    # contract does not name could import another route unnoticed.
+    from importlinter.api import read_configuration
+
+    contracts = {c["id"]: c for c in read_configuration(str(CONFIG))["contracts_options"]}
+    layers = contracts["runtime-layers"]
+    assert layers["containers"] == ["runtime"] and layers.get("exhaustive") in ("true", "True", True)
+    runtime = ROOT / "runtime"
+    routes = {f"runtime.{'.'.join(p.relative_to(runtime).with_suffix('').parts)}"
+              for p in [*runtime.glob("*.py"), *(runtime / "staff").glob("*.py")]
+              if p.stem != "__init__" and "APIRouter(" in p.read_text(encoding="utf-8")}
+    assert set(contracts["runtime-routes-independent"]["modules"]) == routes
+    assert contracts["runtime-acyclic"]["type"] == "acyclic_siblings"

@@ -2,7 +2,7 @@
 
 Each area is a module with its own router; `router` gathers them for the app. Every
 route takes `StaffDep` (a logged-in member of staff acting in a unit) and asks
-`runtime.staff.access` whether the action is allowed before it reads patient data.
+`runtime.services.access` whether the action is allowed before it reads patient data.
 """
 
 from __future__ import annotations

@@ -13,35 +13,40 @@
   itself (runtime.purge does the work).
 
 Everything acts on the session's unit only; no unit id is ever read from the browser.
-Must not: decide roles itself; every route asks runtime.staff.access.
+The role changes themselves are runtime.services.roles.
+Must not: decide roles itself; every route asks runtime.services.access.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from runtime import purge as purging
 from runtime import web
-from runtime.models import LocalCredential, Role, Unit, UnitRole, User, UserKind
-from runtime.staff.access import ROLE_NAMES, Action, allowed, require
+from runtime.models import LocalCredential, Role, Unit, UnitRole, User
+from runtime.services.access import ROLE_NAMES, Action, allowed, require
+from runtime.services.roles import (
+    CreateErrors,
+    RoleError,
+    create_staff,
+    find_staff,
+    grant,
+    lock_unit,
+    revoke,
+    role_of,
+    unit_person,
+)
 from runtime.staff.common import render_staff
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
+from runtime.web import AppError, CsrfForm, Ctx, RequestCtx, StaffDep, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
-
-HSA_ID = re.compile(r"SE\d{10}-[A-Z0-9]{1,30}")
-USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,99}")
-NAME_MAX = 200
-PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no l, o, 0, 1: read aloud or copied by hand
 
 ROLE_NOTICES = {
     "given": "Rollen är given.",
@@ -138,7 +143,7 @@ def packages_view(ctx: Ctx) -> dict[str, Any] | None:
             "refused": sorted(ctx.app.store.refused.items())}
 
 
-def render_roles(ctx: Ctx, status: int = 200, errors: list[tuple[str, str]] | None = None,
+def render_roles(ctx: RequestCtx, status: int = 200, errors: list[tuple[str, str]] | None = None,
                  values: dict[str, str] | None = None, created: dict[str, str] | None = None) -> Response:
     """The roles page; `errors` are (field id, message) for the error summary."""
     people, revoked = roles_view(ctx)
@@ -157,136 +162,6 @@ def roles_page(ctx: StaffDep) -> Response:
     return render_roles(ctx)
 
 
-class RoleError(Exception):
-    """A refused role change: HTTP status, the field it concerns, a Swedish message."""
-
-    def __init__(self, status: int, field_id: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.field_id, self.message = status, field_id, message
-
-
-def _role(form: dict[str, list[str]], field_id: str) -> Role:
-    try:
-        return Role(first(form, "role"))
-    except ValueError:
-        raise RoleError(422, field_id, "Välj en roll.") from None
-
-
-def _lock_unit(ctx: Ctx) -> None:
-    # Role changes in one unit take turns (PostgreSQL row lock; SQLite writes one at a time anyway),
-    # so two administrators cannot each remove the other's role and leave the unit with none.
-    ctx.db.execute(select(Unit.id).where(Unit.id == ctx.session.unit_id).with_for_update())
-
-
-def _unit_person(ctx: Ctx, form: dict[str, list[str]]) -> User:
-    """A person with a role row (live or revoked) in the session's unit; 404 for anyone else."""
-    try:
-        person_id = int(first(form, "person"))
-    except ValueError:
-        raise not_found() from None
-    has_row = ctx.db.scalar(select(UnitRole.id).where(UnitRole.user_id == person_id,
-                                                      UnitRole.unit_id == ctx.session.unit_id).limit(1))
-    user = ctx.db.get(User, person_id) if has_row is not None else None
-    if user is None:
-        raise not_found()
-    return user
-
-
-def grant(ctx: Ctx, user: User, role: Role, field_id: str) -> None:
-    """Give `user` the role in the session's unit (a revoked row is live again)."""
-    if user.kind != UserKind.staff:
-        raise RoleError(422, field_id, "Kontot tillhör inte vårdpersonal och kan inte få en roll.")
-    if user.disabled_at is not None:
-        raise RoleError(422, field_id, "Kontot är avstängt och kan inte få en roll.")
-    row = ctx.db.scalar(select(UnitRole).where(UnitRole.user_id == user.id, UnitRole.unit_id == ctx.session.unit_id,
-                                               UnitRole.role == role))
-    if row is not None and row.revoked_at is None:
-        raise RoleError(409, field_id, f"{user.display_name} har redan rollen {ROLE_NAMES[role].lower()}.")
-    if row is None:
-        ctx.db.add(UnitRole(user_id=user.id, unit_id=ctx.session.unit_id, role=role, granted_by=ctx.user.id,
-                            granted_at=ctx.now))
-    else:
-        row.revoked_at, row.granted_at, row.granted_by = None, ctx.now, ctx.user.id
-    ctx.audit("role.grant", target=f"user:{user.id}/role:{role.value}")
-
-
-def revoke(ctx: Ctx, user: User, role: Role, field_id: str) -> None:
-    """Take the role from `user` in the session's unit; never the unit's last access administrator."""
-    row = ctx.db.scalar(select(UnitRole).where(UnitRole.user_id == user.id, UnitRole.unit_id == ctx.session.unit_id,
-                                               UnitRole.role == role, UnitRole.revoked_at.is_(None)))
-    if row is None:
-        raise RoleError(409, field_id, f"{user.display_name} har inte rollen {ROLE_NAMES[role].lower()}.")
-    if role == Role.access_admin:
-        admins = ctx.db.scalar(select(func.count()).select_from(UnitRole).where(
-            UnitRole.unit_id == ctx.session.unit_id, UnitRole.role == Role.access_admin,
-            UnitRole.revoked_at.is_(None)))
-        if admins <= 1:
-            raise RoleError(409, field_id, "Vårdenheten måste ha minst en behörighetsadministratör. "
-                                           "Ge rollen till någon annan först.")
-    row.revoked_at = ctx.now
-    ctx.audit("role.revoke", target=f"user:{user.id}/role:{role.value}")
-
-
-def find_staff(ctx: Ctx, identifier: str) -> User | None:
-    """A person by HSA-id (any case) or local username."""
-    user = ctx.db.scalar(select(User).where(User.hsa_id == identifier.upper())) if identifier else None
-    if user is None and identifier:
-        user = ctx.db.scalar(select(User).join(LocalCredential, LocalCredential.user_id == User.id)
-                             .where(LocalCredential.username == identifier.lower()))
-    return user
-
-
-def one_time_password() -> str:
-    """A random initial password, four groups of four (about 80 bits)."""
-    return "-".join("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
-
-
-class CreateErrors(Exception):
-    """Field errors of the new-account form."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("ogiltiga uppgifter")
-        self.errors = errors
-
-
-def create_staff(ctx: Ctx, form: dict[str, list[str]]) -> tuple[User, str]:
-    """A new member of staff with a local account and a role; returns the user and the one-time password.
-
-    The person must change the one-time password at their first login (issue #13).
-    """
-    errors: list[tuple[str, str]] = []
-    name, hsa, username = first(form, "display_name"), first(form, "hsa_id").upper(), first(form, "username").lower()
-    if not name:
-        errors.append(("skapa-namn", "Skriv personens namn."))
-    elif len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        errors.append(("skapa-namn", f"Namnet får vara högst {NAME_MAX} tecken, utan radbrytningar."))
-    if hsa and not HSA_ID.fullmatch(hsa):
-        errors.append(("skapa-hsa", "Skriv HSA-id:t som SE, tio siffror, bindestreck och resten, "
-                                    "till exempel SE2321000016-1234."))
-    elif hsa and ctx.db.scalar(select(User.id).where(User.hsa_id == hsa)) is not None:
-        errors.append(("skapa-hsa", "Det finns redan ett konto med det HSA-id:t. Lägg till det kontot i stället."))
-    if not USERNAME.fullmatch(username):
-        errors.append(("skapa-anvandarnamn", "Skriv ett användarnamn med 3–100 tecken: små bokstäver a–z, "
-                                             "siffror, punkt, bindestreck eller understreck."))
-    elif ctx.db.scalar(select(LocalCredential.user_id).where(LocalCredential.username == username)) is not None:
-        errors.append(("skapa-anvandarnamn", "Användarnamnet är upptaget. Välj ett annat."))
-    try:
-        role = Role(first(form, "role"))
-    except ValueError:
-        errors.append(("skapa-roll", "Välj en roll."))
-    if errors:
-        raise CreateErrors(errors)
-    user = User(kind=UserKind.staff, display_name=name, hsa_id=hsa or None, created_at=ctx.now)
-    ctx.db.add(user)
-    ctx.db.flush()
-    password = one_time_password()
-    ctx.app.local_accounts.set_password(ctx.db, user, username, password, ctx.now, must_change=True)
-    ctx.db.flush()  # a username taken a moment ago fails here, inside the caller's IntegrityError guard
-    ctx.audit("staff.create", target=f"user:{user.id}")
-    grant(ctx, user, role, "skapa-roll")
-    return user, password
-
-
 #: What the roles page posts in `_action`: give, take away, add an existing account, create one.
 ROLE_ACTIONS = ("ge", "ta-bort", "lagg-till", "skapa")
 
@@ -299,12 +174,12 @@ def roles_post(ctx: StaffDep, form: CsrfForm) -> Response:
     if action not in ROLE_ACTIONS:
         raise AppError(400, "Okänd åtgärd. Ladda om sidan och försök igen.")
     values = {k: first(form, k) for k in ("identifier", "display_name", "hsa_id", "username", "role")}
-    _lock_unit(ctx)
+    lock_unit(ctx)
     try:
         if action in ("ge", "ta-bort"):
-            user = _unit_person(ctx, form)
+            user = unit_person(ctx, first(form, "person"))
             field_id = f"person-{user.id}"
-            role = _role(form, field_id)
+            role = role_of(first(form, "role"), field_id)
             (grant if action == "ge" else revoke)(ctx, user, role, field_id)
             return redirect(f"/personal/behorigheter?klart={'given' if action == 'ge' else 'borttagen'}")
         if action == "lagg-till":
@@ -322,7 +197,8 @@ def roles_post(ctx: StaffDep, form: CsrfForm) -> Response:
             grant(ctx, user, Role(first(form, "role")), "lagg-till-id")
             return redirect("/personal/behorigheter?klart=tillagd")
         try:
-            user, password = create_staff(ctx, form)
+            user, password = create_staff(ctx, values["display_name"], values["hsa_id"], values["username"],
+                                          values["role"])
         except CreateErrors as exc:
             return render_roles(ctx, status=422, errors=exc.errors, values=values)
         except IntegrityError:  # the same username or HSA-id saved by someone else a moment ago
@@ -402,7 +278,7 @@ def render_purge(ctx: Ctx, status: int = 200, errors: list[tuple[str, str]] | No
                         field_errors=dict(errors or []), chosen=chosen or set(), notice=notice)
 
 
-def _purge_notice(ctx: Ctx) -> str | None:
+def _purge_notice(ctx: RequestCtx) -> str | None:
     query = ctx.request.query_params
     if query.get("frister"):
         return "Gallringsfristerna är sparade."

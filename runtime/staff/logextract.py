@@ -29,9 +29,9 @@ from runtime.audit import RECEIPT_TARGET, log_extract
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.models import AccessLogEntry, PurgeReceipt, Unit, User, UserKind
 from runtime.purge import subject_key
-from runtime.staff.access import Action, require
+from runtime.services.access import Action, require
 from runtime.staff.common import render_staff
-from runtime.web import CsrfForm, Ctx, PatientDep, StaffDep, render
+from runtime.web import CsrfForm, Ctx, PatientDep, RequestCtx, StaffDep, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -208,7 +208,7 @@ def receipts_for(ctx: Ctx, personal_number: str) -> list[PurgeReceipt]:
                                .order_by(PurgeReceipt.purged_at, PurgeReceipt.id)))
 
 
-def wants_csv(ctx: Ctx, form: dict[str, list[str]] | None = None) -> bool:
+def wants_csv(ctx: RequestCtx, form: dict[str, list[str]] | None = None) -> bool:
     """`format=csv` in the query (or the posted form)."""
     posted = (form or {}).get("format") or [""]
     return ctx.request.query_params.get("format") == "csv" or posted[0] == "csv"

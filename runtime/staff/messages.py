@@ -1,6 +1,6 @@
 """Messages with the patient, on the staff side (issue #9): threads, read receipts, "Avisera till inkorgen".
 
-Routes (policy in runtime.staff.access):
+Routes (policy in runtime.services.access; the work in runtime.services.messages):
 
   GET   /personal/moment/{eid}/meddelanden              enrolment_read  threads, unread counts
   POST  /personal/moment/{eid}/meddelanden              message_write   a new thread
@@ -17,7 +17,7 @@ Decisions:
   page says so).
 - The therapist's messages show "Läst av patienten <time>" or "Inte läst än", in text.
 - "Avisera till inkorgen" (Message.notify) queues a notice to the patient through
-  runtime.notify (e-mail, else SMS); the notice says only that a message waits.
+  runtime.services.notify (e-mail, else SMS); the notice says only that a message waits.
 - Writing is refused while the enrolment is in maintenance or ended (the server
   answers 403; the page says why instead of showing the form).
 
@@ -30,63 +30,38 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import func, select, update
 
 from runtime.models import (
     AuthorRole,
     Enrolment,
-    EnrolmentStatus,
-    Flag,
-    FlagKind,
-    Message,
     MessageThread,
     Notification,
 )
-from runtime.notify import NO_CONTACT, notify_patient
 from runtime.packages import Package
-from runtime.staff.access import POLICY, Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.messages import (
+    SUBJECT_MAX,
+    enrolment_thread,
+    has_contact,
+    mark_read,
+    message_errors,
+    patient_notices,
+    reply,
+    require_open,
+    start_thread,
+    threads_with_counts,
+    write_refusal,
+)
+from runtime.services.notify import NO_CONTACT
 from runtime.staff.common import render_staff
 from runtime.views import time_text
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
+from runtime.web import CsrfForm, Ctx, StaffDep, first, redirect
 
 router = APIRouter(include_in_schema=False)
-
-SUBJECT_MAX = 200
-
-
-
-def closed_reason(enrolment: Enrolment) -> str | None:
-    """Why no messages can be written in the enrolment now (None when they can)."""
-    if enrolment.status == EnrolmentStatus.maintenance:
-        return ("Momentet är i vidmakthållande. Meddelanden är stängda: patienten kan läsa det som finns, men "
-                "varken du eller patienten kan skriva nya meddelanden.")
-    if enrolment.status == EnrolmentStatus.ended:
-        return "Momentet är avslutat. Det går inte att skicka meddelanden."
-    return None
-
-
-def write_refusal(ctx: Ctx, enrolment: Enrolment) -> str | None:
-    """Why this member of staff cannot write here (the enrolment's state, or their role)."""
-    return closed_reason(enrolment) or (None if allowed(ctx, Action.message_write, enrolment)
-                                        else POLICY[Action.message_write].refusal)
-
-
-def _require_open(enrolment: Enrolment) -> None:
-    reason = closed_reason(enrolment)
-    if reason:
-        raise AppError(403, reason, title="Meddelanden är stängda")
-
 
 def _load(ctx: Ctx, eid: int, action: Action) -> tuple[Enrolment, Package]:
     enrolment = unit_enrolment(ctx, eid, action)
     return enrolment, enrolment_package(ctx, enrolment)
-
-
-def _thread(ctx: Ctx, enrolment: Enrolment, thread_id: int) -> MessageThread:
-    thread = ctx.db.get(MessageThread, thread_id)
-    if thread is None or thread.enrolment_id != enrolment.id:
-        raise not_found()
-    return thread
 
 
 # --- checking what was written -------------------------------------------------------------------
@@ -108,33 +83,13 @@ class Compose:
 
 
 def read_compose(ctx: Ctx, form: dict[str, list[str]], with_subject: bool) -> Compose:
-    """The posted message, checked: subject (for a new thread) and body, with Swedish errors."""
+    """The posted message, checked (`runtime.services.messages.message_errors`)."""
     limit = ctx.app.settings.max_text_length
     out = Compose(" ".join(first(form, "subject").split())[:SUBJECT_MAX + 100],
                   first(form, "body").replace("\r\n", "\n").strip()[:limit + 1000],
                   first(form, "notify") == "ja")
-    if with_subject:
-        if not out.subject:
-            out.errors["subject"] = "Skriv ett ämne."
-        elif len(out.subject) > SUBJECT_MAX:
-            out.errors["subject"] = f"Ämnet får vara högst {SUBJECT_MAX} tecken."
-    if not out.body:
-        out.errors["body"] = "Skriv ett meddelande."
-    elif len(out.body) > limit:
-        out.errors["body"] = f"Meddelandet är för långt: högst {limit} tecken, du har skrivit {len(out.body)}."
+    out.errors = message_errors(ctx, out.subject, out.body, with_subject)
     return out
-
-
-def add_message(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, compose: Compose) -> Message:
-    """The therapist's message in a thread; with `notify`, the patient gets a notice."""
-    message = Message(thread_id=thread.id, sender_id=ctx.user.id, sender_role=AuthorRole.therapist,
-                      body=compose.body, notify=compose.notify, created_at=ctx.now)
-    ctx.db.add(message)
-    thread.last_message_at = ctx.now
-    ctx.db.flush()
-    if compose.notify:
-        notify_patient(ctx, enrolment)
-    return message
 
 
 # --- the thread list -----------------------------------------------------------------------------
@@ -155,18 +110,9 @@ class ThreadRow:
 def thread_rows(ctx: Ctx, enrolment: Enrolment) -> list[ThreadRow]:
     """The enrolment's threads, newest activity first, with the patient's messages not yet read."""
     tz = ctx.app.tz
-    threads = list(ctx.db.scalars(select(MessageThread).where(MessageThread.enrolment_id == enrolment.id)
-                                  .order_by(MessageThread.last_message_at.desc(), MessageThread.id.desc())))
-    stats = {tid: (total, unread) for tid, total, unread in ctx.db.execute(
-        select(Message.thread_id, func.count(),
-               func.count().filter((Message.sender_role == AuthorRole.patient) & Message.read_at.is_(None)))
-        .join(MessageThread).where(MessageThread.enrolment_id == enrolment.id).group_by(Message.thread_id))}
-    rows = []
-    for t in threads:
-        total, unread = stats.get(t.id, (0, 0))
-        by = "Patienten" if t.created_by == enrolment.patient_id else "Vården"
-        rows.append(ThreadRow(t.id, t.subject, by, total, unread, time_text(t.last_message_at, tz)))
-    return rows
+    return [ThreadRow(t.id, t.subject, "Patienten" if t.created_by == enrolment.patient_id else "Vården", total,
+                      unread, time_text(t.last_message_at, tz))
+            for t, total, unread in threads_with_counts(ctx, enrolment)]
 
 
 def _render_list(ctx: Ctx, enrolment: Enrolment, package: Package, compose: Compose, status: int = 200,
@@ -177,13 +123,7 @@ def _render_list(ctx: Ctx, enrolment: Enrolment, package: Package, compose: Comp
                         enrolment=enrolment, package=package, tab="meddelanden", threads=rows,
                         unread=sum(r.unread for r in rows), compose=compose,
                         anchors=compose.anchors("meddelande"), refusal=write_refusal(ctx, enrolment),
-                        has_contact=_has_contact(enrolment), notice=notice)
-
-
-def _has_contact(enrolment: Enrolment) -> bool:
-    from runtime.notify import patient_channel
-
-    return patient_channel(enrolment.patient) is not None
+                        has_contact=has_contact(enrolment), notice=notice)
 
 
 @router.get("/personal/moment/{eid}/meddelanden")
@@ -198,17 +138,12 @@ def messages_page(eid: int, ctx: StaffDep) -> Response:
 def new_thread_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
     """Start a thread with the patient (optionally with a notice to them)."""
     enrolment, package = _load(ctx, eid, Action.message_write)
-    _require_open(enrolment)
+    require_open(enrolment)
     compose = read_compose(ctx, form, with_subject=True)
     if compose.errors:
         ctx.audit("inbox.read", enrolment)
         return _render_list(ctx, enrolment, package, compose, status=422)
-    thread = MessageThread(enrolment_id=enrolment.id, subject=compose.subject, created_by=ctx.user.id,
-                           created_at=ctx.now, last_message_at=ctx.now)
-    ctx.db.add(thread)
-    ctx.db.flush()
-    add_message(ctx, enrolment, thread, compose)
-    ctx.audit("message.create", enrolment, f"thread:{thread.id}")
+    thread = start_thread(ctx, enrolment, compose.subject, compose.body, compose.notify)
     return redirect(f"/personal/moment/{enrolment.id}/meddelanden/{thread.id}?skickat=1#senaste")
 
 
@@ -229,17 +164,6 @@ class MessageView:
     notice: str | None  # "Avisera": how the notice fared
 
 
-def _notice_texts(ctx: Ctx, enrolment: Enrolment, thread: MessageThread) -> dict:
-    """The patient notices of this enrolment by creation time (a notice is made with its message)."""
-    times = [m.created_at for m in thread.messages if m.notify]
-    if not times:
-        return {}
-    rows = ctx.db.scalars(select(Notification).where(Notification.enrolment_id == enrolment.id,
-                                                     Notification.recipient_id == enrolment.patient_id,
-                                                     Notification.created_at.in_(times)))
-    return {n.created_at: n for n in rows}
-
-
 def notice_text(row: Notification | None, tz) -> str:
     """How an "Avisera" notice fared, in words."""
     if row is None:
@@ -257,7 +181,7 @@ def notice_text(row: Notification | None, tz) -> str:
 def message_views(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, unread_before: set[int]) -> list[MessageView]:
     """The thread's messages with authors, read receipts and notice states."""
     tz = ctx.app.tz
-    notices = _notice_texts(ctx, enrolment, thread)
+    notices = patient_notices(ctx, enrolment, thread)
     out = []
     for m in thread.messages:
         mine = m.sender_role == AuthorRole.therapist
@@ -270,27 +194,6 @@ def message_views(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, unread_
     return out
 
 
-def mark_read(ctx: Ctx, enrolment: Enrolment, thread: MessageThread) -> set[int]:
-    """The therapist opened the thread: the patient's messages are read, their message flags hidden.
-
-    Returns the ids that were unread until now (the page marks them "Nytt").
-    """
-    unread = [m.id for m in thread.messages if m.sender_role == AuthorRole.patient and m.read_at is None]
-    if unread:
-        ctx.db.execute(update(Message).where(Message.id.in_(unread), Message.read_at.is_(None))
-                       .values(read_at=ctx.now))
-    ids = [m.id for m in thread.messages if m.sender_role == AuthorRole.patient]
-    if ids:
-        hidden = ctx.db.execute(update(Flag).where(Flag.enrolment_id == enrolment.id, Flag.kind == FlagKind.message,
-                                                   Flag.ref_type == "message", Flag.ref_id.in_(ids),
-                                                   Flag.hidden_at.is_(None))
-                                .values(hidden_at=ctx.now, hidden_by=ctx.user.id)).rowcount
-        if hidden:
-            ctx.audit("flag.hide", enrolment, f"thread:{thread.id}")
-    ctx.db.expire(thread)
-    return set(unread)
-
-
 def _render_thread(ctx: Ctx, enrolment: Enrolment, package: Package, thread: MessageThread, compose: Compose,
                    unread_before: set[int], marks: bool, status: int = 200, notice: str | None = None) -> Response:
     return render_staff(ctx, "staff/thread.html", status=status,
@@ -298,14 +201,14 @@ def _render_thread(ctx: Ctx, enrolment: Enrolment, package: Package, thread: Mes
                         enrolment=enrolment, package=package, tab="meddelanden", thread=thread,
                         messages=message_views(ctx, enrolment, thread, unread_before), compose=compose,
                         anchors=compose.anchors("svar"), refusal=write_refusal(ctx, enrolment), marks=marks,
-                        has_contact=_has_contact(enrolment), notice=notice)
+                        has_contact=has_contact(enrolment), notice=notice)
 
 
 @router.get("/personal/moment/{eid}/meddelanden/{thread_id}")
 def thread_page(eid: int, thread_id: int, ctx: StaffDep) -> Response:
     """A thread; the patient's therapist opening it marks the patient's messages read and hides their flags."""
     enrolment, package = _load(ctx, eid, Action.enrolment_read)
-    thread = _thread(ctx, enrolment, thread_id)
+    thread = enrolment_thread(ctx, enrolment, thread_id)
     marks = allowed(ctx, Action.message_write, enrolment)
     unread = mark_read(ctx, enrolment, thread) if marks else set()
     ctx.audit("thread.read", enrolment, f"thread:{thread.id}")
@@ -317,12 +220,11 @@ def thread_page(eid: int, thread_id: int, ctx: StaffDep) -> Response:
 def reply_post(eid: int, thread_id: int, ctx: StaffDep, form: CsrfForm) -> Response:
     """Answer in a thread (optionally with a notice to the patient)."""
     enrolment, package = _load(ctx, eid, Action.message_write)
-    thread = _thread(ctx, enrolment, thread_id)
-    _require_open(enrolment)
+    thread = enrolment_thread(ctx, enrolment, thread_id)
+    require_open(enrolment)
     compose = read_compose(ctx, form, with_subject=False)
     if compose.errors:
         ctx.audit("thread.read", enrolment, f"thread:{thread.id}")
         return _render_thread(ctx, enrolment, package, thread, compose, set(), True, status=422)
-    add_message(ctx, enrolment, thread, compose)
-    ctx.audit("message.create", enrolment, f"thread:{thread.id}")
+    reply(ctx, enrolment, thread, compose.body, compose.notify)
     return redirect(f"/personal/moment/{enrolment.id}/meddelanden/{thread.id}?skickat=1#senaste")

@@ -25,15 +25,15 @@ from datetime import date
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from runtime.models import AccessLogEntry, Enrolment, EnrolmentStatus, Flag, FlagKind, Role, User
+from runtime.models import Enrolment, EnrolmentStatus, Flag, FlagKind, Role, User
 from runtime.schedule import format_day
-from runtime.staff.access import Action, allowed, roles
+from runtime.services.access import Action, allowed, roles
+from runtime.services.flags import refresh_missed_flags
 from runtime.staff.common import render_staff, staff_nav
-from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
-from runtime.views import day_text, time_text
+from runtime.views import FLAG_INFO, day_text, time_text
 from runtime.web import Ctx, StaffDep
 
 router = APIRouter(include_in_schema=False)
@@ -163,20 +163,11 @@ def overview_groups(ctx: Ctx, mine: bool) -> list[ProgramGroup]:
         else:
             group.active.append(row)
         listed.append(enrolment)
-    audit_listed(ctx, listed)
+    ctx.audit_each("overview.list", listed)
     for group in groups.values():
         group.active.sort(key=lambda r: (r.patient.casefold(), r.id))
         group.maintained.sort(key=lambda r: (r.patient.casefold(), r.id))
     return [groups[t] for t in sorted(groups, key=str.casefold)]
-
-
-def audit_listed(ctx: Ctx, enrolments: list[Enrolment]) -> None:
-    """One access-log row per listed enrolment, written as one statement (the rows `ctx.audit` would write)."""
-    if not enrolments:
-        return
-    rows = [dict(at=ctx.now, actor_id=ctx.user.id, actor_role="staff", unit_id=ctx.session.unit_id,
-                 patient_id=e.patient_id, enrolment_id=e.id, action="overview.list", target=None) for e in enrolments]
-    ctx.db.connection().execute(insert(AccessLogEntry.__table__), rows)
 
 
 def _overview(ctx: Ctx, tab: str) -> Response:

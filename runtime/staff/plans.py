@@ -8,7 +8,7 @@ missed" and "allow comments", and ticks "Aktiverad" (a plan that is not activate
 invisible to the patient). A therapist can also make a plan of their own for one
 patient. Results show as a chart and a table.
 
-Routes (all under /personal/moment/{eid}/aktivitetsplaner, policy in runtime.staff.access):
+Routes (all under /personal/moment/{eid}/aktivitetsplaner, policy in runtime.services.access):
 
   GET        ""                          enrolment_read       the plans of the enrolment
   GET/POST   /ny                         enrolment_customise  a patient-specific plan
@@ -25,6 +25,10 @@ field is refused. Changes are refused once the enrolment is in maintenance or en
 (the patient can no longer register). Every read and change writes an access-log row;
 every change a `plan_changed` event for the timeline.
 
+The rules and the changes themselves are `runtime.services.plans` (which the JSON API
+shares); a therapist's own plan is checked with the builder's `ActivityPlan` model there,
+and its messages are placed on these forms here.
+
 Must not: trust field ids or types the browser sends; they are checked against the stored definition.
 """
 
@@ -40,25 +44,33 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 from markupsafe import Markup
-from sqlalchemy import func, select
 
-from runtime import services
 from runtime.content import markdown
-from runtime.enrolments import (
-    PlanSettingsError,
-    apply_plan_settings,
-    check_plan_settings,
-    plan_definition,
-    plan_schedule,
-)
-from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, EventKind, Registration
+from runtime.enrolments import plan_definition, plan_schedule
+from runtime.models import Enrolment, EnrolmentPlan
 from runtime.packages import Package
 from runtime.schedule import WEEKDAYS, format_day, iter_occasions, last_day
-from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services import patient
+from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.plans import (
+    TEXTUAL,
+    PlanSettingsError,
+    ResetRefused,
+    check_plan_settings,
+    closed_reason,
+    create_own_plan,
+    field_usage,
+    own_plan_problems,
+    plan_title,
+    registration_counts,
+    require_open,
+    reset_plan,
+    save_plan_content,
+    save_plan_settings,
+)
 from runtime.staff.common import render_staff
-from runtime.staff.events import record
 from runtime.views import QuestionView, fmt_number, fmt_time, plan_results, question_views
-from runtime.web import AppError, CsrfForm, Ctx, StaffDep, first, not_found, redirect
+from runtime.web import AppError, CsrfForm, Ctx, RequestCtx, StaffDep, first, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,7 +81,6 @@ NEXT_OCCASIONS = 5
 EDITABLE_TYPES = {"number": "Tal", "text": "Kort text", "textarea": "Längre text"}
 TYPE_NAMES = {**EDITABLE_TYPES, "single": "Ett val", "multi": "Flera val", "scale": "Skala", "date": "Datum",
               "display": "Text att läsa"}
-TEXTUAL = {"text", "textarea"}
 NOTICES = {"sparat": "Inställningarna är sparade.", "oforandrat": "Inget ändrades.",
            "innehall": "Frågorna och texterna är sparade för den här patienten.",
            "aterstallt": "Planen är återställd till programmets version.",
@@ -81,24 +92,8 @@ def _base(enrolment: Enrolment) -> str:
     return f"/personal/moment/{enrolment.id}/aktivitetsplaner"
 
 
-def _notice(ctx: Ctx) -> str | None:
+def _notice(ctx: RequestCtx) -> str | None:
     return next((text for key, text in NOTICES.items() if key in ctx.request.query_params), None)
-
-
-def closed_reason(enrolment: Enrolment) -> str | None:
-    """Why the plans of an enrolment cannot be changed now (None when they can)."""
-    if enrolment.status == EnrolmentStatus.maintenance:
-        return ("Momentet är i vidmakthållande. Patienten kan inte registrera längre, så aktivitetsplanerna "
-                "går inte att ändra.")
-    if enrolment.status == EnrolmentStatus.ended:
-        return "Momentet är avslutat. Aktivitetsplanerna går inte att ändra."
-    return None
-
-
-def _require_open(enrolment: Enrolment) -> None:
-    reason = closed_reason(enrolment)
-    if reason:
-        raise AppError(403, reason, title="Går inte att ändra")
 
 
 def _load(ctx: Ctx, eid: int, action: Action) -> tuple[Enrolment, Package]:
@@ -111,10 +106,6 @@ def _plan(enrolment: Enrolment, plan_pk: int) -> EnrolmentPlan:
     if plan is None:
         raise not_found()
     return plan
-
-
-def _title(plan: EnrolmentPlan, package: Package) -> str:
-    return (plan_definition(plan, package) or {}).get("title") or "Aktivitetsplan"
 
 
 def kind_text(plan: EnrolmentPlan) -> str:
@@ -154,25 +145,6 @@ def yes_no(value: bool) -> str:
     return "Ja" if value else "Nej"
 
 
-def registration_counts(ctx: Ctx, plans: list[EnrolmentPlan]) -> dict[int, int]:
-    """Registrations per plan id."""
-    ids = [p.id for p in plans]
-    if not ids:
-        return {}
-    rows = ctx.db.execute(select(Registration.plan_id, func.count()).where(Registration.plan_id.in_(ids))
-                          .group_by(Registration.plan_id))
-    return {plan_id: n for plan_id, n in rows}
-
-
-def field_usage(ctx: Ctx, plan: EnrolmentPlan) -> dict[str, int]:
-    """How many registrations hold a value for each field id."""
-    usage: dict[str, int] = {}
-    for values in ctx.db.scalars(select(Registration.values).where(Registration.plan_id == plan.id)):
-        for key in values or {}:
-            usage[key] = usage.get(key, 0) + 1
-    return usage
-
-
 # --- overview ------------------------------------------------------------------------------------
 
 
@@ -197,7 +169,7 @@ def plans_page(eid: int, ctx: StaffDep) -> Response:
     """The enrolment's activity plans: activated or not, start, schedule, window, flags, registrations."""
     enrolment, package = _load(ctx, eid, Action.enrolment_read)
     counts = registration_counts(ctx, enrolment.plans)
-    rows = [PlanRow(p.id, _title(p, package), kind_text(p), yes_no(p.activated),
+    rows = [PlanRow(p.id, plan_title(p, package), kind_text(p), yes_no(p.activated),
                     format_day(p.start_date) if p.start_date else "Inte satt", days_text(p),
                     window_text(p.registration_window_days), yes_no(p.flag_missed), yes_no(p.allow_comments),
                     counts.get(p.id, 0)) for p in enrolment.plans]
@@ -250,7 +222,7 @@ def preview_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: Enrolme
     if definition is None:
         raise AppError(503, "Aktivitetsplanen finns inte i programversionen som momentet använder.")
     schedule = plan_schedule(plan)
-    registered = services.registrations(ctx, plan)
+    registered = patient.registrations(ctx, plan)
     done = {r.occasion_at for r in registered}
     upcoming = []
     if schedule is not None:
@@ -261,7 +233,7 @@ def preview_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: Enrolme
                 break
     fields = question_views(package, _owner_key(plan), definition["fields"], f"forhandsvisning-{plan.id}", "",
                             None, None)
-    goal = services.plan_goal(ctx, enrolment, definition)
+    goal = patient.plan_goal(ctx, enrolment, definition)
     headers, rows, chart, summary, _label, goal_text = plan_results(definition, registered, goal, tz,
                                                                     f"diagram-{plan.id}")
     return PreviewView(plan.id, definition["title"], kind_text(plan), markdown(definition.get("description")),
@@ -335,6 +307,13 @@ class SettingsForm:
                    str(plan.registration_window_days), plan.flag_missed, plan.allow_comments, plan.activated,
                    [DayRow(i, d, d in plan.days, plan.days.get(d, "")) for i, d in enumerate(WEEKDAYS)])
 
+    @staticmethod
+    def values_of(plan: EnrolmentPlan) -> dict[str, Any]:
+        """A plan's stored schedule as the values `parse_settings` gives."""
+        return {"start_date": plan.start_date, "repeat_every_weeks": plan.repeat_every_weeks, "days": plan.days,
+                "registration_window_days": plan.registration_window_days, "flag_missed": plan.flag_missed,
+                "allow_comments": plan.allow_comments, "activated": plan.activated}
+
     @classmethod
     def blank(cls) -> SettingsForm:
         """An empty form for a new plan."""
@@ -407,29 +386,9 @@ def _spread_day_errors(posted: SettingsForm, errors: dict[str, str]) -> None:
             row.error = errors.pop(key)
 
 
-def save_plan_settings(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan,
-                       values: dict[str, Any]) -> list[str]:
-    """Check and store a plan's schedule, with its event and access-log row (pages and the API).
-
-    Raises AppError 403 when the enrolment is closed, 422 with `errors` when a value breaks the rules.
-    """
-    _require_open(enrolment)
-    try:
-        changed = apply_plan_settings(plan, ctx.now, **values)
-    except PlanSettingsError as exc:
-        raise AppError(422, str(exc), errors=exc.errors) from None
-    if changed:
-        state = (f"Planen är aktiverad från {format_day(plan.start_date)}." if plan.activated
-                 else "Planen är inte aktiverad.")
-        record(ctx, enrolment, EventKind.plan_changed,
-               f"Aktivitetsplanen ”{_title(plan, package)}”: ändrade {', '.join(changed)}. {state}")
-    ctx.audit("plan.customise", enrolment, f"plan:{plan.id}")
-    return changed
-
-
 def _render_settings(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan, form: SettingsForm,
                      status: int = 200) -> Response:
-    title = _title(plan, package)
+    title = plan_title(plan, package)
     return render_staff(ctx, "staff/plan_settings.html", status=status,
                         title=f"{'Fel: ' if form.errors or status == 422 else ''}Inställningar för {title}",
                         enrolment=enrolment, package=package, tab="planer", plan_id=plan.id, plan_title=title,
@@ -450,7 +409,7 @@ def settings_post(eid: int, plan_pk: int, ctx: StaffDep, form: CsrfForm) -> Resp
     """Save the schedule; errors are shown with the values as posted."""
     enrolment, package = _load(ctx, eid, Action.enrolment_customise)
     plan = _plan(enrolment, plan_pk)
-    _require_open(enrolment)
+    require_open(enrolment)
     posted, values = parse_settings(form)
     if values is None:
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
@@ -520,6 +479,8 @@ class ContentForm:
     description: str
     fields: list[FieldRow]
     errors: dict[str, str] = field(default_factory=dict)
+    #: The row each field of the parsed definition came from (where a problem with the field is shown).
+    sources: list[FieldRow] = field(default_factory=list)
 
     @classmethod
     def of(cls, definition: dict, usage: dict[str, int]) -> ContentForm:
@@ -608,7 +569,7 @@ def parse_content(form: dict[str, list[str]], current: dict | None, usage: dict[
             rows.append(FieldRow(len(rows), fid, old["type"], old.get("label", ""), old.get("help") or "",
                                  old.get("unit") or "", _num_text(old.get("min")), _num_text(old.get("max")),
                                  bool(old.get("required")), registrations=usage.get(fid, 0), original_type=old["type"]))
-    fields, changes = _check_rows(rows, existing)
+    fields, changes, posted.sources = _check_rows(rows, existing)
     posted.fields = rows + [FieldRow(i, "", "number") for i in range(len(rows), MAX_FIELDS)]
     if not fields and "falt" not in errors:
         errors["falt"] = "Planen behöver minst ett fält som patienten fyller i."
@@ -623,9 +584,10 @@ def parse_content(form: dict[str, list[str]], current: dict | None, usage: dict[
     return posted, definition, changes
 
 
-def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[dict], list[str]]:
-    """The fields the rows describe (errors go on the rows), and a summary of what changed."""
+def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[dict], list[str], list[FieldRow]]:
+    """The fields the rows describe (errors go on the rows), a summary of what changed, and each field's row."""
     fields: list[dict] = []
+    sources: list[FieldRow] = []
     added, removed, retyped = [], [], []
     taken = set(existing)
     for row in rows:
@@ -671,6 +633,7 @@ def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[d
         elif old["type"] != row.type:
             retyped.append(row.label)
         fields.append(item)
+        sources.append(row)
     changes = []
     if added:
         changes.append("nya fält: " + ", ".join(f"”{x}”" for x in added))
@@ -678,7 +641,7 @@ def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[d
         changes.append("borttagna fält: " + ", ".join(f"”{x}”" for x in removed))
     if retyped:
         changes.append("ny typ: " + ", ".join(f"”{x}”" for x in retyped))
-    return fields, changes
+    return fields, changes, sources
 
 
 def _number_attrs(row: FieldRow, item: dict) -> None:
@@ -724,7 +687,7 @@ def same_content(current: dict, new: dict) -> bool:
 
 def _render_content(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPlan, form: ContentForm,
                     status: int = 200, error: str | None = None) -> Response:
-    title = _title(plan, package)
+    title = plan_title(plan, package)
     return render_staff(ctx, "staff/plan_content.html", status=status,
                         title=f"{'Fel: ' if status != 200 else ''}Frågor och texter i {title}",
                         enrolment=enrolment, package=package, tab="planer", plan_id=plan.id, plan_title=title,
@@ -749,21 +712,20 @@ def content_post(eid: int, plan_pk: int, ctx: StaffDep, form: CsrfForm) -> Respo
     """Store the edited plan in the enrolment (the program's version stays for the reset)."""
     enrolment, package = _load(ctx, eid, Action.enrolment_customise)
     plan = _plan(enrolment, plan_pk)
-    _require_open(enrolment)
+    require_open(enrolment)
     current = plan_definition(plan, package)
     if current is None:
         raise AppError(503, "Aktivitetsplanen finns inte i programversionen som momentet använder.")
     posted, definition, changes = parse_content(form, current, field_usage(ctx, plan))
+    if definition is not None and plan.plan_id is None:
+        definition = _own_plan_checked(posted, None, definition, SettingsForm.values_of(plan))
     if definition is None:
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
         return _render_content(ctx, enrolment, package, plan, posted, status=422)
     if same_content(current, definition):
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
         return redirect(f"{_base(enrolment)}/{plan.id}?oforandrat=1")
-    plan.definition, plan.updated_at = definition, ctx.now
-    detail = f"Frågor och texter i aktivitetsplanen ”{definition['title']}” ändrades för patienten"
-    record(ctx, enrolment, EventKind.plan_changed, detail + (f" ({'; '.join(changes)})." if changes else "."))
-    ctx.audit("plan.edit", enrolment, f"plan:{plan.id}")
+    save_plan_content(ctx, enrolment, plan, definition, changes)
     return redirect(f"{_base(enrolment)}/{plan.id}?innehall=1")
 
 
@@ -772,30 +734,15 @@ def reset_post(eid: int, plan_pk: int, ctx: StaffDep, form: CsrfForm) -> Respons
     """Back to the program's version of the plan, unless that would leave registrations without their field."""
     enrolment, package = _load(ctx, eid, Action.enrolment_customise)
     plan = _plan(enrolment, plan_pk)
-    _require_open(enrolment)
-    original = package.plan(plan.plan_id) if plan.plan_id else None
-    if original is None:
-        raise AppError(409, "Planen är patientens egen och har ingen version i programmet att återställa till.")
-    if not plan.definition:
-        return redirect(f"{_base(enrolment)}/{plan.id}?oforandrat=1")
-    usage = field_usage(ctx, plan)
-    kept = {f["id"]: f["type"] for f in original["fields"]}
-    ours = {f["id"]: f for f in plan.definition.get("fields", [])}
-    lost = [ours[fid].get("label", fid) for fid, n in usage.items()
-            if n and fid in ours and (fid not in kept or (kept[fid] != ours[fid]["type"]
-                                                            and not {kept[fid], ours[fid]["type"]} <= TEXTUAL))]
-    if lost:
-        message = ("Planen kan inte återställas: patienten har registrerat värden i "
-                   + ", ".join(f"”{x}”" for x in lost)
-                   + ", som programmets version inte har (eller har som en annan typ). Värdena skulle inte gå att "
-                     "visa längre.")
+    require_open(enrolment)
+    try:
+        reset = reset_plan(ctx, enrolment, package, plan)
+    except ResetRefused as exc:
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
         return _render_content(ctx, enrolment, package, plan,
-                               ContentForm.of(plan.definition, usage), status=409, error=message)
-    plan.definition, plan.updated_at = None, ctx.now
-    record(ctx, enrolment, EventKind.plan_changed,
-           f"Aktivitetsplanen ”{original['title']}” återställdes till programmets version.")
-    ctx.audit("plan.reset", enrolment, f"plan:{plan.id}")
+                               ContentForm.of(plan.definition, field_usage(ctx, plan)), status=409, error=exc.message)
+    if not reset:
+        return redirect(f"{_base(enrolment)}/{plan.id}?oforandrat=1")
     return redirect(f"{_base(enrolment)}/{plan.id}?aterstallt=1")
 
 
@@ -814,19 +761,40 @@ def _render_new(ctx: Ctx, enrolment: Enrolment, package: Package, content: Conte
 def new_plan_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
     """Create a patient-specific plan: title, instructions, 1–5 fields, and its schedule."""
     enrolment, package = _load(ctx, eid, Action.enrolment_customise)
-    _require_open(enrolment)
+    require_open(enrolment)
     content, definition, _ = parse_content(form, None, {})
     settings, values = parse_settings(form)
+    if definition is not None and values is not None:
+        definition = _own_plan_checked(content, settings, definition, values)
     if definition is None or values is None:
         ctx.audit("plan.compose", enrolment)
         return _render_new(ctx, enrolment, package, content, settings, status=422)
-    plan = EnrolmentPlan(enrolment_id=enrolment.id, plan_id=None, definition=definition, days={},
-                         updated_at=ctx.now)
-    apply_plan_settings(plan, ctx.now, **values)
-    enrolment.plans.append(plan)
-    ctx.db.flush()
-    state = f"aktiverad från {format_day(plan.start_date)}" if plan.activated else "inte aktiverad"
-    record(ctx, enrolment, EventKind.plan_changed,
-           f"Egen aktivitetsplan ”{definition['title']}” skapades med {len(definition['fields'])} fält, {state}.")
-    ctx.audit("plan.create", enrolment, f"plan:{plan.id}")
+    plan = create_own_plan(ctx, enrolment, definition, values)
     return redirect(f"{_base(enrolment)}/{plan.id}?skapad=1")
+
+
+#: Where on the forms a problem with a field's key is shown (others go to the field's label).
+FIELD_KEYS = {"type", "label", "help", "unit", "min", "max"}
+#: Where on the schedule form a problem with a schedule key is shown.
+SCHEDULE_KEYS = {"start_date", "repeat_every_weeks", "registration_window_days", "days", "activated"}
+
+
+def _own_plan_checked(content: ContentForm, settings: SettingsForm | None, definition: dict,
+                      values: dict[str, Any]) -> dict | None:
+    """The definition when the builder's ActivityPlan accepts it; else None, with its messages on the forms."""
+    problems = own_plan_problems(definition, values)
+    for loc, message in problems.items():
+        head = loc[0] if loc else ""
+        if head == "title":
+            content.errors.setdefault("titel", message)
+        elif head == "description":
+            content.errors.setdefault("beskrivning", message)
+        elif head == "fields" and len(loc) > 2 and isinstance(loc[1], int) and loc[1] < len(content.sources):
+            key = loc[2] if loc[2] in FIELD_KEYS else "label"
+            content.sources[loc[1]].errors.setdefault(key, message)
+        elif head == "schedule" and settings is not None:
+            key = loc[1] if len(loc) > 1 and loc[1] in SCHEDULE_KEYS else "days"
+            settings.errors.setdefault(key, message)
+        else:
+            content.errors.setdefault("falt", message)
+    return None if problems else definition

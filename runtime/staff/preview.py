@@ -27,12 +27,12 @@ from runtime.content import FormSlot, markdown, step_body
 from runtime.enrolments import module_tree, patient_access, plan_definition, step_readable, visible_plans
 from runtime.models import Enrolment
 from runtime.packages import Package
-from runtime.pages import neighbours, package_file_response
-from runtime.staff.access import Action, enrolment_package, unit_enrolment
+from runtime.services.access import Action, enrolment_package, unit_enrolment
+from runtime.services.enrolment import local_today
+from runtime.services.patient import neighbours
 from runtime.staff.common import render_staff
-from runtime.staff.enrolment import local_today
 from runtime.views import QuestionView, question_views
-from runtime.web import AppError, Ctx, StaffDep
+from runtime.web import AppError, Ctx, StaffDep, package_file_response
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from runtime.enrolments import patient_access, plan_definition, step_choices, step_visible
+from runtime.enrolments import plan_definition, step_choices, step_visible
 from runtime.forms import condition_met
 from runtime.models import (
     AuthorRole,
@@ -38,11 +38,22 @@ from runtime.models import (
     User,
 )
 from runtime.packages import Package
-from runtime.services import plan_goal
-from runtime.staff.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
+from runtime.services.flags import refresh_missed_flags
+from runtime.services.messages import add_therapist_comment, comment_closed_reason
+from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
-from runtime.staff.flags import FLAG_INFO, refresh_missed_flags
-from runtime.views import answer_text, day_text, fmt_number, plan_results, schedule_text, time_text
+from runtime.views import (
+    FLAG_INFO,
+    answer_text,
+    day_text,
+    fmt_number,
+    plain_number,
+    plan_results,
+    scale_choices,
+    schedule_text,
+    time_text,
+)
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
 
 router = APIRouter(include_in_schema=False)
@@ -61,15 +72,6 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     if len(flat) <= limit:
         return flat
     return flat[:limit].rsplit(" ", 1)[0] + "…"
-
-
-def closed_reason(ctx: Ctx, enrolment: Enrolment) -> str | None:
-    """Why nothing can be written to the patient now (None when the enrolment is active)."""
-    if patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write:
-        return None
-    if enrolment.status == EnrolmentStatus.maintenance:
-        return "Momentet är i vidmakthållande: meddelanden, sidkommentarer och formulär är stängda."
-    return "Momentet är avslutat: det går inte att skriva till patienten."
 
 
 # --- view models ---------------------------------------------------------------------------------
@@ -273,19 +275,6 @@ def _module_items(ctx: Ctx, enrolment: Enrolment, package: Package) -> list[Modu
     return out
 
 
-def _scale_values(q: dict) -> list[float]:
-    step = q.get("step") or 1
-    values, v = [], q["min"]
-    while v <= q["max"] + 1e-9 and len(values) < 101:
-        values.append(v)
-        v = round(v + step, 10)
-    return values
-
-
-def _num(x: float) -> str:
-    return f"{x:g}".replace(".", ",")
-
-
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
@@ -309,17 +298,13 @@ def answer_items(form: dict, answers: dict) -> list[AnswerItem]:
         if q["type"] in ("single", "multi"):
             chosen = given if isinstance(given, list) else [given]
             for o in q.get("options", []):
-                points = f"{_num(o['points'])} poäng" if q["id"] in scoring and o.get("points") is not None else ""
+                points = f"{plain_number(o['points'])} poäng" if q["id"] in scoring and o.get("points") is not None else ""
                 item.choices.append(ChoiceItem(o["label"], answered and any(_same(o["value"], c) for c in chosen),
                                                points))
         elif q["type"] == "scale":
             item.scale = True
-            labels = {str(k): v for k, v in (q.get("labels") or {}).items()}
-            for value in _scale_values(q):
-                text = _num(value)
-                label = labels.get(text) or (labels.get(str(int(value))) if float(value).is_integer() else None)
-                item.choices.append(ChoiceItem(f"{text} – {label}" if label else text,
-                                               answered and _same(value, given)))
+            for value, _, label in scale_choices(q):
+                item.choices.append(ChoiceItem(label, answered and _same(value, given)))
         if q["id"] in scoring:
             item.note = "Räknas in i poängen."
         out.append(item)
@@ -423,7 +408,7 @@ def review_values(ctx: Ctx, enrolment: Enrolment, package: Package, reply: dict[
                                 .order_by(Flag.created_at.desc(), Flag.id.desc())))
     modules = _module_items(ctx, enrolment, package)
     can_write = allowed(ctx, Action.message_write, enrolment)
-    closed = closed_reason(ctx, enrolment)
+    closed = comment_closed_reason(ctx, enrolment)
     errors = []
     if reply is not None and reply.get("error"):
         errors.append((f"ny-kommentar-{reply['form_id']}", reply["error"]))
@@ -466,23 +451,14 @@ def reply_comment(eid: int, form_id: str, ctx: StaffDep, form: CsrfForm) -> Resp
     definition = package.form(form_id)
     if definition is None or not definition.get("page_comments"):
         raise not_found()
-    closed = closed_reason(ctx, enrolment)
-    if closed is not None:
-        raise AppError(403, closed, title="Stängt")
     text = ((form.get("body") or [""])[0]).replace("\r\n", "\n").strip()
-    limit = ctx.app.settings.max_text_length
-    error = None
-    if not text:
-        error = "Skriv en kommentar först."
-    elif len(text) > limit:
-        error = f"Kommentaren är för lång: högst {limit} tecken, du har skrivit {len(text)}."
-    if error is not None:
+    try:
+        row = add_therapist_comment(ctx, enrolment, form_id, text)
+    except AppError as exc:
+        if exc.status != 422:
+            raise
         ctx.audit("enrolment.review", enrolment)
         return _render(ctx, enrolment, package, status=422, notice=None,
-                       reply={"form_id": form_id, "error": error, "value": text[:limit * 2]})
-    row = PageComment(enrolment_id=enrolment.id, form_id=form_id, author_id=ctx.user.id,
-                      author_role=AuthorRole.therapist, body=text, created_at=ctx.now)
-    ctx.db.add(row)
-    ctx.db.flush()
-    ctx.audit("comment.create", enrolment, f"form:{form_id}")
+                       reply={"form_id": form_id, "error": exc.message,
+                              "value": text[:ctx.app.settings.max_text_length * 2]})
     return redirect(f"/personal/moment/{enrolment.id}?kommenterat=1#kommentar-{row.id}")

@@ -43,12 +43,11 @@ from runtime.models import (
 )
 from runtime.packages import Package
 from runtime.schedule import format_day, format_local
-from runtime.services import plan_goal
-from runtime.staff.access import Action, enrolment_package, unit_enrolment
+from runtime.services.access import Action, enrolment_package, unit_enrolment
+from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
-from runtime.staff.flags import FLAG_INFO
-from runtime.views import answer_text, day_text, fmt_number, time_text
-from runtime.web import Ctx, StaffDep
+from runtime.views import FLAG_INFO, answer_text, day_text, fmt_number, time_text
+from runtime.web import Ctx, RequestCtx, StaffDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -352,7 +351,7 @@ def _summary_plans(ctx: Ctx, enrolment: Enrolment, package: Package, data: Loade
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _filters(ctx: Ctx) -> tuple[list[str], bool, str | None]:
+def _filters(ctx: RequestCtx) -> tuple[list[str], bool, str | None]:
     asked = ctx.request.query_params.getlist("visa")
     chosen = [k for k in KINDS if k in asked]
     unknown = [k for k in asked if k not in KINDS]

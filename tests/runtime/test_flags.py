@@ -33,7 +33,8 @@ from runtime.models import (
     Registration,
 )
 from runtime.schedule import iter_occasions
-from runtime.staff.flags import FLAG_INFO, HIDING, check_missed_registrations, missed_occasions
+from runtime.services.flags import check_missed_registrations, missed_occasions
+from runtime.views import FLAG_INFO, HIDING
 
 TZ = ZoneInfo("Europe/Stockholm")
 FORM = "/moment/{e}/steg/start/mitt-mal/formular/mal"

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 
 from runtime.app import create_app
 from runtime.models import Enrolment, NoticeChannel, Notification, User
-from runtime.notify import (
+from runtime.services.notify import (
     CLAIMED,
     PATIENT_SUBJECT,
     STAFF_SUBJECT,

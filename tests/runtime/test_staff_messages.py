@@ -29,7 +29,7 @@ from runtime.models import (
     Notification,
     User,
 )
-from runtime.notify import NO_CONTACT
+from runtime.services.notify import NO_CONTACT
 
 
 def base(people) -> str:

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from runtime.context import AppError, Ctx, not_found
 from runtime.models import Enrolment, Role, UnitRole
 from runtime.packages import Package
-from runtime.web import AppError, Ctx, not_found
 
 T, C, A, D = Role.therapist, Role.citizen_admin, Role.access_admin, Role.data_admin
 
@@ -97,11 +97,11 @@ ROLE_NAMES = {
 
 def roles(ctx: Ctx) -> frozenset[Role]:
     """The staff member's live roles in the unit the session acts in (read once per request)."""
-    cached = getattr(ctx.request.state, "staff_roles", None)
+    cached = ctx.memo.get("staff_roles")
     if cached is None:
         cached = frozenset(ctx.db.scalars(select(UnitRole.role).where(
             UnitRole.user_id == ctx.user.id, UnitRole.unit_id == ctx.session.unit_id, UnitRole.revoked_at.is_(None))))
-        ctx.request.state.staff_roles = cached
+        ctx.memo["staff_roles"] = cached
     return cached
 
 

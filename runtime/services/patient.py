@@ -5,7 +5,7 @@ first) and the enrolment's package. Output: rows written in the request's
 transaction, each with its access-log row; a refusal is an `AppError` with a
 Swedish message. Flags for the therapist (form submitted when the form says so,
 message, page comment) are raised here, for the staff pages to show; next to
-each, `runtime.notify.notify_therapist` queues the therapist's e-mail notification
+each, `runtime.services.notify.notify_therapist` queues the therapist's e-mail notification
 (if they asked for one; batched, and sent after the commit).
 
 Must not: trust anything the browser decided (shown questions, allowed occasions);
@@ -22,7 +22,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import forms as formcheck
-from runtime.enrolments import patient_access, plan_definition, plan_schedule
+from runtime.context import AppError, Ctx, not_found
+from runtime.enrolments import module_tree, patient_access, plan_definition, plan_schedule
 from runtime.models import (
     AuthorRole,
     Enrolment,
@@ -37,12 +38,34 @@ from runtime.models import (
     Registration,
     StepOpening,
 )
-from runtime.notify import notify_therapist
 from runtime.packages import Package
 from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
-from runtime.web import AppError, Ctx
+from runtime.services.messages import SUBJECT_MAX
+from runtime.services.notify import notify_therapist
 
-SUBJECT_MAX = 200
+
+def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
+    """The logged-in patient's own enrolment and its pinned package; 404 for anyone else's."""
+    enrolment = ctx.db.get(Enrolment, eid)
+    if enrolment is None or enrolment.patient_id != ctx.user.id:
+        raise not_found()
+    access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
+    if not access.read:
+        raise AppError(403, f"{access.reason} Kontakta din vårdenhet om du har frågor.", title="Ingen åtkomst")
+    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
+    if package is None:
+        raise AppError(503, "Programmet går inte att visa just nu. Försök igen om en stund, "
+                            "eller kontakta din vårdenhet om det inte går.")
+    return enrolment, package
+
+
+def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
+    """The visible steps before and after a step, in reading order (None at either end)."""
+    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
+    index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
+    if index is None:
+        return None, None
+    return (steps[index - 1] if index > 0 else None), (steps[index + 1] if index + 1 < len(steps) else None)
 
 
 def require_write(ctx: Ctx, enrolment: Enrolment) -> None:

@@ -6,8 +6,8 @@ row: the event is patient data (purged with the enrolment), the log row is not.
 
 from __future__ import annotations
 
+from runtime.context import Ctx
 from runtime.models import Enrolment, EnrolmentEvent, EventKind
-from runtime.web import Ctx
 
 DETAIL_MAX = 2000
 

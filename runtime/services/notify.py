@@ -45,11 +45,12 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from runtime.clock import Clock
+from runtime.context import Ctx, Waker
 from runtime.db import Database
 from runtime.models import Enrolment, EventKind, NoticeChannel, Notification, User, UserKind
 from runtime.packages import PackageStore
+from runtime.services.events import record
 from runtime.settings import RuntimeSettings
-from runtime.web import Ctx
 
 log = logging.getLogger("stegvis.notify")
 
@@ -221,7 +222,7 @@ def staff_text(settings: RuntimeSettings) -> tuple[str, str]:
 # --- queueing (in the request's transaction) -----------------------------------------------------
 
 
-def _wake_after_commit(db: Session, outbox: Outbox | None) -> None:
+def _wake_after_commit(db: Session, outbox: Waker | None) -> None:
     """Wake the outbox once the request's transaction is committed (not before: the row must be there)."""
     if outbox is None or db.info.get("stegvis_outbox_wake"):
         return
@@ -234,9 +235,9 @@ def _wake_after_commit(db: Session, outbox: Outbox | None) -> None:
     event.listen(db, "after_commit", wake, once=True)
 
 
-def outbox_of(ctx: Ctx) -> Outbox | None:
-    """The app's outbox, reached through the request (None for an app without one)."""
-    return getattr(ctx.request.app.state, "outbox", None)
+def outbox_of(ctx: Ctx) -> Waker | None:
+    """The app's outbox (None for an app without one)."""
+    return ctx.app.outbox
 
 
 def patient_channel(patient: User) -> tuple[NoticeChannel, str] | None:
@@ -254,9 +255,6 @@ def notify_patient(ctx: Ctx, enrolment: Enrolment) -> Notification:
     A patient with no e-mail address and no mobile number gets a row with that error,
     so the therapist's page can say why no notice went out.
     """
-    # Imported here: runtime.staff's package imports the staff pages, which import this module.
-    from runtime.staff.events import record
-
     patient = ctx.db.get(User, enrolment.patient_id)
     found = patient_channel(patient)
     subject, _ = patient_text(ctx.app.settings, "")
@@ -275,7 +273,7 @@ def notify_patient(ctx: Ctx, enrolment: Enrolment) -> Notification:
 
 
 def queue_staff_notice(db: Session, now: datetime, enrolment: Enrolment, what: str,
-                       outbox: Outbox | None = None) -> Notification | None:
+                       outbox: Waker | None = None) -> Notification | None:
     """Queue an event notification to the enrolment's therapist, if they want one; None when not.
 
     At most one is pending per person: a pending one covers every event until it is sent.

@@ -1,0 +1,176 @@
+"""What the services get instead of a request: the app's parts, the unit of work, the time, who is asking.
+
+Layer: beneath the domain services (runtime.services) and the domain basics
+(runtime.enrolments, forms, schedule, purge), above audit, auth and identity and the
+package store, models and database. `AppState` is everything one app
+instance owns; `Ctx` is one unit of work on behalf of one user at one instant, with the
+access-log writer. The web layer (`runtime.web.RequestCtx`) adds the HTTP request, the
+session cookie lookup and the CSRF token checks; services never see those.
+
+Must not: import FastAPI or Starlette, or keep per-request or per-app state in module globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+import jinja2
+from sqlalchemy.orm import Session
+
+from runtime.audit import write_access, write_access_each
+from runtime.auth import LocalAccountProvider, LoginProvider
+from runtime.clock import Clock
+from runtime.db import Database
+from runtime.models import Enrolment, LoginSession, User
+from runtime.packages import PackageStore
+from runtime.settings import RuntimeSettings
+
+
+class Waker(Protocol):
+    """Something to wake after a commit (the notification outbox)."""
+
+    def wake(self) -> None: ...
+
+
+@dataclass
+class AppState:
+    """Everything one app instance owns; made by `create_app`, reached through `request.app.state`."""
+
+    settings: RuntimeSettings
+    db: Database
+    store: PackageStore
+    clock: Clock
+    templates: jinja2.Environment
+    local_accounts: LocalAccountProvider
+    providers: dict[str, LoginProvider] = field(default_factory=dict)
+    #: The notification outbox, woken after a commit that queued a notice (None: nothing to wake).
+    outbox: Waker | None = None
+    #: When the pages last ran the missed-registration check, per unit (runtime.services.flags).
+    missed_checks: dict[int, datetime] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The time zone of schedules and displayed times."""
+        return ZoneInfo(self.settings.timezone)
+
+    @property
+    def session_cookie(self) -> str:
+        """Session cookie name; __Host- binds it to this host over HTTPS."""
+        return "__Host-stegvis" if self.settings.cookie_secure else "stegvis"
+
+    @property
+    def login_cookie(self) -> str:
+        """Name of the login form's double-submit CSRF cookie."""
+        return "__Host-stegvis-login" if self.settings.cookie_secure else "stegvis-login"
+
+
+class AppError(Exception):
+    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API)."""
+
+    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.errors = status, message, errors
+        self.title = title or {400: "Felaktig begäran", 401: "Logga in", 403: "Inte tillåtet", 404: "Hittades inte",
+                               409: "Redan gjort", 422: "Kontrollera uppgifterna",
+                               503: "Inte tillgängligt just nu"}.get(status, "Något gick fel")
+
+
+def not_found() -> AppError:
+    """The one answer to every id the user may not see: the same as for an id that does not exist."""
+    return AppError(404, "Sidan finns inte, eller så har du inte tillgång till den.")
+
+
+class UnitOfWork:
+    """One request's database session; commits on success, rolls back on error."""
+
+    @property
+    def active(self) -> bool:
+        """Whether a transaction is open (something to commit or roll back)."""
+        return self._session is not None and self._session.in_transaction()
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._session: Session | None = None
+        self._reading: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        """The session (opened at first use); inside `reading()`, the read-only one."""
+        if self._reading is not None:
+            return self._reading
+        if self._session is None:
+            self._session = self._db.sessions()
+        return self._session
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Route the block's queries to a read-only session that takes no write lock.
+
+        For pages that mostly read: build and render them here, then write (the opened mark,
+        the access-log row) after the block, holding the lock only for the writes.
+        Objects loaded in the block stay usable afterwards, but cannot lazy-load.
+        """
+        self._reading = self._db.reads()
+        try:
+            yield
+        finally:
+            reads, self._reading = self._reading, None
+            reads.close()
+
+    def commit(self) -> None:
+        """Commit what was done so far (the connection, and SQLite's write lock, are released)."""
+        if self._session is not None and self._reading is None:
+            self._session.commit()
+
+    def close(self, error: bool) -> None:
+        """Roll back on error, else commit; then close."""
+        if self._session is None:
+            return
+        try:
+            if error:
+                self._session.rollback()
+            else:
+                self._session.commit()
+        finally:
+            self._session.close()
+
+
+@dataclass
+class Ctx:
+    """One unit of work: the app, the database, the time, and who is asking."""
+
+    app: AppState
+    uow: UnitOfWork
+    now: datetime
+    session: LoginSession | None = None
+    user: User | None = None
+    #: What a service read once for this unit of work (say, the staff member's roles).
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Session:
+        """The unit of work's database session."""
+        return self.uow.session
+
+    def commit(self) -> None:
+        """Commit now (before rendering a page that must show what was saved)."""
+        self.uow.commit()
+
+    def audit(self, action: str, enrolment: Enrolment | None = None, target: str | None = None,
+              patient_id: int | None = None) -> None:
+        """One access-log row for this unit of work's read or write of patient data."""
+        write_access(self.db, self.now, self.user, self.session, action, enrolment, target, patient_id)
+
+    def audit_each(self, action: str, enrolments: list[Enrolment]) -> None:
+        """One access-log row per enrolment (say, each one a list shows), written as one statement."""
+        write_access_each(self.db, self.now, self.user, self.session, action, enrolments)
+
+    @property
+    def csrf_token(self) -> str:
+        """The session's CSRF token (empty without a session)."""
+        return self.session.csrf_token if self.session is not None else ""
