@@ -42,8 +42,9 @@ SUFFIX = r"(?:[aeo]?rna|[aeo]?r|en|et|na|n|t|a|e)?s?"
 TEXT_KEYS = frozenset({"title", "section", "readout", "description", "label", "help", "alt", "text", "note"})
 #: YAML keys whose mapping values are all texts (a scale's `labels: {0: Inte alls}`).
 TEXT_MAPS = frozenset({"labels"})
-#: YAML keys never looked into (who reviewed, when, and the hash).
-SKIPPED_KEYS = frozenset({"reviewed"})
+#: YAML keys never looked into: who reviewed, when, and the hash; a step's sources (the titles
+#: and publishers of other people's documents, cited as they are).
+SKIPPED_KEYS = frozenset({"reviewed", "sources"})
 #: Characters a term may have: letters, digits, spaces, hyphens and full stops (nothing that
 #: means something in Markdown or YAML, so a replacement can never change a file's structure).
 TERM_CHARS = re.compile(r"[\w .\-]+")

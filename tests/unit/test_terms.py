@@ -144,3 +144,11 @@ scoring:
 def test_matcher__other_files__untouched():
     assert rewrite_file("media/film/vårdcentral.md", "Din vårdcentral.", HC).text == "Din vårdcentral."
     assert rewrite_file("program.yaml", "title: Din vårdcentral\n", HC).text == "title: Din vårdcentral\n"
+
+
+def test_matcher__step_sources__cited_as_they_are():
+    text = ("---\ntitle: Din vårdcentral\nsection: Vård\nsources:\n"
+            "  - {title: Vårdcentralens roll, publisher: Vårdcentral Nord, url: https://example.invalid, read: 2026-01-01}\n"
+            "---\n# Rubrik\n")
+    done = rewrite_file("modules/01-a/01-b.md", text, HC)
+    assert [r.line for r in done.replacements] == [2]
