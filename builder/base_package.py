@@ -82,7 +82,8 @@ def resolved_sources(tree: SourceTree) -> dict[str, bytes]:
     """An overlay's resolved tree as the files of a plain program (relative path -> bytes).
 
     Every file is the overlay's or the base's byte for byte, except program.yaml (the merged
-    keys, without `extends`, `remove` and `hide`) and lexicon.yaml when both had one (merged).
+    keys, without `extends`, `remove`, `hide` and `terms`), lexicon.yaml when both had one
+    (merged), and inherited files whose words the overlay's `terms:` replaced (issue 17).
     """
     files = tree.files
     out = {"program.yaml": _program_yaml(tree)}

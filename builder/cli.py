@@ -1,4 +1,4 @@
-"""The `stegvis` command line: `build`, `check`, `drift` and `diff`.
+"""The `stegvis` command line: `build`, `check`, `drift`, `terms` and `diff`.
 
 Exit codes: 0 success (warnings allowed unless --strict), 1 content errors,
 2 usage or environment errors, 3 an internal error (a bug in Stegvis).
@@ -94,10 +94,16 @@ def make_parser() -> argparse.ArgumentParser:
                             "(default: the newest lower version in --out)")
     drift = sub.add_parser("drift", help="list base changes to files an overlay overrides (exit 1 when any)")
     drift.add_argument("overlays", nargs="*", metavar="OVERLAY", help="overlay folders (default: every regions/*/)")
-    drift.add_argument("--accept", nargs="+", metavar="PATH", help="record the base's current version of these files")
-    drift.add_argument("--accept-all", action="store_true", help="record the base's current version of every overridden file")
+    drift.add_argument("--accept", nargs="+", metavar="PATH",
+                       help="record the base's current version of these files (and the occurrences of terms in them)")
+    drift.add_argument("--accept-all", action="store_true",
+                       help="record the base's current version of every overridden file and every occurrence of terms")
     drift.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
     drift.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    terms = sub.add_parser("terms", help="list every word an overlay's terms: replaced in the text it inherits")
+    terms.add_argument("overlays", nargs="*", metavar="OVERLAY", help="overlay folders (default: every regions/*/)")
+    terms.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+    terms.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     diff = sub.add_parser("diff", help="changelog and compatibility class between two packages")
     diff.add_argument("old", type=Path, metavar="OLD", help="the older package: dist/<id>/<version>/ or its zip")
     diff.add_argument("new", type=Path, metavar="NEW", help="the newer package: dist/<id>/<version>/ or its zip")
@@ -163,19 +169,24 @@ def _emit(diags: Diagnostics, fmt: str, strict: bool) -> None:
         print(text, file=sys.stderr if fmt == "text" else sys.stdout)
 
 
-def run_drift(args: argparse.Namespace) -> int:
-    """`stegvis drift`: report (exit 1 on drift) or accept base changes."""
-    from builder.drift import accept, drift_report
-
+def _overlays(args: argparse.Namespace) -> list[Path]:
     overlays = [Path(p) for p in args.overlays] or [
         p for p in default_programs(Path.cwd()) if p.parent.name == "regions"]
     if not overlays:
         raise UsageError("Hittar ingen överlagring: ange en mapp, t.ex. regions/norrbotten.")
-    drifted = False
-    out = []
     for overlay in overlays:
         if not (overlay / "program.yaml").is_file():
             raise UsageError(f"{overlay} har ingen program.yaml.")
+    return overlays
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    """`stegvis drift`: report (exit 1 on drift) or accept base changes."""
+    from builder.drift import accept, drift_report
+
+    drifted = False
+    out = []
+    for overlay in _overlays(args):
         try:
             if args.accept or args.accept_all:
                 done = accept(overlay, None if args.accept_all else list(args.accept))
@@ -188,21 +199,56 @@ def run_drift(args: argparse.Namespace) -> int:
         out.append(report)
     if args.fmt == "json":
         print(json.dumps([{"overlay": str(r.overlay), "base": str(r.base),
-                           "files": [{"path": f.path, "status": f.status, "diff": f.diff} for f in r.files]}
+                           "files": [{"path": f.path, "status": f.status, "diff": f.diff} for f in r.files],
+                           "terms": [{"path": t.path, "line": t.line, "col": t.col, "term": t.term,
+                                      "found": t.found, "sentence": t.sentence} for t in r.terms]}
                           for r in out], ensure_ascii=False, indent=2))
     else:
         words = {"changed": "basen har ändrats", "unaccepted": "ersatt men inte godkänd",
                  "removed": "finns inte längre i basen"}
         for r in out:
-            if not r.files:
+            if not r.drifted:
                 print(f"{r.overlay}: ingen drift mot {r.base}.")
             for f in r.files:
                 print(f"{r.overlay}: {f.path}: {words[f.status]}")
                 if f.diff:
                     print(f.diff)
-            if r.files:
+            for t in r.terms:
+                print(f"{r.overlay}: {t.path}:{t.line}: ny förekomst av ”{t.found}” (terms: {t.term}): {t.sentence}")
+            if r.drifted:
                 print(f"Godkänn med: stegvis drift {r.overlay} --accept PATH (eller --accept-all).")
     return EXIT_CONTENT if drifted else EXIT_OK
+
+
+def run_terms(args: argparse.Namespace) -> int:
+    """`stegvis terms`: every word an overlay's `terms:` replaced, with the sentence before and after
+    (exit 0; 1 when an overlay cannot be resolved)."""
+    from builder.resolve import is_overlay, resolve_program
+
+    diags, report = Diagnostics(), []
+    for overlay in _overlays(args):
+        tree = resolve_program(overlay, diags)
+        if tree is None or diags.has_errors():
+            _emit(diags, "text", False)
+            return EXIT_CONTENT
+        if tree.base is None and not is_overlay(tree):
+            raise UsageError(f"{overlay} är ingen överlagring (program.yaml har ingen extends:).")
+        report.append((overlay, (tree.base or {}).get("terms", {}).get("map", {}), tree.terms))
+    if args.fmt == "json":
+        print(json.dumps([{"overlay": str(o), "terms": terms, "replacements": [r.as_dict() | {"path": r.path} for r in found]}
+                          for o, terms, found in report], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for overlay, terms, found in report:
+        if not terms:
+            print(f"{overlay}: inga terms: i program.yaml.")
+            continue
+        pairs = ", ".join(f"{s} → {t}" for s, t in terms.items())
+        print(f"{overlay}: {pairs}: {len(found)} ersättningar i {len({r.file for r in found})} ärvda filer.")
+        for r in found:
+            print(f"{r.path}:{r.line}:{r.col}: {r.found} → {r.replaced}")
+            print(f"    före:  {r.before}")
+            print(f"    efter: {r.after}")
+    return EXIT_OK
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -357,6 +403,8 @@ def run(args: argparse.Namespace) -> int:
         return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)
     if args.command == "drift":
         return run_drift(args)
+    if args.command == "terms":
+        return run_terms(args)
     if args.command == "review":
         return run_review(args)
     if args.command == "schema":
@@ -385,9 +433,18 @@ def run(args: argparse.Namespace) -> int:
     diags = Diagnostics()
     started = time.perf_counter()
     if args.command == "check":
+        from builder.terms import terms_note
+
+        notes = []
         for program_dir in programs:
-            check_dir(program_dir, diags, args.strict)
+            program = check_dir(program_dir, diags, args.strict)
+            note = terms_note(program.tree, str(program_dir)) if program is not None else None
+            if note:
+                notes.append(f"{program.meta.id}: {note}")
         _emit(diags, args.fmt, args.strict)
+        if args.fmt == "text":
+            for note in notes:
+                print(note, file=sys.stderr)
         return EXIT_CONTENT if diags.has_errors(args.strict) else EXIT_OK
     config = BuildConfig(out=args.out, audio=not args.no_audio, pdf=not args.no_pdf, strict=args.strict,
                          release=args.release, fmt=args.fmt, tts=args.tts, cache=args.cache)

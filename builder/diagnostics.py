@@ -68,6 +68,14 @@ CATALOGUE: dict[str, Entry] = {
     "OVERLAY-009": Entry(E, "Baspaketet {target} saknar källfiler (source/).", "Paketet saknar källfiler; bygg basen med en version av stegvis som packar källorna (stegvis build), eller peka extends: på basens programmapp."),
     "OVERLAY-101": Entry(W, "Basprogrammet har ändrat {target} sedan överlagringen senast godkände den.", "Kör stegvis drift {overlay} för att se ändringen, uppdatera regionens fil och godkänn med --accept {target}."),
     "OVERLAY-102": Entry(W, "Överlagringen ersätter {target} utan att ha godkänt basens version.", "Kör stegvis drift {overlay} --accept {target} så att en senare ändring i basen märks."),
+    # Regional words (`terms:` in an overlay's program.yaml, issue 17)
+    "OVERLAY-103": Entry(W, "Basprogrammet har en ny förekomst av ”{word}” i {target}, som överlagringen byter ut (terms: {term}).", "Kör stegvis terms {overlay} för att se meningen före och efter, och godkänn med stegvis drift {overlay} --accept {target}."),
+    "OVERLAY-104": Entry(E, "Termen {term} under terms: går inte att använda: {problem}.", "Skriv basens ord och regionens ord, t.ex. vårdcentral: hälsocentral, med bokstäver, siffror, mellanslag, bindestreck eller punkt."),
+    "OVERLAY-105": Entry(E, "Termen '{term}' byts mot sig själv.", "Ta bort raden, eller skriv regionens ord efter kolonet. Stor bokstav i början av en mening sköts av sig själv."),
+    "OVERLAY-106": Entry(W, "Termerna '{term}' och '{other}' överlappar: '{other}' finns i '{term}'.", "Där båda passar används den längre, '{term}'. Böjningar (vårdcentralen, vårdcentraler …) ersätts redan av grundformen; ta bort den ena termen om den inte behövs."),
+    "OVERLAY-107": Entry(E, "Termen '{term}' finns redan som '{other}'.", "Skriv varje ord en gång, med små bokstäver; stor bokstav i början av en mening och VERSALER ersätts av sig själva."),
+    "OVERLAY-108": Entry(E, "terms: finns bara i en regional överlagring, och det här programmet har ingen extends:.", "Skriv regionens ord direkt i texten, eller flytta terms: till överlagringens program.yaml."),
+    "OVERLAY-109": Entry(W, "Regionens egen fil har ordet ”{word}”, som terms: byter mot ”{target}” i basens text.", "Överlagringens egna filer skrivs aldrig om. Skriv ”{target}” här också, eller tysta varningen med silence: [OVERLAY-109] om ordet ska stå kvar."),
     # Modules
     "MODULE-001": Entry(E, "Modulmappen {folder} saknar module.yaml.", "Skapa module.yaml med title, kind och start."),
     "MODULE-002": Entry(E, "Modulen '{module}' har inga steg.", "Lägg till minst ett steg som NN-namn.md i modulmappen."),

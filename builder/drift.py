@@ -7,6 +7,11 @@ of the base file the region last read; a copy of that base file is kept under
 same way: its base files are the package's `source/`, checked and extracted by
 `builder.base_package`. Writes only the lock and the snapshot folder of the overlay,
 and only when asked to accept (and the extracted sources into the cache).
+
+Regional words (issue 17): for an overlay with `terms:`, the lock also records, under
+`terms`, the occurrences of the terms' words it has accepted in each inherited base file
+(the word and its sentence); an occurrence whose sentence the lock does not have is new,
+until accepted.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import difflib
 import hashlib
 import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from builder.base_package import BasePackageError, is_package, open_base_package
 from builder.diagnostics import Diagnostics
-from builder.yamlsrc import parse_yaml
+from builder.load import split_id
+from builder.terms import Replacement, Vocabulary, check_terms, file_kind, find_in_file
+from builder.yamlsrc import YamlDoc, parse_yaml
 
 LOCK_FILE = "overlay.lock"
 SNAPSHOT_DIR = ".base"
@@ -35,14 +43,27 @@ class FileDrift:
 
 
 @dataclass
+class TermDrift:
+    """A new occurrence of a term's word in an inherited base file (the lock lacks its sentence)."""
+
+    path: str  # relative to the program root
+    line: int
+    col: int
+    term: str
+    found: str
+    sentence: str  # as the base says it
+
+
+@dataclass
 class DriftReport:
     overlay: Path
     base: Path  # what extends: names: a base program folder or a base package
     files: list[FileDrift] = field(default_factory=list)
+    terms: list[TermDrift] = field(default_factory=list)
 
     @property
     def drifted(self) -> bool:
-        return bool(self.files)
+        return bool(self.files or self.terms)
 
 
 def _sources(root: Path) -> dict[str, Path]:
@@ -71,10 +92,15 @@ def write_lock(overlay: Path, lock: dict) -> None:
     (overlay / LOCK_FILE).write_text(json.dumps(lock, ensure_ascii=False, indent=2) + "\n", "utf-8")
 
 
+def _program(overlay: Path) -> YamlDoc | None:
+    doc = parse_yaml((overlay / "program.yaml").read_text("utf-8"), "program.yaml", Diagnostics())
+    return doc if doc is not None and isinstance(doc.data, dict) else None
+
+
 def extends_target(overlay: Path) -> Path:
     """What an overlay's `extends:` names: a base program folder or a base package (ValueError when none)."""
-    doc = parse_yaml((overlay / "program.yaml").read_text("utf-8"), "program.yaml", Diagnostics())
-    extends = doc.data.get("extends") if doc and isinstance(doc.data, dict) else None
+    doc = _program(overlay)
+    extends = doc.data.get("extends") if doc else None
     if not isinstance(extends, str):
         raise ValueError(f"{overlay / 'program.yaml'} har ingen extends:")
     return (overlay / extends).resolve()
@@ -101,6 +127,65 @@ def _base_diff(old: str, new: str, path: str) -> str:
                                         f"bas (godkänd)/{path}", f"bas (nu)/{path}"))
 
 
+def _removed(doc: YamlDoc, rel: str) -> bool:
+    """Whether the overlay's `remove:` takes the base file `rel` out of its program."""
+    remove = doc.data.get("remove")
+    if not isinstance(remove, dict):
+        return False
+    parts = rel.split("/")
+
+    def listed(key: str) -> list:
+        value = remove.get(key)
+        return value if isinstance(value, list) else []
+
+    if parts[0] == "modules" and len(parts) == 3:
+        module = split_id(parts[1])[1]
+        step = f"{module}/{split_id(parts[2].removesuffix('.md'))[1]}"
+        return module in listed("modules") or (parts[2].endswith(".md") and step in listed("steps"))
+    stem = parts[-1].rsplit(".", 1)[0]
+    return ((parts[0] == "forms" and stem in listed("forms"))
+            or (parts[0] == "activity-plans" and stem in listed("activity_plans")))
+
+
+def term_occurrences(overlay: Path, base_files: dict[str, Path]) -> dict[str, list[Replacement]]:
+    """Occurrences of the overlay's terms in the base files it inherits (not its own, not removed).
+
+    The same replacements resolve makes; nothing when the overlay has no usable `terms:`.
+    """
+    doc = _program(overlay)
+    vocabulary = Vocabulary(check_terms(doc, Diagnostics()) if doc is not None else {})
+    if not vocabulary:
+        return {}
+    own = set(_sources(overlay))
+    found = {}
+    for rel, path in base_files.items():
+        if rel in own or file_kind(rel) is None or _removed(doc, rel):
+            continue
+        occurrences = find_in_file(rel, path.read_bytes(), vocabulary)
+        if occurrences:
+            found[rel] = occurrences
+    return found
+
+
+def _accepted(entries: list[Replacement]) -> list[dict]:
+    return [{"term": r.term, "sentence": r.before} for r in entries]
+
+
+def _new_terms(lock: dict, occurrences: dict[str, list[Replacement]]) -> list[TermDrift]:
+    """The occurrences whose word and sentence the lock has not accepted (as many times)."""
+    new = []
+    for rel, found in sorted(occurrences.items()):
+        accepted = Counter((e.get("term"), e.get("sentence")) for e in lock.get("terms", {}).get(rel, [])
+                           if isinstance(e, dict))
+        for r in found:
+            key = (r.term, r.before)
+            if accepted[key] > 0:
+                accepted[key] -= 1
+            else:
+                new.append(TermDrift(rel, r.line, r.col, r.term, r.found, r.before))
+    return new
+
+
 def drift_report(overlay: Path, base: Path | None = None, cache: Path | None = None) -> DriftReport:
     """Compare every overridden base file with the version the overlay accepted.
 
@@ -122,25 +207,37 @@ def drift_report(overlay: Path, base: Path | None = None, cache: Path | None = N
             report.files.append(FileDrift(rel, "changed", _base_diff(old, base_files[rel].read_text("utf-8"), rel)))
     for rel in sorted(set(lock["files"]) - set(base_files)):
         report.files.append(FileDrift(rel, "removed"))
+    report.terms = _new_terms(lock, term_occurrences(overlay, base_files))
     return report
 
 
 def accept(overlay: Path, paths: list[str] | None, cache: Path | None = None) -> list[str]:
-    """Record the base's current version of `paths` (every overridden or stale entry when None).
+    """Record the base's current version of `paths` (every overridden or stale entry when None):
+    the hash of a file the overlay overrides, the occurrences of its terms in a file it inherits.
 
-    Raises ValueError for a path that the overlay does not override, or a base package that
-    cannot be used (extracted into `cache`).
+    Raises ValueError for a path that the overlay neither overrides nor rewrites, or a base
+    package that cannot be used (extracted into `cache`).
     """
     overlay = overlay.resolve()
     base_files = _sources(base_dir(overlay, cache))
     lock = read_lock(overlay)
     overridden = set(_sources(overlay)) & set(base_files)
     stale = set(lock["files"]) - overridden
-    targets = sorted(overridden | stale) if paths is None else paths
-    unknown = [rel for rel in targets if rel not in overridden and rel not in stale]
+    occurrences = term_occurrences(overlay, base_files)
+    worded = set(occurrences) | set(lock.get("terms", {}))
+    targets = sorted(overridden | stale | worded) if paths is None else paths
+    unknown = [rel for rel in targets if rel not in overridden and rel not in stale and rel not in worded]
     if unknown:
-        raise ValueError(f"överlagringen ersätter inte {', '.join(unknown)}")
+        raise ValueError(f"överlagringen ersätter inte {', '.join(unknown)} och byter inga ord där")
+    terms = dict(lock.get("terms", {}))
     for rel in targets:
+        if rel in worded:
+            if rel in occurrences:
+                terms[rel] = _accepted(occurrences[rel])
+            else:  # no word of the terms left in it: forget it
+                terms.pop(rel, None)
+        if rel not in overridden and rel not in stale:
+            continue
         snapshot = overlay / SNAPSHOT_DIR / rel
         if rel in overridden:
             lock["files"][rel] = _sha(base_files[rel])
@@ -149,5 +246,8 @@ def accept(overlay: Path, paths: list[str] | None, cache: Path | None = None) ->
         else:  # no longer overridden, or gone from the base: forget it
             lock["files"].pop(rel, None)
             snapshot.unlink(missing_ok=True)
+    lock.pop("terms", None)
+    if terms:  # kept out of a lock whose overlay has no terms, so that such a lock stays as it was
+        lock["terms"] = dict(sorted(terms.items()))
     write_lock(overlay, lock)
     return targets

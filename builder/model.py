@@ -64,6 +64,9 @@ class SourceTree:
     films: dict[str, YamlDoc] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)  # "module/step" hidden from start by an overlay
     base: dict | None = None  # for an overlay: the base's id, version, content hash and file hashes
+    #: an overlay's regional words replaced in the files it inherits (`builder.terms.Replacement`,
+    #: typed loosely here because this module sits below the stages; DESIGN.md, "Layers")
+    terms: list = field(default_factory=list)
 
     def display(self, rel: str) -> str:
         return f"{self.display_root}/{rel}" if self.display_root not in ("", ".") else rel

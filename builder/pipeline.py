@@ -31,6 +31,7 @@ from builder.render.storyboard import FilmPlan, film_encoder, film_plans
 from builder.resolve import resolve_program
 from builder.speech.lexicon import Lexicon
 from builder.state import check_unchanged, package_facts, record_build, state_path, take_snapshot
+from builder.terms import terms_note
 from builder.validate import validate_program
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -227,6 +228,10 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     report = BuildReport()
     if program.tree.base is not None:
         report.manifest["base"] = program.tree.base
+    note = terms_note(program.tree, str(program_dir))
+    if note:  # regional words replaced in the inherited text (issue 17)
+        report.notes.append(note)
+        report.unchanged_notes.append(note)
     if config.audio and engine is None:
         from builder.speech.engines import choose_engine  # numpy: only when there is audio
 

@@ -27,10 +27,11 @@ from builder.load import load_tree
 from builder.memo import ParseMemo
 from builder.model import ModuleSource, SourceTree
 from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
+from builder.terms import Vocabulary, apply_terms, check_terms
 from builder.validate import report_errors
 from builder.yamlsrc import YamlDoc
 
-OVERLAY_KEYS = ("extends", "remove", "hide")
+OVERLAY_KEYS = ("extends", "remove", "hide", "terms")
 
 
 def is_overlay(tree: SourceTree) -> bool:
@@ -50,7 +51,7 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
     program_dir = program_dir.resolve()
     tree = load_tree(program_dir, diags, display_root, memo=memo)
     if not is_overlay(tree):
-        return tree
+        return _without_terms(tree, diags)
     doc = tree.program
     extends = doc.data.get("extends")
     line, col = doc.locate(("extends",))
@@ -85,8 +86,24 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
     if merged is not None:
         if package is not None:
             merged.base["package"] = package.record()
-        _report_drift(program_dir, tree, diags, base_dir)
+        _report_drift(program_dir, tree, base, diags, base_dir, _silence(merged))
     return merged
+
+
+def _without_terms(tree: SourceTree, diags: Diagnostics) -> SourceTree:
+    """A program that is not an overlay has nothing to rewrite: `terms:` is OVERLAY-108, said once."""
+    doc = tree.program
+    if doc is None or not isinstance(doc.data, dict) or "terms" not in doc.data:
+        return tree
+    diags.add("OVERLAY-108", doc.path, *doc.locate(("terms",), prefer_key=True))
+    data = {k: v for k, v in doc.data.items() if k != "terms"}  # not SCHEMA-001 as well
+    return replace(tree, program=replace(doc, data=data))
+
+
+def _silence(tree: SourceTree) -> list[str]:
+    """The codes the program silences (its `silence:`), for the warnings resolve gives itself."""
+    codes = tree.program.data.get("silence") if tree.program is not None else None
+    return [c for c in codes if isinstance(c, str)] if isinstance(codes, list) else []
 
 
 def _package_display(tree: SourceTree, extends: str) -> str:
@@ -95,8 +112,10 @@ def _package_display(tree: SourceTree, extends: str) -> str:
     return f"{shown}!{SOURCE_DIR}" if shown.lower().endswith(".zip") else f"{shown}/{SOURCE_DIR}"
 
 
-def _report_drift(overlay_dir: Path, tree: SourceTree, diags: Diagnostics, base_dir: Path) -> None:
-    """Warnings for base changes to overridden files; an error for ones the base lost."""
+def _report_drift(overlay_dir: Path, tree: SourceTree, base: SourceTree, diags: Diagnostics,
+                  base_dir: Path, silence: list[str]) -> None:
+    """Warnings for base changes to overridden files and new occurrences of the overlay's
+    terms in inherited ones; an error for overridden files the base lost."""
     report = drift_report(overlay_dir, base_dir)
     shown = tree.display_root or "."
     for f in report.files:
@@ -107,10 +126,16 @@ def _report_drift(overlay_dir: Path, tree: SourceTree, diags: Diagnostics, base_
             diags.add("OVERLAY-102", path, target=f.path, overlay=shown)
         else:
             diags.add("OVERLAY-004", tree.display("overlay.lock"), target=f.path)
+    quiet = Diagnostics(silenced=silence)
+    for t in report.terms:
+        quiet.add("OVERLAY-103", base.display(t.path), t.line, t.col, word=t.found, term=t.term,
+                  target=t.path, overlay=shown)
+    diags.extend(quiet)
 
 
 def _spec(doc: YamlDoc, diags: Diagnostics) -> OverlaySpec | None:
-    data = {k: v for k, v in doc.data.items() if k in OVERLAY_KEYS}
+    # `terms` is checked by builder.terms, with its own codes and hints (OVERLAY-104..107).
+    data = {k: v for k, v in doc.data.items() if k in OVERLAY_KEYS and k != "terms"}
     try:
         return OverlaySpec.model_validate(data)
     except ValidationError as exc:
@@ -147,6 +172,7 @@ def merge_overlay(base: SourceTree, overlay: SourceTree, diags: Diagnostics) -> 
             diags.add("OVERLAY-005", doc.path, *doc.locate(()), key=key)
     if doc.data.get("id") is not None and doc.data.get("id") == base.program.data.get("id"):
         diags.add("OVERLAY-006", doc.path, *doc.locate(("id",)), value=doc.data["id"])
+    vocabulary = Vocabulary(check_terms(doc, diags))
     if spec is None:
         return None
 
@@ -197,7 +223,7 @@ def merge_overlay(base: SourceTree, overlay: SourceTree, diags: Diagnostics) -> 
     # Source files as the program sees them (the overlay's replace the base's), plus the
     # base's own program.yaml, so that the content hash changes when either changes.
     files = base_files | overlay.files | {"base:program.yaml": base_files.get("program.yaml", b"")}
-    return SourceTree(
+    merged = SourceTree(
         root=overlay.root,
         display_root=overlay.display_root,
         program=_merged_program(base.program, doc, order),
@@ -217,6 +243,11 @@ def merge_overlay(base: SourceTree, overlay: SourceTree, diags: Diagnostics) -> 
             "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(base_files.items())},
         },
     )
+    # Regional words (issue 17): only in what the overlay inherits; its own files are its own.
+    quiet = Diagnostics(silenced=_silence(merged))
+    merged = apply_terms(merged, set(overlay.files), vocabulary, quiet)
+    diags.extend(quiet)
+    return merged
 
 
 def _merge_module(base: ModuleSource, overlay: ModuleSource) -> ModuleSource:

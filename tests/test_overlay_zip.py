@@ -336,4 +336,18 @@ def test_norrbotten__on_the_framat_zip_and_from_its_own_sources__same_pages(tmp_
     resolved = open_base_package(tmp_path / "out-folder/framat-norrbotten-1.0.0.zip")
     shutil.copytree(resolved.source, tmp_path / "flat")
     alone = build(tmp_path / "flat", tmp_path / "out-flat", config)
-    assert pages(alone) == pages(from_folder)
+    # Issue 17: the resolved sources have Norrbotten's words (terms:), so a step reviewed as
+    # FRAMÅT's text is, built alone, no longer the text its review hash was made for.
+    rewritten = set(resolved.manifest["base"]["terms"]["files"])
+    assert without_review(pages(alone), rewritten) == without_review(pages(from_folder), rewritten)
+
+
+def without_review(files: dict[str, bytes], rewritten: set[str]) -> dict[str, bytes]:
+    """`pages()` with the review status of the steps whose words terms: replaced left out."""
+    program = json.loads(files["program.json"])
+    for module in program["modules"]:
+        for section in module["sections"]:
+            for step in section["steps"]:
+                if any(rel.endswith(f"-{step['id']}.md") for rel in rewritten):
+                    step.pop("review_status")
+    return files | {"program.json": json.dumps(program, sort_keys=True).encode()}

@@ -95,6 +95,12 @@ class OverlaySpec(Model):
     extends: str
     remove: Removal = Removal()
     hide: Hiding = Hiding()
+    #: Regional words in the text the overlay inherits: the base's word -> the region's
+    #: (`vårdcentral: hälsocentral`). Checked by `builder.terms` (OVERLAY-104..107), not here.
+    terms: dict[str, str] = Field(default={}, description=(
+        "Regionens ord i den text som överlagringen ärver: basens ord → regionens, t.ex. "
+        "vårdcentral: hälsocentral. Böjningar (vårdcentralen, vårdcentraler …) och stor "
+        "bokstav följer med. Se docs/overlays.md."))
 
 
 #: Keys an overlay must set itself, so that nobody publishes a region's version under the base's name.
