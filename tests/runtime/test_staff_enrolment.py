@@ -48,7 +48,7 @@ def events(app, eid: int) -> list[tuple[EventKind, str]]:
 def counts(app) -> dict[str, int]:
     with session(app) as db:
         return {t.name: db.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
-                if t.name not in ("access_log", "sessions")}
+                if t.name not in ("access_log", "sessions", "login_throttle", "oidc_pending_logins", "oidc_session_tokens")}
 
 
 def log_actions(app, eid: int | None = None) -> list[str]:
