@@ -1,0 +1,144 @@
+"""Diaries as activity plans (issue 17): time of day, duration, 0–10 scale and single choice.
+
+A patient registers each field type on the plan page and through the API; a valid value
+is stored (a time as "HH:MM", a duration in whole minutes) and shown in the table, an
+invalid one is refused with 422 and a Swedish message. The charted field gets a chart
+that suits its type, on the patient's plan page and on the therapist's results.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from runtime.models import EnrolmentPlan, Registration
+
+PLAN = "/moment/{e}/aktivitetsplaner/{p}"
+OCCASION = "2026-03-02T18:00:00Z"
+
+DIARY = {
+    "title": "Min sömndagbok",
+    "description": "Fyll i varje dag.",
+    "fields": [
+        {"id": "lade-mig", "type": "time", "label": "När gick du och lade dig?", "required": True},
+        {"id": "sovtid", "type": "duration", "label": "Hur länge sov du?", "min": 0, "max": 900},
+        {"id": "kvalitet", "type": "scale", "label": "Hur sov du?", "min": 0, "max": 10,
+         "labels": {"0": "Mycket dåligt", "10": "Mycket bra"}},
+        {"id": "tupplur", "type": "single", "label": "Sov du på dagen?",
+         "options": [{"value": "ja", "label": "Ja"}, {"value": "nej", "label": "Nej"}]},
+    ],
+    "results": {"field": "lade-mig"},
+}
+
+
+def use_diary(app, plan_pk: int, charted: str = "lade-mig") -> None:
+    with app.state.stegvis.db.session() as db:
+        db.get(EnrolmentPlan, plan_pk).definition = {**DIARY, "results": {"field": charted}}
+
+
+@pytest.fixture
+def diary(app, people):
+    use_diary(app, people.plans_a["steg"])
+    return PLAN.format(e=people.enrolment_a, p=people.plans_a["steg"])
+
+
+def stored(app) -> list[dict]:
+    with app.state.stegvis.db.session() as db:
+        return [r.values for r in db.scalars(select(Registration).order_by(Registration.occasion_at))]
+
+
+VALID = {"lade-mig": "23.30", "sovtid": "7 tim 15 min", "kvalitet": "7", "tupplur": "nej"}
+
+
+def test_register_each_type__stored_and_shown_in_the_table(app, anna, diary):
+    page = anna.get(diary).text
+    assert "När gick du och lade dig? (klockslag, t.ex. 22:30)" in page
+    assert "Hur länge sov du? (timmar:minuter eller minuter, t.ex. 7:30 eller 45)" in page
+    assert anna.post(diary + "/registreringar", {"_occasion": OCCASION, **VALID}).status_code == 303
+    assert stored(app) == [{"lade-mig": "23:30", "sovtid": 435, "kvalitet": 7, "tupplur": "nej"}]
+    table = anna.get(diary).text.split("<caption>Dina registreringar</caption>")[1]
+    for text in ("kl. 23.30", "7 tim 15 min", "<td>7</td>", "<td>Nej</td>"):
+        assert text in table
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("lade-mig", "halv tolv", "Skriv klockslaget som TT:MM, till exempel 22:30."),
+    ("lade-mig", "24:10", "Skriv klockslaget som TT:MM, till exempel 22:30."),
+    ("sovtid", "länge", "Skriv tiden som timmar:minuter eller minuter, till exempel 7:30 eller 45."),
+    ("sovtid", "7:75", "Skriv tiden som timmar:minuter eller minuter, till exempel 7:30 eller 45."),
+    ("sovtid", "16:00", "Tiden får vara högst 15 tim."),
+    ("kvalitet", "11", "Välj ett värde på skalan."),
+    ("tupplur", "kanske", "Välj ett av alternativen."),
+])
+def test_register_invalid_value__422_with_swedish_message(app, anna, diary, field, value, message):
+    response = anna.post(diary + "/registreringar", {"_occasion": OCCASION, **VALID, field: value})
+    assert response.status_code == 422
+    assert message in response.text
+    assert stored(app) == []
+
+
+def test_register_required_time_missing__422(app, anna, diary):
+    response = anna.post(diary + "/registreringar", {"_occasion": OCCASION, **VALID, "lade-mig": ""})
+    assert response.status_code == 422 and "Svara på frågan." in response.text
+
+
+def test_api_register_each_type__valid_and_invalid(app, people, anna, diary):
+    url = f"/api/v1/enrolments/{people.enrolment_a}/plans/{people.plans_a['steg']}/registrations"
+    bad = anna.api("POST", url, {"occasion_at": OCCASION, "values": {**VALID, "sovtid": "-5"}})
+    assert bad.status_code == 422
+    assert bad.json()["errors"]["sovtid"].startswith("Skriv tiden som timmar:minuter")
+    bad = anna.api("POST", url, {"occasion_at": OCCASION, "values": {**VALID, "lade-mig": "25:00"}})
+    assert bad.status_code == 422 and bad.json()["errors"]["lade-mig"] == "Skriv klockslaget som TT:MM, till exempel 22:30."
+    ok = anna.api("POST", url, {"occasion_at": OCCASION, "values": {**VALID, "sovtid": 480, "kvalitet": 3}})
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["values"] == {"lade-mig": "23:30", "sovtid": 480, "kvalitet": 3, "tupplur": "nej"}
+
+
+def add(app, plan_pk: int, *rows: tuple[str, dict]) -> None:
+    from datetime import UTC, datetime
+
+    with app.state.stegvis.db.session() as db:
+        for at, values in rows:
+            db.add(Registration(plan_id=plan_pk, occasion_at=datetime.fromisoformat(at).replace(tzinfo=UTC),
+                                values=values, registered_at=datetime(2026, 3, 2, 12, tzinfo=UTC)))
+
+
+NIGHTS = [("2026-02-16T18:00:00", {"lade-mig": "22:30", "sovtid": 420, "kvalitet": 4, "tupplur": "ja"}),
+          ("2026-02-18T18:00:00", {"lade-mig": "23:30", "sovtid": 450, "kvalitet": 6, "tupplur": "nej"}),
+          ("2026-02-23T18:00:00", {"lade-mig": "00:30", "sovtid": 390, "kvalitet": 8, "tupplur": "nej"})]
+
+
+def chart_of(html: str) -> str:
+    return html.split("<svg", 1)[1].split("</svg>", 1)[0]
+
+
+def test_time_chart_on_patient_page__clock_axis_across_midnight(app, people, anna, diary):
+    add(app, people.plans_a["steg"], *NIGHTS)
+    svg = chart_of(anna.get(diary).text)
+    assert ">23.00</text>" in svg and ">00.00</text>" in svg
+    ys = [float(y) for y in re.findall(r'<circle cx="[\d.]+" cy="([\d.]+)"', svg)]
+    assert len(ys) == 3
+    # 22.30 → 23.30 → 00.30 are one hour apart each: the same distance, not 23 hours the other way.
+    assert ys[0] - ys[1] == pytest.approx(ys[1] - ys[2]) and ys[0] > ys[1] > ys[2]
+    assert "Tidigast kl. 22.30, senast kl. 00.30" in svg
+
+
+@pytest.mark.parametrize(("charted", "expected"), [
+    ("sovtid", [">2 tim</text>", ">8 tim</text>", ">Linje: timmar och minuter", "Lägsta värde 6 tim 30 min"]),
+    ("kvalitet", [">0</text>", ">10</text>", "0 = Mycket dåligt · 10 = Mycket bra", "Skalan går från 0 till 10"]),
+    ("tupplur", [">Ja</text>", ">Nej</text>", ">Staplar: antal gånger", "Ja 1 gång, Nej 2 gånger"]),
+])
+def test_charts_suit_the_type__on_patient_and_therapist_pages(app, people, anna, login_as, charted, expected):
+    use_diary(app, people.plans_a["steg"], charted)
+    add(app, people.plans_a["steg"], *NIGHTS)
+    patient = chart_of(anna.get(PLAN.format(e=people.enrolment_a, p=people.plans_a["steg"])).text)
+    tove = login_as("tove")
+    staff = tove.get(f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/{people.plans_a['steg']}")
+    assert staff.status_code == 200
+    for svg in (patient, chart_of(staff.text)):
+        for text in expected:
+            assert text in svg, (text, svg)
+    if charted == "tupplur":
+        assert patient.count("<rect") == 2
