@@ -142,3 +142,52 @@ def test_charts_suit_the_type__on_patient_and_therapist_pages(app, people, anna,
             assert text in svg, (text, svg)
     if charted == "tupplur":
         assert patient.count("<rect") == 2
+
+
+# --- a therapist's own plan with the new types -----------------------------------------------------
+
+
+def own_plan_form(**over) -> dict:
+    form = {"title": "Kvällsvila", "description": "När du lade dig och hur länge du vilade.",
+            "f0-id": "", "f0-type": "time", "f0-label": "När lade du dig?", "f0-required": "ja",
+            "f1-id": "", "f1-type": "duration", "f1-label": "Hur länge vilade du?", "f1-min": "0", "f1-max": "600",
+            "start_date": "2026-03-02", "repeat_every_weeks": "1", "registration_window_days": "1",
+            "activated": "ja", "allow_comments": "ja", "day-0": "ja", "time-0": "08:00"}
+    form.update(over)
+    return form
+
+
+def test_own_plan_page__offers_time_and_duration(app, people, login_as):
+    page = login_as("tove").get(f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/ny").text
+    assert '<option value="time"' in page and ">Klockslag</option>" in page
+    assert '<option value="duration"' in page and ">Tidslängd</option>" in page
+
+
+def test_own_plan_with_time_and_duration__created_registered_and_charted(app, people, login_as, anna):
+    tove = login_as("tove")
+    response = tove.post(f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/ny", own_plan_form())
+    assert response.status_code == 303, response.text
+    pk = int(response.headers["location"].rsplit("/", 1)[1].split("?")[0])
+    with app.state.stegvis.db.session() as db:
+        fields = db.get(EnrolmentPlan, pk).definition["fields"]
+        results = db.get(EnrolmentPlan, pk).definition["results"]
+    assert [(f["type"], f.get("min"), f.get("max")) for f in fields] == [("time", None, None), ("duration", 0, 600)]
+    assert results == {"field": "falt-1"}
+    url = f"/moment/{people.enrolment_a}/aktivitetsplaner/{pk}/registreringar"
+    too_long = anna.post(url, {"_occasion": "2026-03-02T07:00:00Z", "falt-1": "22:00", "falt-2": "11:00"})
+    assert too_long.status_code == 422 and "Tiden får vara högst 10 tim." in too_long.text
+    ok = anna.post(url, {"_occasion": "2026-03-02T07:00:00Z", "falt-1": "23:45", "falt-2": "1:30"})
+    assert ok.status_code == 303, ok.text
+    results_page = tove.get(f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/{pk}").text
+    assert "kl. 23.45" in results_page and "1 tim 30 min" in results_page and "Punkter: klockslag" in results_page
+
+
+@pytest.mark.parametrize(("over", "message"), [
+    ({"f1-max": "2000"}, "Skriv ett helt antal minuter från 0 till 1440"),
+    ({"f1-min": "90", "f1-max": "30"}, "Högsta värdet ska vara större än lägsta värdet."),
+    ({"f1-unit": "tim"}, "En tidslängd har ingen enhet"),
+])
+def test_own_plan_duration_bounds__refused_with_swedish_message(app, people, login_as, over, message):
+    response = login_as("tove").post(f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/ny",
+                                     own_plan_form(**over))
+    assert response.status_code == 422 and message in response.text
