@@ -191,3 +191,40 @@ def test_own_plan_duration_bounds__refused_with_swedish_message(app, people, log
     response = login_as("tove").post(f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/ny",
                                      own_plan_form(**over))
     assert response.status_code == 422 and message in response.text
+
+
+# --- FRAMÅT's diaries in the runtime ---------------------------------------------------------------
+
+
+def test_framat_sleep_and_pain_diaries__registered_in_the_runtime(framat_packages, sqlite_url, clock):
+    from conftest import Browser, make_settings
+
+    from runtime.app import create_app
+    from runtime.demo import seed_demo
+
+    app = create_app(make_settings(framat_packages, sqlite_url), clock=clock)
+    state = app.state.stegvis
+    with state.db.session() as db:
+        seed_demo(db, state.store, state.local_accounts, clock.now(), state.tz)  # activates Anna's plans
+    with state.db.session() as db:
+        plans = {p.plan_id: (p.enrolment_id, p.id) for p in db.scalars(select(EnrolmentPlan))
+                 if p.plan_id in ("somndagbok", "smartdagbok") and p.activated}
+    b = Browser(app)
+    b.login("anna", "demo-anna")
+    e, sleep = plans["somndagbok"]
+    url = f"/moment/{e}/aktivitetsplaner/{sleep}"
+    page = b.get(url).text
+    occasion = re.search(r'name="_occasion" value="([^"]+)"', page).group(1)
+    answers = {"lade-mig": "23:40", "somna": "20", "uppvaknanden": "1", "vaken": "0:15", "steg-upp": "06:50",
+               "sovtid": "6:45", "kvalitet": "3", "trotthet": "6", "tupplur": "ja", "tupplur-tid": "25"}
+    assert b.post(url + "/registreringar", {"_occasion": occasion, **{**answers, "steg-upp": "sju"}}).status_code == 422
+    assert b.post(url + "/registreringar", {"_occasion": occasion, **answers}).status_code == 303
+    page = b.get(url).text
+    assert "Punkter: klockslag" in page and "kl. 23.40" in page and "6 tim 45 min" in page and "25 min" in page
+    e, pain = plans["smartdagbok"]
+    url = f"/moment/{e}/aktivitetsplaner/{pain}"
+    occasion = re.search(r'name="_occasion" value="([^"]+)"', b.get(url).text).group(1)
+    assert b.post(url + "/registreringar", {"_occasion": occasion, "smartniva": "4", "somn": "sadar"}).status_code == 303
+    assert "0 = Ingen smärta · 10 = Värsta tänkbara smärta" in b.get(url).text
+    b.close()
+    state.db.dispose()
