@@ -143,10 +143,15 @@ CATALOGUE: dict[str, Entry] = {
     # Activity plans
     "PLAN-001": Entry(E, "Okänd veckodag '{value}'.", "Skriv veckodagen på svenska: måndag, tisdag, onsdag, torsdag, fredag, lördag eller söndag.{suggestion}"),
     "PLAN-002": Entry(E, "Klockslaget '{value}' är inte giltigt.", "Skriv klockslag som TT:MM, t.ex. 18:00."),
-    "PLAN-003": Entry(E, "results.field '{field}' är inte ett fält i planen.", "Välj ett av planens fält av typen number eller scale.{suggestion}"),
+    "PLAN-003": Entry(E, "results.field '{field}' är inte ett fält i planen.", "Välj ett av planens fält av typen number, scale, duration, time eller single.{suggestion}"),
     "PLAN-004": Entry(E, "Schemat har inga dagar.", "Ange minst en dag under schedule.days, t.ex. måndag: 18:00."),
     "PLAN-005": Entry(E, "goal_from hänvisar till fältet '{field}' i planen '{plan}', som inte finns.", "Ange en plan i activity-plans/ och ett av dess fält.{suggestion}"),
     "PLAN-006": Entry(E, "results har både goal och goal_from.", "Välj ett fast mål (goal) eller ett mål från en annan plan (goal_from)."),
+    # Field types of diaries as activity plans (issue 17)
+    "PLAN-007": Entry(E, "Fältet '{field}' av typen {type} kan inte visas i ett diagram.", "Välj under results.field ett fält av typen number, scale, duration, time eller single.{suggestion}"),
+    "PLAN-008": Entry(E, "Tidslängden i fältet '{question}' har {key} {value}, {problem}.", "Skriv min och max i hela minuter från 0 till 1440 (ett dygn), min lägre än max, t.ex. min: 0 och max: 720."),
+    "PLAN-009": Entry(E, "Diagrammet för fältet '{field}' av typen {type} kan inte visa ett mål.", "Ta bort {key}. Ett mål går att visa för fält av typen number, scale och duration."),
+    "PLAN-010": Entry(W, "Skalan i fältet '{question}' förklarar inte {ends}.", "Skriv vad ändarna betyder under labels, t.ex. labels: {{0: Ingen smärta, 10: Värsta tänkbara smärta}}."),
     # Readability
     "READ-001": Entry(W, "Steget har LIX {lix} ({level}), över gränsen {limit}.", "Korta meningarna och välj kortare ord. Målet är LIX 40 eller lägre."),
     "READ-002": Entry(W, "Meningen har {words} ord (gränsen är {limit}): ”{start}…”", "Dela meningen i två eller flera. Korta meningar är lättare att läsa och att lyssna på."),

@@ -11,7 +11,7 @@ import math
 import re
 
 from builder.diagnostics import Diagnostics, did_you_mean
-from builder.schema.activity_plan import WEEKDAYS, ActivityPlan
+from builder.schema.activity_plan import CHARTED_TYPES, DURATION_MAX, GOAL_TYPES, WEEKDAYS, ActivityPlan
 from builder.schema.form import TYPE_FIELDS, Form, Question
 from builder.yamlsrc import YamlDoc
 
@@ -152,12 +152,51 @@ def check_plan(plan: ActivityPlan, doc: YamlDoc, diags: Diagnostics) -> None:
                       value=day, suggestion=did_you_mean(day.lower(), WEEKDAYS))
         if not _TIME.match(time):
             diags.add("PLAN-002", doc.path, *doc.locate(("schedule", "days", day)), value=time)
+    for i, f in enumerate(plan.fields):
+        if f.type == "duration":
+            _check_duration(f, doc, ("fields", i), diags)
+        elif f.type == "scale" and f.min is not None and f.max is not None:
+            labels = f.labels or {}
+            missing = [str(end) for end in (f.min, f.max) if end not in labels]
+            if missing:
+                diags.add("PLAN-010", doc.path, *doc.locate(("fields", i, "labels" if f.labels else "type"),
+                                                            prefer_key=True),
+                          question=f.id, ends=" och ".join(missing))
     results = plan.results
     if results is None:
         return
-    charted = {f.id: f for f in plan.fields if f.type in ("number", "scale")}
-    if results.field not in charted:
+    fields = {f.id: f for f in plan.fields}
+    charted = {fid: f for fid, f in fields.items() if f.type in CHARTED_TYPES}
+    target = fields.get(results.field)
+    if target is None:
         diags.add("PLAN-003", doc.path, *doc.locate(("results", "field")), field=results.field,
                   suggestion=did_you_mean(results.field, charted))
+    elif target.type not in CHARTED_TYPES:
+        diags.add("PLAN-007", doc.path, *doc.locate(("results", "field")), field=results.field, type=target.type,
+                  suggestion=(" Planens fält som kan visas: " + ", ".join(f"'{c}'" for c in charted) + ".")
+                  if charted else "")
+    elif target.type not in GOAL_TYPES:
+        for key in ("goal", "goal_from"):
+            if getattr(results, key) is not None:
+                diags.add("PLAN-009", doc.path, *doc.locate(("results", key), prefer_key=True),
+                          field=results.field, type=target.type, key=key)
     if results.goal is not None and results.goal_from is not None:
         diags.add("PLAN-006", doc.path, *doc.locate(("results", "goal_from"), prefer_key=True))
+
+
+def _check_duration(f: Question, doc: YamlDoc, loc: tuple, diags: Diagnostics) -> None:
+    """A duration's bounds are whole minutes within a day, min below max."""
+    for key in ("min", "max"):
+        value = getattr(f, key)
+        if value is None:
+            continue
+        problem = None
+        if not float(value).is_integer():
+            problem = "som inte är ett helt antal minuter"
+        elif not 0 <= value <= DURATION_MAX:
+            problem = f"utanför 0–{DURATION_MAX} minuter"
+        elif key == "max" and f.min is not None and f.min >= value:
+            problem = f"som inte är större än min {f.min:g}"
+        if problem:
+            diags.add("PLAN-008", doc.path, *doc.locate((*loc, key)), question=f.id, key=key, value=f"{value:g}",
+                      problem=problem)

@@ -4,7 +4,8 @@ Input: a form's (or plan's) question list as program.json has it, and raw answer
 question id -> list of strings (a browser form) or JSON values (the API). Output:
 typed answers, or a Swedish message per question. The same rules hold whatever the
 browser did: a question hidden by `show_if` is dropped, a required question that is
-shown must be answered, a value must be one the question allows.
+shown must be answered, a value must be one the question allows. A plan's time of day
+is stored as "HH:MM", a duration as whole minutes (0–1440 unless the field says less).
 
 Scores are for the therapist: the sum of option points (single, multi) and values
 (scale, number) of the scoring questions, and the band that sum falls in. A question
@@ -24,6 +25,13 @@ from typing import Any
 DISPLAY = "display"
 #: Longest text for a one-line `text` question without its own max_length.
 TEXT_LINE_MAX = 500
+#: The longest duration without a field's own max: a day, in minutes (as the builder's rule).
+DURATION_MAX = 24 * 60
+_CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})|(\d{2})(\d{2})")
+_DURATION = re.compile(r"(?:(\d{1,2})\s*(?:h|t|tim|timme|timmar)\.?)?\s*(?:(\d{1,4})\s*(?:m|min|minut|minuter)?\.?)?")
+_HOURS_MINUTES = re.compile(r"(\d{1,2}):(\d{2})")
+TIME_ERROR = "Skriv klockslaget som TT:MM, till exempel 22:30."
+DURATION_ERROR = "Skriv tiden som timmar:minuter eller minuter, till exempel 7:30 eller 45."
 
 
 @dataclass
@@ -100,6 +108,65 @@ def _on_step(value: float, low: float | None, step: float | None) -> bool:
     return abs(ratio - round(ratio)) < 1e-9
 
 
+def parse_clock(text: str) -> str | None:
+    """A time of day as "HH:MM" from 22:30, 22.30, 7:05 or 2230; None when it is not one."""
+    match = _CLOCK.fullmatch(text.strip())
+    if match is None:
+        return None
+    hours, minutes = (int(g) for g in (match.groups()[:2] if match.group(1) else match.groups()[2:]))
+    if hours > 23 or minutes > 59:
+        return None
+    return f"{hours:02d}:{minutes:02d}"
+
+
+def parse_duration(text: str) -> int | None:
+    """Whole minutes from 7:30, 7 tim 30 min, 7 h, 45 min or 45 (minutes); None when it is not one."""
+    cleaned = " ".join(text.strip().lower().split())
+    match = _HOURS_MINUTES.fullmatch(cleaned)
+    if match is not None:
+        hours, minutes = int(match.group(1)), int(match.group(2))
+        return hours * 60 + minutes if minutes < 60 else None
+    match = _DURATION.fullmatch(cleaned)
+    if match is None or not cleaned or (match.group(1) is None and match.group(2) is None):
+        return None
+    hours, minutes = int(match.group(1) or 0), int(match.group(2) or 0)
+    if match.group(1) is not None and match.group(2) is not None and minutes > 59:
+        return None
+    return hours * 60 + minutes
+
+
+def duration_text(minutes: int | float) -> str:
+    """Minutes in words: "7 tim 30 min", "8 tim", "45 min"."""
+    total = int(round(minutes))
+    hours, rest = divmod(abs(total), 60)
+    sign = "-" if total < 0 else ""
+    if not hours:
+        return f"{sign}{rest} min"
+    return f"{sign}{hours} tim" + (f" {rest} min" if rest else "")
+
+
+def clock_minutes(hhmm: str) -> int:
+    """Minutes after midnight of a stored "HH:MM"."""
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _check_time_or_duration(q: Mapping, values: list[str]) -> tuple[Any, str | None]:
+    if q["type"] == "time":
+        clock = parse_clock(values[0]) if len(values) == 1 else None
+        return (clock, None) if clock is not None else (None, TIME_ERROR)
+    minutes = parse_duration(values[0]) if len(values) == 1 else None
+    if minutes is None:
+        return None, DURATION_ERROR
+    low = q.get("min") if q.get("min") is not None else 0
+    high = q.get("max") if q.get("max") is not None else DURATION_MAX
+    if minutes < low:
+        return None, f"Tiden ska vara minst {duration_text(low)}."
+    if minutes > high:
+        return None, f"Tiden får vara högst {duration_text(high)}."
+    return minutes, None
+
+
 def _check_one(q: Mapping, values: list[str], max_text: int) -> tuple[Any, str | None]:
     kind = q["type"]
     if kind in ("text", "textarea"):
@@ -140,6 +207,8 @@ def _check_one(q: Mapping, values: list[str], max_text: int) -> tuple[Any, str |
         if not _on_step(value, low, step):
             return None, f"Talet ska gå jämnt upp i steg om {_fmt(step)}."
         return (int(value) if value.is_integer() else value), None
+    if kind in ("time", "duration"):
+        return _check_time_or_duration(q, values)
     if kind == "date":
         if len(values) != 1:
             return None, "Skriv ett datum som ÅÅÅÅ-MM-DD."

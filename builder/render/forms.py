@@ -13,6 +13,9 @@ from markupsafe import Markup
 from builder.schema.form import Form, Question
 
 REQUIRED_TEXT = "måste besvaras"
+#: What the label says a time of day and a duration are written as (activity plans).
+TIME_HINT = "klockslag, t.ex. 22:30"
+DURATION_HINT = "timmar:minuter eller minuter, t.ex. 7:30 eller 45"
 
 
 @dataclass
@@ -92,6 +95,12 @@ def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_m
         view.widget = "textarea"
     elif q.type == "date":
         view.input_type = "date"
+    elif q.type in ("time", "duration"):
+        # Plain text, not <input type="time">: a patient types 22:30 or 7 h 30 min the same way
+        # in every browser and screen reader; the server reads it (issue 17: diaries).
+        view.input_type = "text"
+        view.unit = TIME_HINT if q.type == "time" else DURATION_HINT
+        view.attrs = {"inputmode": "numeric" if q.type == "time" else "text", "autocomplete": "off"}
     elif q.type == "number":
         view.input_type = "number"
         view.unit = q.unit

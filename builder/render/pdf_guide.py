@@ -43,6 +43,8 @@ QUESTION_TYPES = {
     "scale": "skala",
     "number": "tal",
     "date": "datum",
+    "time": "klockslag (TT:MM)",
+    "duration": "tidslängd i minuter",
     "display": "text eller bild, ingen fråga",
 }
 YES_NO = {True: "Ja", False: "Nej"}
@@ -94,7 +96,7 @@ def guide_question(q: Question, by_id: dict[str, Question], render_md: Callable[
     """One question as the therapist reads it: type, range, options with points, condition."""
     label = render_md(q.label).striptags() if q.type == "display" else q.label
     kind = QUESTION_TYPES[q.type]
-    if q.type in ("scale", "number") and q.min is not None and q.max is not None:
+    if q.type in ("scale", "number", "duration") and q.min is not None and q.max is not None:
         kind += f" {number(q.min)}–{number(q.max)}"
     if q.unit:
         kind += f" ({q.unit})"

@@ -11,11 +11,12 @@ from builder.schema.common import Id, Model, Number, Reviewed
 QuestionType = Literal["text", "textarea", "single", "multi", "scale", "number", "date", "display"]
 Scalar = str | int | float | bool
 
-#: Which type-specific fields each question type may carry (checked as FORM-009).
+#: Which type-specific fields each question type may carry (checked as FORM-009; `duration` and
+#: `time` are activity-plan field types, see builder.schema.activity_plan).
 TYPE_FIELDS: dict[str, frozenset[str]] = {
     "options": frozenset({"single", "multi"}),
-    "min": frozenset({"scale", "number"}),
-    "max": frozenset({"scale", "number"}),
+    "min": frozenset({"scale", "number", "duration"}),
+    "max": frozenset({"scale", "number", "duration"}),
     "step": frozenset({"scale", "number"}),
     "labels": frozenset({"scale"}),
     "unit": frozenset({"number"}),

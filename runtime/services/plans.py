@@ -45,7 +45,7 @@ PAGE_WORDING = {
     ("title",): "Skriv en rubrik för planen.",
     ("fields",): "Planen behöver minst ett fält som patienten fyller i.",
     ("label",): "Skriv frågan eller etiketten som patienten ser.",
-    ("type",): "Välj tal, kort text eller längre text.",
+    ("type",): "Välj tal, tidslängd, klockslag, kort text eller längre text.",
     ("min",): "Skriv lägsta värdet som ett tal, till exempel 0 eller 1,5.",
     ("max",): "Skriv högsta värdet som ett tal, till exempel 100.",
     ("schedule", "repeat_every_weeks"): "Ange hur ofta schemat upprepas: var 1:a till var 52:a vecka.",
