@@ -134,12 +134,16 @@ CATALOGUE: dict[str, Entry] = {
     "FORM-003": Entry(E, "Fråge-id:t '{question}' finns flera gånger.", "Ge varje fråga ett eget id."),
     "FORM-004": Entry(E, "show_if hänvisar till '{question}', som inte är en tidigare fråga.", "show_if kan bara bero på en fråga som kommer före.{suggestion}"),
     "FORM-005": Entry(E, "Poängräkningen hänvisar till '{question}', {problem}.", "Räkna bara frågor av typen single/multi med points, eller scale/number.{suggestion}"),
-    "FORM-006": Entry(E, "Tolkningarna i scoring.bands {problem}.", "Banden ska täcka {low}–{high} utan luckor eller överlapp, i stigande ordning."),
+    "FORM-006": Entry(E, "Tolkningarna i {where} {problem}.", "Banden ska täcka {low}–{high} utan luckor eller överlapp, i stigande ordning."),
     "FORM-007": Entry(E, "Svarsalternativet '{value}' finns flera gånger i frågan '{question}'.", "Ge varje alternativ ett eget value."),
     "FORM-008": Entry(E, "Formuläret har inga frågor.", "Lägg till minst en fråga under questions:."),
     "FORM-009": Entry(E, "Frågan '{question}' har {field}, som inte hör till typen {type}.", "Fältet {field} används av typerna {types}."),
     "FORM-010": Entry(E, "show_if i frågan '{question}' jämför med '{value}', som inte är ett alternativ i '{target}'.", "Använd ett av alternativen: {allowed}."),
     "FORM-011": Entry(E, "Frågan '{question}' har min {min} som är större än max {max}.", "Sätt min lägre än max."),
+    # Exclusive options and bands by sex (issue 17)
+    "FORM-012": Entry(E, "Svarsalternativet '{value}' i frågan '{question}' har exclusive, men frågan har typen {type}.", "exclusive: true gäller bara frågor av typen multi, där man annars kan välja flera alternativ. Ta bort exclusive, eller gör frågan till type: multi."),
+    "FORM-013": Entry(E, "Alla svarsalternativ i frågan '{question}' har exclusive: true.", "Då kan man bara välja ett alternativ: skriv type: single i stället, eller ha exclusive bara på alternativ som ”Inget av detta” och ”Vet inte”."),
+    "FORM-014": Entry(E, "Poängräkningen har både bands och bands_by_sex.", "Skriv bands när tolkningen är densamma för alla, eller bands_by_sex med kvinna: och man: när gränserna skiljer sig mellan kvinnor och män. Ta bort det ena."),
     # Activity plans
     "PLAN-001": Entry(E, "Okänd veckodag '{value}'.", "Skriv veckodagen på svenska: måndag, tisdag, onsdag, torsdag, fredag, lördag eller söndag.{suggestion}"),
     "PLAN-002": Entry(E, "Klockslaget '{value}' är inte giltigt.", "Skriv klockslag som TT:MM, t.ex. 18:00."),

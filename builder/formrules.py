@@ -46,6 +46,7 @@ def check_questions(questions: list[Question], doc: YamlDoc, base: tuple, diags:
                     diags.add("FORM-007", doc.path, *doc.locate((*loc, "options", j, "value")),
                               value=opt.value, question=q.id)
                 seen.add(str(opt.value))
+            _check_exclusive(q, doc, loc, diags)
         if q.type == "scale":
             for key in ("min", "max"):
                 if getattr(q, key) is None:
@@ -59,6 +60,18 @@ def check_questions(questions: list[Question], doc: YamlDoc, base: tuple, diags:
         if q.show_if is not None:
             _check_show_if(q, earlier, doc, loc, diags)
         earlier.setdefault(q.id, q)
+
+
+def _check_exclusive(q: Question, doc: YamlDoc, loc: tuple, diags: Diagnostics) -> None:
+    """`exclusive` belongs to options of a multi question, and not to all of them."""
+    options = q.options or []
+    marked = [j for j, o in enumerate(options) if o.exclusive]
+    if q.type != "multi":
+        for j in marked:
+            diags.add("FORM-012", doc.path, *doc.locate((*loc, "options", j, "exclusive")),
+                      value=options[j].value, question=q.id, type=q.type)
+    elif marked and len(marked) == len(options):
+        diags.add("FORM-013", doc.path, *doc.locate((*loc, "options"), prefer_key=True), question=q.id)
 
 
 def _check_show_if(q: Question, earlier: dict[str, Question], doc: YamlDoc, loc: tuple, diags: Diagnostics) -> None:
@@ -85,7 +98,11 @@ def score_range(q: Question) -> tuple[float, float]:
         points = [o.points or 0 for o in q.options or []] or [0]
         if q.type == "single":
             return min(points), max(points)
-        return sum(p for p in points if p < 0), sum(p for p in points if p > 0)
+        # An exclusive option is chosen alone; the others in any combination.
+        alone = [o.points or 0 for o in q.options or [] if o.exclusive]
+        rest = [o.points or 0 for o in q.options or [] if not o.exclusive]
+        together = (sum(p for p in rest if p < 0), sum(p for p in rest if p > 0))
+        return min([together[0], *alone]), max([together[1], *alone])
     low = q.min if q.min is not None else 0
     high = q.max if q.max is not None else math.inf
     return low, high
@@ -116,7 +133,17 @@ def check_scoring(form: Form, doc: YamlDoc, diags: Diagnostics) -> None:
             continue
         lo, hi = score_range(q)
         low, high = low + lo, high + hi
-    bands = scoring.bands
+    if scoring.bands and scoring.bands_by_sex is not None:
+        diags.add("FORM-014", doc.path, *doc.locate(("scoring", "bands_by_sex"), prefer_key=True))
+    if scoring.bands_by_sex is not None:
+        for sex, bands in scoring.band_sets().items():
+            _check_bands(bands, ("scoring", "bands_by_sex", sex), low, high, doc, diags)
+    else:
+        _check_bands(scoring.bands, ("scoring", "bands"), low, high, doc, diags)
+
+
+def _check_bands(bands: list, where: tuple, low: float, high: float, doc: YamlDoc, diags: Diagnostics) -> None:
+    """One band list covers every possible sum, rising, without gaps or overlaps (FORM-006)."""
     fmt = lambda x: ("∞" if x == math.inf else f"{x:g}")  # noqa: E731
     problems = []
     for j, band in enumerate(bands):
@@ -133,7 +160,7 @@ def check_scoring(form: Form, doc: YamlDoc, diags: Diagnostics) -> None:
     if bands and high != math.inf and bands[-1].max < high:
         problems.append((len(bands) - 1, f"täcker inte den högsta summan {fmt(high)}"))
     for j, problem in problems:
-        diags.add("FORM-006", doc.path, *doc.locate(("scoring", "bands", j)), problem=problem,
+        diags.add("FORM-006", doc.path, *doc.locate((*where, j)), where=".".join(where), problem=problem,
                   low=fmt(low), high=fmt(high))
 
 

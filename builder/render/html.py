@@ -40,7 +40,7 @@ from builder.reads import (
     STRUCTURE,
     Reads,
 )
-from builder.render.forms import form_view
+from builder.render.forms import band_tables, form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
 from builder.render.readout import Readout
@@ -267,6 +267,7 @@ class PageRenderer:
                    if any(d.name == "form" and d.arg == form_id for d in s.body.directives)]
         view = form_view(form_id, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
         self.render("form_page.html", page, title=f"Formulär: {fd.form.title}", form=view, source=fd.form,
+                    bands=band_tables(fd.form.scoring) if fd.form.scoring else [],
                     used_in=used_in, fhir=self.rel(page, f"fhir/Questionnaire-{form_id}.json"),
                     breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
                                 Crumb("Formulär", None), Crumb(fd.form.title, None)])

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from builder.model import Program
 from builder.paths import BROCHURE, GUIDE
+from builder.render.forms import BandTable, band_tables
 from builder.render.html import KIND, START, WEEKDAY_ORDER
 from builder.render.pdf_html import (
     KIND_PLURAL,
@@ -78,7 +79,7 @@ class GuideForm:
     facts: list[tuple[str, str]]
     questions: list[GuideQuestion]
     scored: list[str] | None = None  # labels of the questions whose points are summed
-    bands: list[tuple[str, str, str]] = field(default_factory=list)
+    bands: list[BandTable] = field(default_factory=list)
     note: str | None = None
 
 
@@ -110,7 +111,8 @@ def guide_question(q: Question, by_id: dict[str, Question], render_md: Callable[
     options = []
     for o in q.options or []:
         points = f" ({number(o.points)} p)" if o.points is not None else ""
-        options.append(f"{o.label}{points}")
+        alone = " (väljs ensamt)" if o.exclusive and q.type == "multi" else ""
+        options.append(f"{o.label}{points}{alone}")
     if q.type == "scale" and q.labels:
         options = [f"{number(v)} = {text}" for v, text in sorted(q.labels.items())]
     return GuideQuestion(label, kind, q.required, condition, options)
@@ -182,7 +184,7 @@ class GuideBuilder:
         if form.scoring is not None:
             labels = {q.id: q.label for q in form.questions}
             view.scored = [labels[q] for q in form.scoring.questions]
-            view.bands = [(f"{number(b.min)}–{number(b.max)}", b.label, b.text or "") for b in form.scoring.bands]
+            view.bands = band_tables(form.scoring)
             view.note = form.scoring.note
         return view
 
