@@ -7,10 +7,17 @@ browser did: a question hidden by `show_if` is dropped, a required question that
 shown must be answered, a value must be one the question allows. A plan's time of day
 is stored as "HH:MM", a duration as whole minutes (0–1440 unless the field says less).
 
+An option marked `exclusive` ("Inget av detta") of a multi question is refused together
+with any other option.
+
 Scores are for the therapist: the sum of option points (single, multi) and values
-(scale, number) of the scoring questions, and the band that sum falls in. A question
-that was not shown or not answered adds nothing. Must not: guess a score the form
-does not define.
+(scale, number) of the scoring questions, and the band that sum falls in. A score is
+only made from a complete set (issue 17): a scoring question that was shown but not
+answered makes the score incomplete (no sum, no band; `missing_for_score` names the
+questions), never 0. A scoring question hidden by `show_if` counts as 0, as AUDIT-C
+does when the first answer is "never". Bands may depend on the sex the therapist set
+for the enrolment (`bands_by_sex`); while it is not set, both readings are given.
+Must not: guess a score the form does not define.
 """
 
 from __future__ import annotations
@@ -190,6 +197,10 @@ def _check_one(q: Mapping, values: list[str], max_text: int) -> tuple[Any, str |
         if any(v not in options for v in values):
             return None, "Välj bland alternativen."
         chosen = set(values)
+        alone = [o for o in q.get("options", []) if o.get("exclusive") and _as_text(o["value"]) in chosen]
+        if alone and len(chosen) > 1:
+            names = " eller ".join(f"”{o['label']}”" for o in alone)
+            return None, f"Du kan inte välja {names} tillsammans med något annat. Välj bara det, eller ta bort det."
         return [o["value"] for o in q.get("options", []) if _as_text(o["value"]) in chosen], None
     if kind in ("scale", "number"):
         if len(values) != 1:
@@ -257,10 +268,88 @@ def _points(q: Mapping, value: Any) -> float:
     return 0.0
 
 
-def score(form: Mapping, answers: Mapping[str, Any]) -> tuple[float | None, str | None]:
-    """(sum, band label) of a form with scoring; (None, None) for a form without."""
+#: Who a `bands_by_sex` list is for, as the therapist reads it ("gränsvärde 4 för kvinnor").
+SEX_PLURAL = {"kvinna": "kvinnor", "man": "män"}
+
+
+def _answered(value: Any) -> bool:
+    return value is not None and value != "" and value != []
+
+
+def missing_for_score(form: Mapping, answers: Mapping[str, Any]) -> list[Mapping]:
+    """Scoring questions that were shown but not answered (empty: the score is complete).
+
+    A question whose `show_if` does not hold for the answers was not shown: it counts as 0.
+    """
     scoring = form.get("scoring")
     if not scoring:
+        return []
+    by_id = {q["id"]: q for q in form["questions"]}
+    out = []
+    for qid in scoring.get("questions", []):
+        q = by_id.get(qid)
+        if q is not None and condition_met(q, answers) and not _answered(answers.get(qid)):
+            out.append(q)
+    return out
+
+
+@dataclass
+class Reading:
+    """How a sum reads in one band list: the band's label, for whom, and the threshold that applied."""
+
+    label: str
+    who: str = ""  # "" (everyone), "kvinnor" or "män"
+    threshold: str = ""  # "gränsvärde 4", "under gränsvärdet 5", or "" for a single band
+
+    @property
+    def text(self) -> str:
+        """The label with its threshold: "Tyder på riskbruk (gränsvärde 4 för kvinnor)"; the label alone for everyone."""
+        if not self.who:
+            return self.label
+        return f"{self.label} ({self.threshold} för {self.who})" if self.threshold else f"{self.label} (för {self.who})"
+
+
+def readings(form: Mapping, total: float, sex: str | None) -> list[Reading]:
+    """The band the sum falls in: in the one list, in the list of `sex`, or in both lists while sex is not set."""
+    scoring = form.get("scoring") or {}
+    by_sex = scoring.get("bands_by_sex")
+    if by_sex:
+        chosen = [sex] if sex in SEX_PLURAL else list(SEX_PLURAL)
+        sets = [(s, by_sex.get(s, [])) for s in chosen]
+    else:
+        sets = [("", scoring.get("bands", []))]
+    out = []
+    for who, bands in sets:
+        i = next((i for i, b in enumerate(bands) if b["min"] <= total <= b["max"]), None)
+        if i is None:
+            continue
+        threshold = ""
+        if i > 0:
+            threshold = f"gränsvärde {_fmt(bands[i]['min'])}"
+        elif i + 1 < len(bands):
+            threshold = f"under gränsvärdet {_fmt(bands[i + 1]['min'])}"
+        out.append(Reading(bands[i]["label"], SEX_PLURAL.get(who, ""), threshold))
+    return out
+
+
+def band_text(form: Mapping, total: float, sex: str | None) -> str | None:
+    """The interpretation of a sum in words for the therapist (None: no band covers it)."""
+    found = readings(form, total, sex)
+    if not found:
+        return None
+    if len(found) == 1:
+        return found[0].text
+    both = "; ".join(f"för {r.who}: {r.label}" + (f" ({r.threshold})" if r.threshold else "") for r in found)
+    return f"Kön för bedömningen är inte angivet – {both}"
+
+
+def score(form: Mapping, answers: Mapping[str, Any], sex: str | None = None) -> tuple[float | None, str | None]:
+    """(sum, band) of a form with scoring; (None, None) for a form without, or an incomplete set of answers.
+
+    With `bands_by_sex` and `sex` not set, the band is None (the therapist's review shows both readings).
+    """
+    scoring = form.get("scoring")
+    if not scoring or missing_for_score(form, answers):
         return None, None
     by_id = {q["id"]: q for q in form["questions"]}
     total = 0.0
@@ -268,5 +357,5 @@ def score(form: Mapping, answers: Mapping[str, Any]) -> tuple[float | None, str 
         q = by_id.get(qid)
         if q is not None and qid in answers:
             total += _points(q, answers[qid])
-    band = next((b["label"] for b in scoring.get("bands", []) if b["min"] <= total <= b["max"]), None)
-    return total, band
+    found = readings(form, total, sex)
+    return total, (found[0].text if len(found) == 1 else None)

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import select
 
-from builder.render.forms import DURATION_HINT, TIME_HINT, Choice
+from builder.render.forms import DURATION_HINT, TIME_HINT, Choice, exclusive_note
 from builder.render.forms import QuestionView as FormQuestion
 from runtime import accounts, charts
 from runtime.content import markdown, media_file
 from runtime.context import Ctx
-from runtime.forms import clock_minutes, condition_met, duration_text
+from runtime.forms import band_text, clock_minutes, condition_met, duration_text, missing_for_score
 from runtime.models import FlagKind, FormSubmission, PageComment, Registration, Unit, UnitRole
 from runtime.packages import Package
 from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_local, last_day
@@ -191,9 +191,13 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
     for q in questions:
         base = f"{prefix}-{q['id']}"
         values = raw.get(q["id"], [])
+        # The same sentence as on the built page and on paper; the server refuses such an option with another.
+        alone = exclusive_note([o["label"] for o in q.get("options", []) if o.get("exclusive")]) \
+            if q["type"] == "multi" else None
+        help_text = " ".join(t for t in (q.get("help"), alone) if t) or None
         view = QuestionView(id=base, name=q["id"], type=q["type"], widget="input", input_type="text",
-                            label=q["label"], required=bool(q.get("required")), help=q.get("help"),
-                            help_id=f"{base}-hjalp" if q.get("help") else None,
+                            label=q["label"], required=bool(q.get("required")), help=help_text,
+                            help_id=f"{base}-hjalp" if help_text else None,
                             error=errors.get(q["id"]), error_id=f"{base}-fel" if q["id"] in errors else None,
                             value=values[0] if values else "")
         kind = q["type"]
@@ -251,6 +255,33 @@ def answer_text(q: dict, value: Any) -> str:
     if q["type"] == "time" and isinstance(value, str) and ":" in value:
         return f"kl. {value.replace(':', '.')}"
     return str(value)
+
+
+@dataclass
+class ScoreSummary:
+    """A submission's score as the therapist reads it: the sum and its band, or why there is no sum."""
+
+    score: str = ""  # "4"
+    band: str = ""  # "Tyder på riskbruk (gränsvärde 4 för kvinnor)", or both readings while sex is not set
+    incomplete: str = ""  # "ingen summa, eftersom …", naming the questions without an answer
+
+
+def score_summary(form: dict, answers: dict, score: float | None, sex: str | None) -> ScoreSummary:
+    """The score of a stored submission (empty for a form without scoring).
+
+    A scoring question that was shown but not answered makes it incomplete, whatever was
+    stored; the band follows the sex set for the enrolment now (issue 17).
+    """
+    if not form.get("scoring"):
+        return ScoreSummary()
+    missing = missing_for_score(form, answers)
+    if missing:
+        names = ", ".join(f"”{q['label']}”" for q in missing)
+        which = f"frågan {names} inte är besvarad" if len(missing) == 1 else f"frågorna {names} inte är besvarade"
+        return ScoreSummary(incomplete=f"ingen summa, eftersom {which}.")
+    if score is None:
+        return ScoreSummary()
+    return ScoreSummary(fmt_number(score), band_text(form, score, sex) or "")
 
 
 def submission_view(questions: list[dict], row: FormSubmission, tz: ZoneInfo) -> SubmissionView:

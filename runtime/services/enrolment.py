@@ -291,6 +291,11 @@ class Customisation:
     contacts: list[ContactData] | None = None  # the whole list, in order
     modules: dict[str, str] | None = None  # module id -> "current" | "upcoming"
     steps: dict[str, bool] | None = None  # "module/step" -> visible
+    scoring_sex: str | None = None  # "kvinna", "man", or "" (not set): how sex-dependent scores are read
+
+
+#: The sexes a score may be interpreted by, as the customise page names them (issue 17).
+SCORING_SEXES = {"": "ej angivet", "kvinna": "kvinna", "man": "man"}
 
 
 def _step_label(package: Package, module_id: str, step_id: str) -> str:
@@ -341,10 +346,16 @@ def customise(ctx: Ctx, enrolment: Enrolment, package: Package, change: Customis
             errors[f"steps.{key}"] = f"Steget '{key}' finns inte i programmet."
         else:
             steps[(module_id, step_id)] = bool(visible)
+    if change.scoring_sex is not None and change.scoring_sex not in SCORING_SEXES:
+        errors["scoring_sex"] = "Välj kvinna, man eller ej angivet."
     if errors:
         raise AppError(422, next(iter(errors.values())), errors=errors)
 
     changes: list[str] = []
+    if change.scoring_sex is not None and (change.scoring_sex or None) != enrolment.scoring_sex:
+        changes.append(f"kön vid bedömning av poäng: {SCORING_SEXES[enrolment.scoring_sex or '']} → "
+                       f"{SCORING_SEXES[change.scoring_sex]}")
+        enrolment.scoring_sex = change.scoring_sex or None
     if welcome is not None and welcome != enrolment.welcome_text:
         enrolment.welcome_text = welcome
         changes.append("välkomsttexten ändrad")
