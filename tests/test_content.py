@@ -100,7 +100,9 @@ def test_framat__forms_and_writing_tasks(framat):
     assert sum(fd.form.page_comments for fd in forms.values()) >= 3
     assert any(fd.form.flag_on_submit for fd in forms.values())
     scored = forms["alkoholvanor"].form.scoring
-    assert scored is not None and len(scored.bands) >= 3
+    # AUDIT-C: the risk limit is 4 points for women and 5 for men (issue 17).
+    assert scored is not None and scored.bands_by_sex is not None
+    assert [b.min for b in scored.bands_by_sex.kvinna] == [0, 4] and [b.min for b in scored.bands_by_sex.man] == [0, 5]
     baseline, follow_up = forms["halsoprofil"].form, forms["halsoprofil-uppfoljning"].form
     # The follow-up repeats every question so the answers compare; only the closing writing task
     # differs (at the start: what to change; at the end: what changed and what to keep doing).
