@@ -1,0 +1,60 @@
+"""Speed at a region's scale (issue 16): what makes builds fast must not change a byte.
+
+Requirements: #16.1 (a sharded build equals a one-process build, bytes and diagnostics),
+#16.2 (a one-step edit parses one file; unchanged zip members are not compressed again),
+#16.3 (`serve` reloads from the watcher's change set).
+"""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+from builder import package
+from builder.diagnostics import Diagnostics
+from builder.package import zip_bytes
+from builder.pipeline import build_dir
+
+EPOCH = 315532800
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_zip_reuse__unchanged_members_copied_gives_the_same_bytes(tmp_path):
+    files = {f"steg/{i}.html": (f"<p>Steg {i}</p>" * (i % 40 + 1)).encode() for i in range(120)}
+    files["media/bild-åäö.svg"] = b"<svg/>"
+    old = tmp_path / "old.zip"
+    old.write_bytes(zip_bytes("p/1.0.0", files, EPOCH))
+    changed = dict(files) | {"steg/3.html": b"<p>Nytt</p>", "ny.html": b"<p>Ny</p>"}
+    del changed["steg/7.html"]
+    assert zip_bytes("p/1.0.0", changed, EPOCH, reuse=old) == zip_bytes("p/1.0.0", changed, EPOCH)
+    with zipfile.ZipFile(old) as zf:  # the old zip is a valid zip of the files
+        assert zf.read("p/1.0.0/steg/5.html") == files["steg/5.html"]
+
+
+def test_zip_reuse__a_member_whose_crc_matches_but_bytes_differ_is_compressed_again():
+    new, other = b"<p>X</p>" * 30, b"<p>Y</p>" * 30
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    forged = (zlib.crc32(new), len(new), deflate.compress(other) + deflate.flush())  # same CRC and size, other bytes
+    assert package._same_member(forged, new) is None
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    assert package._same_member((zlib.crc32(new), len(new), deflate.compress(new) + deflate.flush()), new)
+
+
+def test_package_writes__two_processes_and_links_equal_a_plain_write(program, config, tmp_path, monkeypatch):
+    monkeypatch.setattr(package, "PARALLEL_FILES", 2)  # the fixture has a few dozen files
+    root = program()
+    one = config.model_copy(update={"jobs": 1, "out": tmp_path / "one", "cache": tmp_path / "c1"})
+    two = config.model_copy(update={"jobs": 2, "out": tmp_path / "two", "cache": tmp_path / "c2"})
+    a, b = build_dir(root, one, Diagnostics()), build_dir(root, two, Diagnostics())
+    assert files_of(a.package.folder) == files_of(b.package.folder)
+    assert a.package.zip.read_bytes() == b.package.zip.read_bytes()
+    step = root / "modules/01-start/02-mitt-mal.md"
+    step.write_text(step.read_text("utf-8") + "\nEn mening till.\n", "utf-8")
+    again = build_dir(root, two, Diagnostics())  # links the unchanged files of the previous package
+    clean = build_dir(root, two.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c3"}), Diagnostics())
+    assert files_of(again.package.folder) == files_of(clean.package.folder)
+    assert again.package.zip.read_bytes() == clean.package.zip.read_bytes()
