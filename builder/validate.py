@@ -30,14 +30,17 @@ from builder.schema.step import StepMeta
 from builder.yamlsrc import YamlDoc
 
 
-def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None) -> Program | None:
+def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None,
+                     parse: Callable[[str, int], ParsedBody] | None = None) -> Program | None:
     """Validate every document; return a `Program` only when no document failed.
 
-    With a `memo` (`stegvis serve`), a step body parsed before is not parsed again.
+    With a `memo` (`stegvis serve`), a step body parsed before is not parsed again. `parse`
+    replaces the body parser (`builder.markdown.LazyBody`: parsed when first read, issue 16).
     """
     before = len(diags.errors())
     meta = validate_model(ProgramMeta, tree.program, diags) if tree.program else None
-    modules = _validate_modules(tree, meta, diags, memo.parse_body if memo is not None else parse_body)
+    parse = parse or (memo.parse_body if memo is not None else parse_body)
+    modules = _validate_modules(tree, meta, diags, parse)
     forms = {}
     for form_id, doc in sorted(tree.forms.items()):
         _check_file_id(form_id, doc.path, diags)
