@@ -11,8 +11,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from builder import package
+from builder import package, shard
 from builder.diagnostics import Diagnostics
+from builder.markdown import LazyBody
 from builder.package import zip_bytes
 from builder.pipeline import build_dir
 
@@ -58,3 +59,58 @@ def test_package_writes__two_processes_and_links_equal_a_plain_write(program, co
     clean = build_dir(root, two.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c3"}), Diagnostics())
     assert files_of(again.package.folder) == files_of(clean.package.folder)
     assert again.package.zip.read_bytes() == clean.package.zip.read_bytes()
+
+
+def _build(root: Path, config) -> tuple[object, list]:
+    diags = Diagnostics()
+    outcome = build_dir(root, config, diags)
+    return outcome, [d.as_dict() for d in diags.items]
+
+
+def test_sharded_build__equals_a_one_process_build_bytes_and_diagnostics(program, config, tmp_path, monkeypatch):
+    monkeypatch.setattr(shard, "SHARD_STEPS", 1)  # the fixture has three steps
+    root = program({"modules/01-start/02-mitt-mal.md": lambda t: t + "\nKlicka [här](01-valkommen.md).\n"})
+    one, one_diags = _build(root, config.model_copy(update={"jobs": 1, "out": tmp_path / "one", "cache": tmp_path / "c1"}))
+    two, two_diags = _build(root, config.model_copy(update={"jobs": 2, "out": tmp_path / "two", "cache": tmp_path / "c2"}))
+    assert one.package is not None and two.package is not None
+    assert any(d["code"] == "A11Y-004" for d in two_diags)  # a step rule's finding came back from a worker
+    assert two_diags == one_diags
+    assert files_of(two.package.folder) == files_of(one.package.folder)
+    assert two.package.zip.read_bytes() == one.package.zip.read_bytes()
+
+
+def test_sharded_build__a_content_error_is_reported_as_in_one_process(program, config, tmp_path, monkeypatch):
+    monkeypatch.setattr(shard, "SHARD_STEPS", 1)
+    root = program({"modules/01-start/02-mitt-mal.md": lambda t: t.replace("::: form mal", "::: form finns-inte")})
+    one, one_diags = _build(root, config.model_copy(update={"jobs": 1, "out": tmp_path / "one", "cache": tmp_path / "c1"}))
+    two, two_diags = _build(root, config.model_copy(update={"jobs": 2, "out": tmp_path / "two", "cache": tmp_path / "c2"}))
+    assert one.package is None and two.package is None
+    assert two_diags == one_diags and any(d["code"] == "REF-001" for d in two_diags)
+
+
+def test_one_step_edit__parses_exactly_that_step(program, config, tmp_path):
+    root = program()
+    cfg = config.model_copy(update={"cache": tmp_path / "cache"})
+    first, first_diags = _build(root, cfg)
+    step = root / "modules/01-start/02-mitt-mal.md"
+    step.write_text(step.read_text("utf-8") + "\nEn mening till.\n", "utf-8")
+    before = LazyBody.parses
+    again, again_diags = _build(root, cfg)
+    assert LazyBody.parses - before == 1
+    assert again.report.rebuilt == ["index.html", "start/mitt-mal.html"]
+    clean, clean_diags = _build(root, cfg.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c2"}))
+    assert again_diags == clean_diags
+    assert files_of(again.package.folder) == files_of(clean.package.folder)
+
+
+def test_summaries__a_changed_setting_checks_the_steps_again(program, config, tmp_path):
+    root = program()
+    cfg = config.model_copy(update={"cache": tmp_path / "cache"})
+    _build(root, cfg)
+    path = root / "program.yaml"
+    path.write_text(path.read_text("utf-8") + "silence: [READ-002]\n", "utf-8")
+    before = LazyBody.parses
+    _, diags = _build(root, cfg)
+    assert LazyBody.parses - before == 3  # every step's findings depend on what is silenced
+    _, clean = _build(root, cfg.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c2"}))
+    assert diags == clean
