@@ -298,6 +298,8 @@ class PageRenderer:
     def overview(self) -> None:
         page = "index.html"
         self.note(STRUCTURE)
+        for m in self.program.modules:
+            self.note(MODULE_STEPS, m.id)  # which steps there are: an added or removed step shows here
         for st in self.program.steps:
             self.note(STEP, f"{st.module_id}/{st.id}")  # title, LIX, words and forms of every step
         for fid in self.program.forms:
