@@ -11,11 +11,14 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from watchfiles import Change
+
 from builder import package, shard
 from builder.diagnostics import Diagnostics
 from builder.markdown import LazyBody
 from builder.package import zip_bytes
 from builder.pipeline import build_dir
+from builder.serve import ServeSession
 
 EPOCH = 315532800
 
@@ -114,3 +117,55 @@ def test_summaries__a_changed_setting_checks_the_steps_again(program, config, tm
     assert LazyBody.parses - before == 3  # every step's findings depend on what is silenced
     _, clean = _build(root, cfg.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c2"}))
     assert diags == clean
+
+
+def _session_view(session: ServeSession) -> tuple[dict, list]:
+    preview = session.preview
+    return dict(preview.files), [d.as_dict() for d in preview.diagnostics]
+
+
+def test_serve_change_set__modify_add_delete_equal_a_whole_reload(program, config, tmp_path):
+    root = program()
+    cfg = config.model_copy(update={"audio": False, "pdf": False, "cache": tmp_path / "cache"})
+    session = ServeSession(root, cfg, log=lambda _: None)
+    session.rebuild()
+    step = root / "modules/01-start/02-mitt-mal.md"
+
+    def check(changes, quick: bool) -> None:
+        misses = session.memo.misses
+        session.rebuild(changes)
+        assert (session.memo.misses - misses <= 2) if quick else True  # the step's front matter and body
+        fresh = ServeSession(root, cfg, log=lambda _: None)
+        fresh.rebuild()
+        assert _session_view(session) == _session_view(fresh)
+
+    step.write_text(step.read_text("utf-8").replace("title: ", "title: Nytt ", 1) + "\nKlicka [här](01-valkommen.md).\n",
+                    "utf-8")
+    check([(Change.modified, step)], quick=True)  # a title edit: neighbours, module and overview follow
+    assert "Nytt " in session.preview.files["start/valkommen.html"].decode()
+    added = root / "modules/01-start/03-ny.md"
+    added.write_text("---\ntitle: Ny\nsection: Kom igång\n---\n# Ny\n\nEtt nytt steg.\n", "utf-8")
+    check([(Change.added, added)], quick=False)
+    assert "start/ny.html" in session.preview.files
+    added.unlink()
+    check([(Change.deleted, added)], quick=False)
+    assert "start/ny.html" not in session.preview.files
+    step.write_text(step.read_text("utf-8").replace("::: form mal", "::: form finns-inte"), "utf-8")
+    session.rebuild([(Change.modified, step)])  # an error: the whole reload reports it
+    assert session.preview.failed and any(d.code == "REF-001" for d in session.preview.diagnostics)
+
+
+def test_serve_change_set__a_modified_step_is_the_only_file_read(program, config, tmp_path, monkeypatch):
+    root = program()
+    cfg = config.model_copy(update={"audio": False, "pdf": False, "cache": tmp_path / "cache"})
+    session = ServeSession(root, cfg, log=lambda _: None)
+    session.rebuild()
+    step = root / "modules/02-fordjupning/01-mer.md"
+    step.write_text(step.read_text("utf-8") + "\nEn ny mening.\n", "utf-8")
+    read = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or original(self))
+    session.rebuild([(Change.modified, step)])
+    # Steps and YAML are read (and validated) only when changed; media are read by the checks and pages.
+    assert [name for name in read if name.endswith((".md", ".yaml"))] == ["01-mer.md"]
+    assert "En ny mening." in session.preview.files["fordjupning/mer.html"].decode()
