@@ -8,11 +8,13 @@ Input: a validated `Program`. Output: diagnostics only. How LIX is computed live
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from builder.diagnostics import Diagnostics
 from builder.lix import WORD, lix_level, step_lix
 from builder.markdown import inline_text
 from builder.model import Program, Step
+from builder.schema.program import Readability
 from builder.speech.sentences import sentences
 
 
@@ -42,10 +44,11 @@ def _word_pattern(phrase: str) -> re.Pattern:
     return re.compile(rf"(?<![\w.]){re.escape(phrase)}(?![\w])", re.IGNORECASE)
 
 
-def check_language(program: Program, diags: Diagnostics) -> None:
-    """Long sentences, plain-language hints and consistent spelling of terms."""
-    settings = program.meta.readability
-    limit = settings.max_sentence_words
+@lru_cache(maxsize=8)
+def _language_rules(settings_json: str) -> tuple:
+    """The patterns of `check_language` for one program's readability settings, made once
+    (the step rules run one step at a time in builds that keep summaries, issue 16)."""
+    settings = Readability.model_validate_json(settings_json)
     hints = [(p, _word_pattern(p), instead) for p, instead in settings.plain_language_hints().items()]
     spellings = [(v, re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w])"), pref) for v, pref in settings.spellings().items()]
     terms = [(t, re.compile(rf"(?<![\w]){re.escape(t)}(?![\w])", re.IGNORECASE)) for t in settings.terms]
@@ -54,6 +57,14 @@ def check_language(program: Program, diags: Diagnostics) -> None:
     may_hint = _any_of([p for p, _, _ in hints], re.IGNORECASE)
     may_spell = _any_of([v for v, _, _ in spellings], 0)
     may_term = _any_of([t for t, _ in terms], re.IGNORECASE)
+    return hints, spellings, terms, may_hint, may_spell, may_term
+
+
+def check_language(program: Program, diags: Diagnostics) -> None:
+    """Long sentences, plain-language hints and consistent spelling of terms."""
+    settings = program.meta.readability
+    limit = settings.max_sentence_words
+    hints, spellings, terms, may_hint, may_spell, may_term = _language_rules(settings.model_dump_json())
     for step in program.steps:
         for text, line in _blocks_with_lines(step):
             for sentence in sentences(text):
