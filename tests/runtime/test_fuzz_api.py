@@ -42,7 +42,7 @@ from runtime.app import create_app
 from runtime.models import MessageThread
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-FUZZ = settings(max_examples=20, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=15, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 CONFIG = f"""
 seed = {SEED}

@@ -21,7 +21,7 @@ from fuzzing import FuzzWorld, make_world
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 #: What a page answers a post with: done (303), shown again with errors (200, 422), refused (400,
 #: 403, 404, 409). A 500 never gets here: the test client raises the exception instead.
