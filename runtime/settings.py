@@ -106,6 +106,10 @@ class RuntimeSettings(BaseModel):
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body, in bytes; a bigger one "
+                                "is refused with 413 before it is read (issue 14).")
+    max_json_keys: int = Field(1000, ge=10, description="Most keys (all objects together) in a JSON body; "
+                               "more are refused with 413 before validation (issue 14).")
     missed_registration_check_minutes: float = Field(10, ge=0, description="How often `stegvis runtime` checks "
                                                      "activity plans for missed registrations (0: never, "
                                                      "only when staff pages are shown).")
