@@ -24,6 +24,9 @@ from typing import Any
 DISPLAY = "display"
 #: Longest text for a one-line `text` question without its own max_length.
 TEXT_LINE_MAX = 500
+#: The dates a date answer may be (issue 14): any birth date or appointment, nothing at the calendar's ends.
+EARLIEST_ANSWER_DAY = date(1900, 1, 1)
+LATEST_ANSWER_DAY = date(2100, 12, 31)
 
 
 @dataclass
@@ -144,9 +147,13 @@ def _check_one(q: Mapping, values: list[str], max_text: int) -> tuple[Any, str |
         if len(values) != 1:
             return None, "Skriv ett datum som ÅÅÅÅ-MM-DD."
         try:
-            return date.fromisoformat(values[0].strip()).isoformat(), None
+            day = date.fromisoformat(values[0].strip())
         except ValueError:
             return None, "Skriv ett datum som ÅÅÅÅ-MM-DD, till exempel 2026-03-02."
+        if not EARLIEST_ANSWER_DAY <= day <= LATEST_ANSWER_DAY:  # issue 14: 0001-01-01 was accepted
+            return None, (f"Skriv ett datum mellan {EARLIEST_ANSWER_DAY.isoformat()} och "
+                          f"{LATEST_ANSWER_DAY.isoformat()}.")
+        return day.isoformat(), None
     return None, "Frågan kan inte besvaras."
 
 

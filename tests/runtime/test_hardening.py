@@ -112,3 +112,65 @@ def test_security_headers__on_a_500_too(app, people):
             for name in HEADERS:
                 assert name in answer.headers, (url, name)
             assert answer.headers["cache-control"] == "no-store"
+
+
+# --- dates --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01", "1850-06-01"])
+def test_dates__plan_start_out_of_range_refused_on_page_and_api(app, people, tove, start):
+    from test_staff_plans import settings_form
+
+    url = f"/personal/moment/{people.enrolment_a}/aktivitetsplaner/{people.plans_a['steg']}/installningar"
+    page = tove.post(url, settings_form(start_date=start))
+    assert page.status_code == 422 and "Startdatumet ska ligga mellan 2000-01-01 och 2099-12-31" in page.text
+    api = tove.api("PUT", f"/api/v1/staff/enrolments/{people.enrolment_a}/plans/{people.plans_a['steg']}",
+                   {"start_date": start, "repeat_every_weeks": 1, "days": {"måndag": "19:00"},
+                    "registration_window_days": 0, "activated": True})
+    assert api.status_code == 422 and "start_date" in api.json()["errors"]
+    assert tove.get("/personal").status_code == 200
+
+
+def test_dates__plan_stored_out_of_range_before_the_fix_breaks_no_page(app, people, tove, anna):
+    from runtime.models import EnrolmentPlan
+
+    with app.state.stegvis.db.session() as s:
+        s.get(EnrolmentPlan, people.plans_a["steg"]).start_date = __import__("datetime").date(9999, 12, 31)
+    for url in ("/personal", f"/personal/moment/{people.enrolment_a}/aktivitetsplaner",
+                f"/personal/moment/{people.enrolment_a}"):
+        assert tove.get(url).status_code == 200, url
+    assert anna.get(f"/moment/{people.enrolment_a}").status_code == 200
+
+
+@pytest.mark.parametrize("occasion", ["9999-12-29T18:00:00Z", "9999-12-31T18:00:00Z", "0001-01-01T18:00:00Z"])
+def test_dates__registration_occasion_out_of_range_refused(app, people, anna, occasion):
+    e, p = people.enrolment_a, people.plans_a["steg"]
+    page = anna.post(f"/moment/{e}/aktivitetsplaner/{p}/registreringar", {"_occasion": occasion, "steg": "100"})
+    assert page.status_code == 422 and "Välj ett tillfälle i schemat." in page.text
+    api = anna.api("POST", f"/api/v1/enrolments/{e}/plans/{p}/registrations",
+                   {"occasion_at": occasion, "values": {"steg": 1}})
+    assert api.status_code == 422
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1899-12-31"])
+def test_dates__date_answer_out_of_range_refused_with_a_swedish_message(app, people, anna, day):
+    from runtime.forms import check_answers
+
+    checked = check_answers([{"id": "start", "type": "date", "label": "När?"}], {"start": [day]})
+    assert not checked.ok and checked.errors["start"] == "Skriv ett datum mellan 1900-01-01 och 2100-12-31."
+    answer = anna.api("POST", f"/api/v1/enrolments/{people.enrolment_a}/forms/mal/submissions",
+                      json={"answers": {"mal": "Gå mer", "start": day}})
+    assert answer.status_code == 422 and "start" in answer.json()["errors"]
+    assert check_answers([{"id": "start", "type": "date", "label": "När?"}], {"start": ["1950-05-17"]}).ok
+
+
+def test_missed_check__survives_one_unreadable_plan(app, people, caplog):
+    from runtime.jobs import run_missed_registration_check
+    from runtime.models import EnrolmentPlan, Flag
+
+    with app.state.stegvis.db.session() as s:
+        s.get(EnrolmentPlan, people.plans_a["steg"]).days = {"måndag": "kl 19"}  # stored by hand, unreadable
+    assert run_missed_registration_check(app.state.stegvis) == 2  # B's two missed occasions
+    with app.state.stegvis.db.session() as s:
+        assert {f.enrolment_id for f in s.query(Flag)} == {people.enrolment_b}
+    assert any(f"Aktivitetsplan {people.plans_a['steg']}" in r.getMessage() for r in caplog.records)
