@@ -75,7 +75,8 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
                   redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.stegvis = state
     app.state.outbox = outbox
-    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_keys=settings.max_json_keys)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_keys=settings.max_json_keys,
+                       allowed_hosts=settings.allowed_hosts)
     app.security_headers = {"hsts": settings.cookie_secure, "form_action": form_action_origins(state.providers)}
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.include_router(pages.router)

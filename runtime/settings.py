@@ -113,6 +113,10 @@ class RuntimeSettings(BaseModel):
     missed_registration_check_minutes: float = Field(10, ge=0, description="How often `stegvis runtime` checks "
                                                      "activity plans for missed registrations (0: never, "
                                                      "only when staff pages are shown).")
+    allowed_hosts: tuple[str, ...] = Field(default_factory=lambda: _hosts_from_env(), description="Host names "
+                                           "(host or host:port) the runtime answers to (STEGVIS_ALLOWED_HOSTS, "
+                                           "comma-separated); a request for any other Host gets 400. Empty: any "
+                                           "host (development). Set it in production (issue 14).")
     trusted_origins: tuple[str, ...] = Field((), description="Extra origins (scheme://host[:port]) allowed "
                                              "to post, besides the request's own host.")
     oidc_providers: tuple[OidcProviderConfig, ...] = Field((), description="OpenID Connect providers people "
@@ -163,6 +167,10 @@ class RuntimeSettings(BaseModel):
 
 
 SECRET_MIN_BYTES = 32
+
+
+def _hosts_from_env() -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in (_env("STEGVIS_ALLOWED_HOSTS") or "").split(",") if h.strip())
 
 
 def _secret_from_env() -> SecretStr | None:

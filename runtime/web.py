@@ -385,8 +385,14 @@ def package_file_response(enrolment: Enrolment, package: Package, path: str) -> 
     return FileResponse(found, media_type=media_type, headers=headers)
 
 
+def _on_host(location: bytes, host: bytes) -> bool:
+    """Whether a Location names the request's own Host (absolute URL): such a redirect is made relative."""
+    parts = urlsplit(location.decode("latin-1"))
+    return bool(parts.netloc) and parts.netloc.lower().encode("latin-1") == host
+
+
 class SecurityHeaders:
-    """Pure ASGI middleware: CSP and the other protective headers on every response."""
+    """Pure ASGI middleware: CSP and the other protective headers on every response; redirects stay relative."""
 
     CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' https:; script-src 'self'; "
            "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -409,9 +415,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        host = _host(scope).encode("latin-1")
+
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [(name, relative_location(value)) if name.lower() == b"location" and _on_host(value, host)
+                           else (name, value) for name, value in message.get("headers", [])]
                 names = {name.lower() for name, _ in headers}
                 headers += [h for h in self.headers if h[0] not in names]
                 if b"cache-control" not in names:
@@ -466,18 +475,22 @@ class RequestLimits:
       build an error for each of them.
     - An id in the path beyond what the database holds gets 404 (it names nothing), never
       an overflow in the database driver.
+    - With `allowed_hosts` set, a request for another Host gets 400.
     """
 
-    def __init__(self, app, max_body_bytes: int, max_json_keys: int) -> None:
+    def __init__(self, app, max_body_bytes: int, max_json_keys: int, allowed_hosts: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_keys = max_json_keys
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         try:
+            if self.allowed_hosts and _host(scope) not in self.allowed_hosts:
+                raise _Refused(AppError(400, "Begäran gick till en adress som tjänsten inte svarar på."))
             if not path_ids_in_range(scope["path"]):
                 raise _Refused(not_found())
             receive = await self._checked_body(scope, receive)
@@ -508,6 +521,30 @@ class RequestLimits:
         if b"json" in headers.get(b"content-type", b"").lower() and body.count(b":") > self.max_json_keys:
             _count_json_keys(body, self.max_json_keys)  # only bodies that might hold too many keys
         return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _host(scope) -> str:
+    """The request's Host header, lower case ('' when absent)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"host":
+            return value.decode("latin-1").lower()
+    return ""
+
+
+def relative_location(location: bytes) -> bytes:
+    """A redirect's target without scheme and host: the browser stays on the host it asked (issue 14).
+
+    Starlette builds absolute URLs from the request's Host header (the trailing-slash
+    redirect); a forged Host must not become a link to another site. Only targets on
+    this runtime are ever absolute here (an OpenID Connect provider's are left alone by
+    the caller, which knows them).
+    """
+    parts = urlsplit(location.decode("latin-1"))
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    return (path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+            ).encode("latin-1")
 
 
 def _replay(messages: list, receive):

@@ -174,3 +174,66 @@ def test_missed_check__survives_one_unreadable_plan(app, people, caplog):
     with app.state.stegvis.db.session() as s:
         assert {f.enrolment_id for f in s.query(Flag)} == {people.enrolment_b}
     assert any(f"Aktivitetsplan {people.plans_a['steg']}" in r.getMessage() for r in caplog.records)
+
+
+# --- personnummer, logs, hosts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["181212121212", "18121212-1212", "188912319999"])
+def test_personnummer__born_before_1890_refused_with_a_swedish_message(number):
+    from runtime.identity import InvalidPersonalNumber, parse_personal_number
+
+    with pytest.raises(InvalidPersonalNumber, match="födelseåret 18.. är för tidigt"):
+        parse_personal_number(number)
+
+
+def test_personnummer__born_1812_creates_no_patient(app, people, tove):
+    from runtime.models import User
+
+    answer = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "181212121212",
+                                                           "display_name": "Gammal Person", "program_id": "testprogram"})
+    assert answer.status_code == 422
+    with app.state.stegvis.db.session() as s:
+        assert s.query(User).filter_by(display_name="Gammal Person").count() == 0
+
+
+def test_log_redaction__exception_text_masked(app, caplog):
+    import logging
+
+    log = logging.getLogger("stegvis.runtime")
+    try:
+        raise ValueError("ingen patient 19121212-1212 hittades")
+    except ValueError:
+        log.exception("Det gick fel")
+    assert "19121212" not in caplog.text and "[personnummer]" in caplog.text
+    assert "ValueError" in caplog.text  # the traceback itself stays
+
+
+def test_log_redaction__a_route_bug_with_a_personnummer_logs_it_masked(app, people, caplog):
+    def boom():
+        raise RuntimeError("trasig rad för 197010632391")
+
+    app.add_api_route("/api/v1/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/api/v1/boom").status_code == 500
+    assert "RuntimeError" in caplog.text and "197010632391" not in caplog.text
+
+
+@pytest.mark.parametrize("url", ["/personal/", "/moment/1/", "/logga-in/", "/api/v1/session/"])
+def test_redirects__never_carry_the_host_header(app, people, url):
+    client = Browser(app).client
+    answer = client.get(url, headers={"host": "evil.example"})
+    location = answer.headers.get("location", "")
+    assert "evil.example" not in location and location.startswith("/")
+
+
+def test_allowed_hosts__other_host_refused(packages, sqlite_url, clock):
+    from conftest import make_settings
+    from runtime.app import create_app
+
+    app = create_app(make_settings(packages, sqlite_url, allowed_hosts=("stegvis.example",)), clock=clock,
+                     migrate=False)
+    with TestClient(app, base_url="https://stegvis.example", follow_redirects=False) as client:
+        assert client.get("/logga-in").status_code == 200
+        refused = client.get("/logga-in", headers={"host": "evil.example"})
+        assert refused.status_code == 400 and "content-security-policy" in refused.headers
