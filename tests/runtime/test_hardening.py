@@ -7,6 +7,7 @@ it touches the database.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -237,3 +238,42 @@ def test_allowed_hosts__other_host_refused(packages, sqlite_url, clock):
         assert client.get("/logga-in").status_code == 200
         refused = client.get("/logga-in", headers={"host": "evil.example"})
         assert refused.status_code == 400 and "content-security-policy" in refused.headers
+
+
+# --- access-log extracts scoped to the administrator's unit ---------------------------------------------
+
+
+def _other_unit_patient(app, people) -> int:
+    """A patient enrolled only in the other unit, read there by Olle (a logged row of that unit)."""
+    from runtime.enrolments import create_enrolment
+    from runtime.models import AccessLogEntry, Unit, User, UserKind
+
+    state = app.state.stegvis
+    now = state.clock.now()
+    with state.db.session() as s:
+        cecilia = User(kind=UserKind.citizen, display_name="Cecilia Annanstans", personal_number="198112189876",
+                       created_at=now)
+        s.add(cecilia)
+        s.flush()
+        e = create_enrolment(s, cecilia, s.get(Unit, people.other_unit), state.store.get("testprogram", "0.1.0"), now,
+                             therapist=s.get(User, people.other_therapist), started_by=s.get(User, people.other_therapist))
+        s.flush()
+        for patient, enrolment in ((cecilia.id, e.id), (people.patient_a, None)):
+            s.add(AccessLogEntry(at=now, actor_id=people.other_therapist, actor_role="staff", unit_id=people.other_unit,
+                                 patient_id=patient, enrolment_id=enrolment, action="enrolment.read", target=None))
+        return cecilia.id
+
+
+def test_log_extract__scoped_to_the_administrators_unit(app, people, anna, login_as):
+    _other_unit_patient(app, people)
+    anna.get(f"/moment/{people.enrolment_a}")
+    dan = login_as("dan")
+    other = dan.post("/personal/loggutdrag", {"personnummer": "19811218-9876"})
+    unknown = dan.post("/personal/loggutdrag", {"personnummer": "19790101-0004"})  # valid, no such person
+    assert other.status_code == unknown.status_code == 200
+    for page in (other, unknown):
+        assert "Cecilia" not in page.text and "Olle Annan" not in page.text and "Annan enhet" not in page.text
+    assert other.text.replace("19811218-9876", "N") == unknown.text.replace("19790101-0004", "N")
+    own = dan.post("/personal/loggutdrag", {"personnummer": "19121212-1212"})
+    assert "Anna Test" in own.text and "Olle Annan" not in own.text and "Annan enhet" not in own.text
+    assert re.search(r"<td>Patienten själv</td>", own.text)  # Anna's own rows on her enrolment are there
