@@ -47,6 +47,8 @@ ACTION_TEXT = {
     "enrolment.read": "Läste momentet",
     "enrolment.create": "Startade momentet",
     "enrolment.duplicate_check": "Kontrollerade om personen redan har programmet",
+    "enrolment.lookup": "Sökte på personnumret för att starta ett moment",
+    "access.refused": "Nekades åtkomst",
     "enrolment.customise": "Anpassade momentet",
     "enrolment.preview": "Förhandsgranskade momentet som patienten ser det",
     "enrolment.review": "Läste svar, kommentarer och registreringar",

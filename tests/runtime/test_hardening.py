@@ -277,3 +277,50 @@ def test_log_extract__scoped_to_the_administrators_unit(app, people, anna, login
     own = dan.post("/personal/loggutdrag", {"personnummer": "19121212-1212"})
     assert "Anna Test" in own.text and "Olle Annan" not in own.text and "Annan enhet" not in own.text
     assert re.search(r"<td>Patienten själv</td>", own.text)  # Anna's own rows on her enrolment are there
+
+
+# --- starting an enrolment: no existence oracle; notice contacts kept by one unit ------------------------
+
+
+def test_start__known_and_unknown_numbers_get_the_same_answer_and_the_lookup_is_logged(app, people, login_as):
+    from runtime.models import AccessLogEntry
+
+    olle = login_as("olle")  # the other unit: Anna (19121212-1212) is a patient of Tove's unit only
+    answers = []
+    for number in ("19121212-1212", "19790101-0004"):
+        page = olle.post("/personal/moment/nytt", {"personal_number": number, "display_name": "",
+                                                   "package": "testprogram/0.1.0"})
+        answers.append((page.status_code, page.text.replace(f'value="{number}"', 'value="N"')))
+        api = olle.api("POST", "/api/v1/staff/enrolments", {"personal_number": number, "program_id": "testprogram"})
+        answers.append((api.status_code, api.text))
+    assert answers[0] == answers[2] and answers[1] == answers[3]
+    assert "Anna Test" not in answers[0][1] and "Anna Test" not in answers[1][1]
+    with app.state.stegvis.db.session() as s:
+        logged = s.query(AccessLogEntry).filter_by(action="enrolment.lookup", patient_id=people.patient_a).all()
+        assert len(logged) == 2 and {r.unit_id for r in logged} == {people.other_unit}
+
+
+def test_notice_contacts__another_unit_cannot_change_them(app, people, login_as):
+    from runtime.models import User
+
+    olle = login_as("olle")
+    started = olle.api("POST", "/api/v1/staff/enrolments", {
+        "personal_number": "191212121212", "display_name": "Anna", "program_id": "testprogram",
+        "email": "olles@example.org", "phone": "0701234567"})
+    assert started.status_code == 201
+    with app.state.stegvis.db.session() as s:
+        s.get(User, people.patient_a).email = "anna@example.org"
+    eid = started.json()["id"]
+    refused = olle.post(f"/personal/moment/{eid}/anpassa", {"_section": "avisering",
+                                                           "patient_email": "olle@example.org", "patient_phone": ""})
+    assert refused.status_code == 403
+    with app.state.stegvis.db.session() as s:
+        anna = s.get(User, people.patient_a)
+        assert anna.email == "anna@example.org"
+    tove = login_as("tove")  # the unit of Anna's oldest ongoing enrolment keeps them
+    ok = tove.post(f"/personal/moment/{people.enrolment_a}/anpassa", {"_section": "avisering",
+                                                                     "patient_email": "ny@example.org",
+                                                                     "patient_phone": ""})
+    assert ok.status_code == 303
+    with app.state.stegvis.db.session() as s:
+        assert s.get(User, people.patient_a).email == "ny@example.org"

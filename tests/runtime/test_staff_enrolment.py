@@ -48,7 +48,7 @@ def events(app, eid: int) -> list[tuple[EventKind, str]]:
 def counts(app) -> dict[str, int]:
     with session(app) as db:
         return {t.name: db.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables
-                if t.name not in ("access_log", "sessions")}
+                if t.name not in ("access_log", "sessions", "login_throttle", "oidc_pending_logins", "oidc_session_tokens")}
 
 
 def log_actions(app, eid: int | None = None) -> list[str]:
@@ -192,7 +192,7 @@ def test_api_start__same_service__messages_warning_and_event(app, people, tove):
     bad = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "19130230-1234", "display_name": "X",
                                                         "program_id": "testprogram"})
     assert bad.status_code == 422 and "datumet i 19130230 finns inte" in bad.json()["errors"]["personal_number"]
-    again = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "191212121212", "program_id": "testprogram"})
+    again = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "191212121212", "display_name": "Anna", "program_id": "testprogram"})
     assert again.status_code == 201
     body = again.json()
     assert body["warnings"] and "redan ett pågående moment" in body["warnings"][0]
