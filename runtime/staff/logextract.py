@@ -49,6 +49,7 @@ ACTION_TEXT = {
     "enrolment.duplicate_check": "Kontrollerade om personen redan har programmet",
     "enrolment.lookup": "Sökte på personnumret för att starta ett moment",
     "access.refused": "Nekades åtkomst",
+    "role.grant.refused": "Försökte ge sig själv en roll (nekades)",
     "enrolment.customise": "Anpassade momentet",
     "enrolment.preview": "Förhandsgranskade momentet som patienten ser det",
     "enrolment.review": "Läste svar, kommentarer och registreringar",

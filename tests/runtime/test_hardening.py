@@ -324,3 +324,24 @@ def test_notice_contacts__another_unit_cannot_change_them(app, people, login_as)
     assert ok.status_code == 303
     with app.state.stegvis.db.session() as s:
         assert s.get(User, people.patient_a).email == "ny@example.org"
+
+
+# --- roles ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["ge", "lagg-till"])
+def test_roles__no_role_granted_to_oneself_and_the_try_logged(app, people, login_as, how):
+    from runtime.models import AccessLogEntry, Role, UnitRole
+
+    agnes = login_as("agnes")
+    form = {"_action": "ge", "person": str(people.access_admin), "role": "citizen_admin"} if how == "ge" else \
+        {"_action": "lagg-till", "identifier": "agnes", "role": "citizen_admin"}
+    refused = agnes.post("/personal/behorigheter", form)
+    assert refused.status_code == 403 and "Du kan inte ge dig själv en roll" in refused.text
+    with app.state.stegvis.db.session() as s:
+        assert s.query(UnitRole).filter_by(user_id=people.access_admin, role=Role.citizen_admin).count() == 0
+        assert s.query(AccessLogEntry).filter_by(action="role.grant.refused", actor_id=people.access_admin).count() == 1
+    assert agnes.get(f"/personal/moment/{people.enrolment_a}").status_code in (403, 404)
+    tove = login_as("tove")  # another access administrator may
+    assert tove.post("/personal/behorigheter", {"_action": "ge", "person": str(people.access_admin),
+                                                "role": "citizen_admin"}).status_code == 303
