@@ -638,7 +638,9 @@ def api_rescan(ctx: StaffDep) -> RescanOut:
 
 class NewEnrolment(Schema):
     personal_number: str = Field(description="Personnummer or samordningsnummer, 12 digits (10 accepted).")
-    display_name: str | None = Field(None, max_length=200, description="For a patient the runtime does not know yet.")
+    display_name: str | None = Field(None, max_length=200, description="The patient's name, always required (a "
+                                     "known person keeps the name the runtime has; the answer is the same for known "
+                                     "and unknown numbers).")
     program_id: str
     version: str | None = Field(None, description="Default: the newest served version.")
     email: str | None = Field(None, max_length=200, description="The patient's e-mail address for notices.")

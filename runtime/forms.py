@@ -39,6 +39,9 @@ _DURATION = re.compile(r"(?:(\d{1,2})\s*(?:h|t|tim|timme|timmar)\.?)?\s*(?:(\d{1
 _HOURS_MINUTES = re.compile(r"(\d{1,2}):(\d{2})")
 TIME_ERROR = "Skriv klockslaget som TT:MM, till exempel 22:30."
 DURATION_ERROR = "Skriv tiden som timmar:minuter eller minuter, till exempel 7:30 eller 45."
+#: The dates a date answer may be (issue 14): any birth date or appointment, nothing at the calendar's ends.
+EARLIEST_ANSWER_DAY = date(1900, 1, 1)
+LATEST_ANSWER_DAY = date(2100, 12, 31)
 
 
 @dataclass
@@ -224,9 +227,13 @@ def _check_one(q: Mapping, values: list[str], max_text: int) -> tuple[Any, str |
         if len(values) != 1:
             return None, "Skriv ett datum som ÅÅÅÅ-MM-DD."
         try:
-            return date.fromisoformat(values[0].strip()).isoformat(), None
+            day = date.fromisoformat(values[0].strip())
         except ValueError:
             return None, "Skriv ett datum som ÅÅÅÅ-MM-DD, till exempel 2026-03-02."
+        if not EARLIEST_ANSWER_DAY <= day <= LATEST_ANSWER_DAY:  # issue 14: 0001-01-01 was accepted
+            return None, (f"Skriv ett datum mellan {EARLIEST_ANSWER_DAY.isoformat()} och "
+                          f"{LATEST_ANSWER_DAY.isoformat()}.")
+        return day.isoformat(), None
     return None, "Frågan kan inte besvaras."
 
 

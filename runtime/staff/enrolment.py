@@ -344,8 +344,8 @@ def _save_notice_contacts(ctx: Ctx, enrolment: Enrolment, package: Package, emai
     try:
         changed = set_notice_contacts(ctx, enrolment, email_text, phone_text)
     except AppError as exc:
-        return _refused(ctx, enrolment, package, exc.errors or {}, {"patient_email": email_text,
-                                                                    "patient_phone": phone_text})
+        return _refused(ctx, enrolment, package, exc.errors or {"patient_email": exc.message},
+                        {"patient_email": email_text, "patient_phone": phone_text}, exc.status)
     return redirect(f"/personal/moment/{enrolment.id}/anpassa?sparat={'avisering' if changed else 'inget'}")
 
 
