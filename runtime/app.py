@@ -28,8 +28,15 @@ from runtime.oidc_login import OidcLoginProvider, form_action_origins
 from runtime.packages import PackageStore, load_public_key
 from runtime.services.notify import Outbox
 from runtime.settings import TEMPLATES, ConfigurationError, RuntimeSettings
-from runtime.web import (MAX_ECHOED_CHARS, MAX_ECHOED_ERRORS, RequestLimits, SecurityHeaders, error_response, is_api,
-                         make_templates)
+from runtime.web import (
+    MAX_ECHOED_CHARS,
+    MAX_ECHOED_ERRORS,
+    RequestLimits,
+    SecurityHeaders,
+    error_response,
+    is_api,
+    make_templates,
+)
 
 log = logging.getLogger("stegvis.runtime")
 
