@@ -29,6 +29,7 @@ import hmac
 import json
 import logging
 import mimetypes
+import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from fastapi import Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from runtime.audit import write_access
 from runtime.auth import SessionLookup, find_session, touch_session
 from runtime.context import AppError, AppState, Ctx, UnitOfWork
 from runtime.context import not_found as not_found  # named here for the routes
@@ -151,6 +153,11 @@ async def _context(request: Request) -> AsyncIterator[RequestCtx]:
     ctx = RequestCtx(state, UnitOfWork(state.db), state.clock.now(), request=request)
     try:
         yield ctx
+    except AppError as exc:
+        await run_in_threadpool(ctx.finish, True)
+        if exc.status in (403, 404) and ctx.user is not None:
+            await run_in_threadpool(record_refusal, ctx)
+        raise
     except BaseException:
         await run_in_threadpool(ctx.finish, True)
         raise
@@ -158,6 +165,43 @@ async def _context(request: Request) -> AsyncIterator[RequestCtx]:
         await run_in_threadpool(ctx.finish, False)
     else:
         ctx.uow.close(error=False)
+
+
+#: At most this many refused requests per person and minute are logged (ASVS 7.2.2 without flooding).
+REFUSALS_LOGGED_PER_MINUTE = 30
+#: An enrolment named in a refused request's path (/moment/<id>/…, /api/v1/enrolments/<id>/…,
+#: /personal/moment/<id>/…), whose unit is told of the refusal.
+_ENROLMENT_IN_PATH = re.compile(r"^/(?:personal/)?(?:moment|api/v1/(?:staff/)?enrolments)/(\d{1,18})(?:/|$)")
+
+
+def record_refusal(ctx: RequestCtx) -> None:
+    """Log a refused request of a logged-in person (403 or 404) in its own brief transaction.
+
+    The request's own transaction was rolled back; this row survives it (ASVS 7.2.2). The
+    row's unit is the session's (staff) or, for a patient, that of the enrolment the path
+    names, so the unit's data administrator sees the attempt (runtime.staff.logextract).
+    """
+    minute = int(ctx.now.timestamp() // 60)
+    seen_minute, count = ctx.app.refusals_logged.get(ctx.user.id, (minute, 0))
+    count = count + 1 if seen_minute == minute else 1
+    ctx.app.refusals_logged[ctx.user.id] = (minute, count)
+    if count > REFUSALS_LOGGED_PER_MINUTE:
+        return
+    path = ctx.request.url.path
+    target = f"{ctx.request.method} {path}"[:200]
+    uow = UnitOfWork(ctx.app.db)
+    try:
+        enrolment = None
+        found = _ENROLMENT_IN_PATH.match(path)
+        if found is not None and (ctx.session is None or ctx.session.unit_id is None):
+            enrolment = uow.session.get(Enrolment, int(found.group(1)))
+        write_access(uow.session, ctx.now, ctx.user, ctx.session, "access.refused", target=target,
+                     unit_id=enrolment.unit_id if enrolment is not None else None)
+    except Exception:  # logging a refusal must never turn it into a 500
+        log.exception("Kunde inte logga en nekad åtkomst.")
+        uow.close(error=True)
+        return
+    uow.close(error=False)
 
 
 #: The request context; scope "function" makes its commit happen before the response is sent.

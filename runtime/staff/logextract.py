@@ -34,6 +34,7 @@ from runtime.models import AccessLogEntry, Enrolment, PurgeReceipt, Unit, User, 
 from runtime.purge import subject_key
 from runtime.services.access import Action, require
 from runtime.staff.common import render_staff
+from runtime.views import fmt_time
 from runtime.web import CsrfForm, Ctx, PatientDep, RequestCtx, StaffDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -49,6 +50,7 @@ ACTION_TEXT = {
     "enrolment.duplicate_check": "Kontrollerade om personen redan har programmet",
     "enrolment.lookup": "Sökte på personnumret för att starta ett moment",
     "access.refused": "Nekades åtkomst",
+    "access.refused.read": "Läste nekade åtkomstförsök",
     "role.grant.refused": "Försökte ge sig själv en roll (nekades)",
     "enrolment.customise": "Anpassade momentet",
     "enrolment.preview": "Förhandsgranskade momentet som patienten ser det",
@@ -228,11 +230,42 @@ def today(ctx: Ctx) -> str:
 # --- the data administrator ----------------------------------------------------------------------
 
 
+#: How many refused requests the extract page lists (newest first).
+REFUSALS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class RefusalRow:
+    """A refused request (ASVS 7.2.2) as the data administrator reads it."""
+
+    at: str
+    when: str
+    who: str
+    role: str
+    what: str
+
+
+def refused_rows(ctx: Ctx) -> list[RefusalRow]:
+    """The unit's latest refused requests of logged-in people (runtime.web.record_refusal), newest first."""
+    entries = ctx.db.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "access.refused",
+                                                          AccessLogEntry.unit_id == ctx.session.unit_id)
+                             .order_by(AccessLogEntry.id.desc()).limit(REFUSALS_SHOWN)).all()
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    users = {u.id: u for u in ctx.db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    roles = {"patient": "Patient", "staff": "Personal", "anonymous": "Okänd"}
+    return [RefusalRow(e.at.isoformat(), fmt_time(e.at, ctx.app.tz),
+                       users[e.actor_id].display_name if e.actor_id in users else "Okänd (gallrad)",
+                       roles.get(e.actor_role, e.actor_role), e.target or "") for e in entries]
+
+
 def render_form(ctx: Ctx, status: int = 200, error: str | None = None, number: str = "",
                 result: dict | None = None) -> Response:
-    """The extract page: the personnummer form, and the extract when one was asked for."""
+    """The extract page: the personnummer form, the extract when one was asked for, and the unit's
+    latest refused requests (ASVS 7.2.2), whose reading is access-logged too."""
+    refused = refused_rows(ctx)
+    ctx.audit("access.refused.read", target=f"rows:{len(refused)}")
     return render_staff(ctx, "staff/log_extract.html", current="loggutdrag", status=status, title="Loggutdrag",
-                        error=error, number=number, result=result)
+                        error=error, number=number, result=result, refused=refused)
 
 
 @router.get("/personal/loggutdrag")
