@@ -146,6 +146,9 @@ def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: d
     if not checked.ok:
         raise FormRejected(checked.errors)
     score, band = formcheck.score(form, checked.answers, enrolment.scoring_sex)
+    repeated = _same_submission(ctx, enrolment, form_id, checked.answers)
+    if repeated is not None:
+        return repeated
     row = FormSubmission(enrolment_id=enrolment.id, form_id=form_id, module_id=module_id, step_id=step_id,
                          answers=checked.answers, score=score, score_band=band, submitted_at=ctx.now)
     ctx.db.add(row)
@@ -160,6 +163,26 @@ def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: d
     _touch(ctx, enrolment)
     ctx.audit("form.submit", enrolment, f"form:{form_id}")
     return row
+
+
+#: A submission with the same answers as the enrolment's last one of the form, within this
+#: long, is the same submission sent again (a double click, a resent request): it is not stored twice.
+RESUBMIT_WINDOW = timedelta(minutes=2)
+
+
+def _same_submission(ctx: Ctx, enrolment: Enrolment, form_id: str, answers: dict) -> FormSubmission | None:
+    """The enrolment's latest submission of the form when it has these answers and is recent, else None.
+
+    Submissions of one enrolment take turns: the enrolment's row is locked (PostgreSQL; SQLite
+    writes one at a time anyway), so concurrent identical submissions store one row (issue 14).
+    """
+    ctx.db.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
+    last = ctx.db.scalar(select(FormSubmission).where(FormSubmission.enrolment_id == enrolment.id,
+                                                      FormSubmission.form_id == form_id)
+                         .order_by(FormSubmission.submitted_at.desc(), FormSubmission.id.desc()).limit(1))
+    if last is None or last.answers != answers or ctx.now - last.submitted_at > RESUBMIT_WINDOW:
+        return None
+    return last
 
 
 def page_comments(ctx: Ctx, enrolment: Enrolment, form_id: str) -> list[PageComment]:
