@@ -76,3 +76,69 @@ def test_customise__error_in_a_module__that_module_open_with_the_error(app, peop
     assert '<a href="#steg-fordjupning-mer-synligt">Välj synligt eller dolt.</a>' in page.text
     assert module_box(page.text, "fordjupning").startswith('<details class="rt-module-box" id="modul-fordjupning" open>')
     assert not module_box(page.text, "start").startswith('<details class="rt-module-box" id="modul-start" open>')
+
+
+# --- point 8: taking the therapist role from someone with enrolments --------------------------------
+
+ROLES = "/personal/behorigheter"
+
+
+def therapist_of(app, eid: int) -> int | None:
+    with session(app) as db:
+        return db.get(Enrolment, eid).therapist_id
+
+
+def live_roles(app, user_id: int, unit_id: int) -> set[Role]:
+    with session(app) as db:
+        return set(db.scalars(select(UnitRole.role).where(UnitRole.user_id == user_id, UnitRole.unit_id == unit_id,
+                                                          UnitRole.revoked_at.is_(None))))
+
+
+def test_revoke_therapist_with_enrolments__warns_and_offers_the_units_other_therapists(app, people, login_as):
+    agnes = login_as("agnes")
+    page = agnes.post(ROLES, {"_action": "ta-bort", "person": str(people.therapist), "role": "therapist"})
+    assert page.status_code == 409
+    assert "Rollen behandlare är inte borttagen än" in page.text
+    assert "Tove Test är behandlare för 2 pågående moment på vårdenheten." in page.text
+    assert f"<li>Moment {people.enrolment_a}: Testprogrammet 0.1.0, startat 2026-03-02</li>" in page.text
+    assert "Anna Test" not in page.text  # no patient names on the roles page
+    choices = re.search(r'<select id="ny-behandlare" name="ny_behandlare">(.*?)</select>', page.text, re.S).group(1)
+    assert choices.split() == ["<option", f"value=\"{people.colleague}\">Tim", "Kollega</option>"]  # only Tim
+    assert Role.therapist in live_roles(app, people.therapist, people.unit)  # nothing changed yet
+    assert therapist_of(app, people.enrolment_a) == people.therapist
+
+
+def test_revoke_therapist__enrolments_handed_over_then_role_removed(app, people, login_as):
+    agnes = login_as("agnes")
+    done = agnes.post(ROLES, {"_action": "ta-bort", "person": str(people.therapist), "role": "therapist",
+                              "ny_behandlare": str(people.colleague)})
+    assert done.status_code == 303 and done.headers["location"] == f"{ROLES}?klart=flyttade"
+    assert "Momenten har fått en ny behandlare" in agnes.get(done.headers["location"]).text
+    assert therapist_of(app, people.enrolment_a) == therapist_of(app, people.enrolment_b) == people.colleague
+    assert Role.therapist not in live_roles(app, people.therapist, people.unit)
+    tim = login_as("tim")
+    mine = tim.get("/personal").text
+    assert "Anna Test" in mine and "Bertil Test" in mine
+    timeline = tim.get(f"/personal/moment/{people.enrolment_a}/tidslinje").text
+    assert "Behandlare: Tove Test → Tim Kollega." in timeline
+
+
+def test_revoke_therapist__someone_outside_the_unit_refused_and_nothing_changes(app, people, login_as):
+    agnes = login_as("agnes")
+    page = agnes.post(ROLES, {"_action": "ta-bort", "person": str(people.therapist), "role": "therapist",
+                              "ny_behandlare": str(people.other_therapist)})
+    assert page.status_code == 422
+    assert '<a href="#ny-behandlare">Välj en av vårdenhetens andra behandlare.</a>' in page.text
+    assert therapist_of(app, people.enrolment_a) == people.therapist
+    assert Role.therapist in live_roles(app, people.therapist, people.unit)
+
+
+def test_revoke_therapist__left_on_purpose_or_without_enrolments__removed_at_once(app, people, login_as):
+    agnes = login_as("agnes")
+    gone = agnes.post(ROLES, {"_action": "ta-bort", "person": str(people.therapist), "role": "therapist",
+                              "lamna": "ja"})
+    assert gone.status_code == 303 and gone.headers["location"] == f"{ROLES}?klart=borttagen"
+    assert therapist_of(app, people.enrolment_a) == people.therapist
+    # Tim has no enrolments: no warning.
+    assert agnes.post(ROLES, {"_action": "ta-bort", "person": str(people.colleague),
+                              "role": "therapist"}).status_code == 303
