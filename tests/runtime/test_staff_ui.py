@@ -18,7 +18,7 @@ import re
 
 from sqlalchemy import select
 
-from runtime.models import Enrolment, Role, StepSetting, UnitRole
+from runtime.models import Enrolment, EnrolmentStatus, Role, StepSetting, UnitRole
 
 
 def session(app):
@@ -142,3 +142,33 @@ def test_revoke_therapist__left_on_purpose_or_without_enrolments__removed_at_onc
     # Tim has no enrolments: no warning.
     assert agnes.post(ROLES, {"_action": "ta-bort", "person": str(people.colleague),
                               "role": "therapist"}).status_code == 303
+
+
+# --- method support: the journal text ----------------------------------------------------------------
+
+
+def test_summary_for_the_record__offers_the_regions_wording_and_codes(app, people, login_as, clock):
+    from datetime import timedelta
+
+    tove = login_as("tove")
+    url = f"/personal/moment/{people.enrolment_a}/sammanfattning?format=text"
+    text = tove.get(url).text
+    journal = text[text.index("Journalföring enligt Stegvis test:"):]
+    assert journal.splitlines() == [
+        "Journalföring enligt Stegvis test:",
+        "Text till journalen: Start av Testprogrammet.",  # started today
+        "Andra texter:",
+        "- Vid granskning: Granskning av Testprogrammet.",
+        "- Vid vidmakthållande eller avslut: Vidmakthållande eller avslut av Testprogrammet.",
+        "Koder:",
+        "- AN5: Vårdkontakt vid start utan besök",
+        "- AN24: Vårdkontakt vid granskning",
+        "- KVÅ ZV044: Behandling administrerad via internet",
+        "Anvisning: Journalför som vid annat arbete med levnadsvanor.",
+    ]
+    clock.advance(days=3)
+    tove = login_as("tove")
+    assert "Text till journalen: Granskning av Testprogrammet." in tove.get(url).text
+    with session(app) as db:
+        db.get(Enrolment, people.enrolment_a).status = EnrolmentStatus.maintenance
+    assert "Text till journalen: Vidmakthållande eller avslut av Testprogrammet." in tove.get(url).text
