@@ -172,3 +172,86 @@ def test_summary_for_the_record__offers_the_regions_wording_and_codes(app, peopl
     with session(app) as db:
         db.get(Enrolment, people.enrolment_a).status = EnrolmentStatus.maintenance
     assert "Text till journalen: Vidmakthållande eller avslut av Testprogrammet." in tove.get(url).text
+
+
+# --- method support: support contacts and deviation reporting ----------------------------------------
+
+
+def nav_links(page: str) -> list[str]:
+    nav = re.search(r'<nav class="rt-nav rt-staff-nav" aria-label="Vårdpersonal">(.*?)</nav>', page, re.S).group(1)
+    return re.findall(r'<a href="([^"]+)"', nav)
+
+
+def test_support_page__the_programs_staff_support_and_no_deviation_link_unless_set(app, people, login_as):
+    for name in ("tove", "dan", "agnes"):  # every member of staff, whatever the role
+        page = login_as(name).get("/personal/support")
+        assert page.status_code == 200, name
+        assert "/personal/support" in nav_links(page.text)
+    text = page.text
+    assert "<h3>Testprogrammet <span class=\"rt-muted\">version 0.1.0</span></h3>" in text
+    assert "<strong>Testsupport</strong><br>För vårdpersonal, frågor om tjänsten" in text
+    assert "Telefon: 010-000 00 00 (vardagar 8–16)" in text
+    assert "Ingen länk till avvikelserapporteringen är inställd" in text
+    assert "Rapportera avvikelse<span" not in text  # no header link without a setting
+    # Staff support is never shown to patients.
+    anna = login_as("anna")
+    assert "Testsupport" not in anna.get(f"/moment/{people.enrolment_a}").text
+    assert anna.get("/personal/support").status_code in (403, 404)
+
+
+def test_deviation_link__configured__on_every_staff_page_and_the_support_page(packages, database_url, clock):
+    from conftest import Browser, make_settings, seed
+
+    from runtime.app import create_app
+
+    url = "https://avvikelse.example.se/synergi"
+    application = create_app(make_settings(packages, database_url, deviation_report_url=url), clock=clock,
+                             migrate=False)
+    try:
+        people = seed(application)
+        tove = Browser(application)
+        assert tove.login("tove").status_code == 303
+        link = f'<a href="{url}" class="st-deviation" rel="noopener">Rapportera avvikelse'
+        for page in ("/personal", "/personal/flaggor", f"/personal/moment/{people.enrolment_a}",
+                     f"/personal/moment/{people.enrolment_a}/anpassa", "/personal/profil", "/personal/behorigheter"):
+            assert link in tove.get(page).text, page
+        assert f'<a href="{url}" rel="noopener">Till regionens avvikelserapportering</a>' in \
+            tove.get("/personal/support").text
+        tove.close()
+    finally:
+        application.state.stegvis.db.dispose()
+
+
+def test_deviation_link__must_be_a_web_address():
+    import pytest
+    from pydantic import ValidationError
+
+    from runtime.settings import RuntimeSettings
+
+    with pytest.raises(ValidationError):
+        RuntimeSettings(deviation_report_url="javascript:alert(1)")
+
+
+# --- method support: several roles in one unit ---------------------------------------------------
+
+
+def test_therapist_who_is_also_data_administrator__each_roles_pages_in_one_unit(app, people, login_as):
+    agnes = login_as("agnes")
+    assert agnes.post(ROLES, {"_action": "ge", "person": str(people.colleague), "role": "data_admin"}).status_code == 303
+    assert live_roles(app, people.colleague, people.unit) == {Role.therapist, Role.data_admin}
+    tim = login_as("tim")
+    start = tim.get("/personal").text
+    assert "Roller: Behandlare, Dataadministratör" in start
+    links = nav_links(start)
+    for href in ("/personal", "/personal/moment/nytt", "/personal/flaggor", "/personal/gallring",
+                 "/personal/loggutdrag", "/personal/profil", "/personal/support"):
+        assert href in links, href
+    assert "/personal/behorigheter" not in links
+    # Each role's pages work in the same session: the therapist's and the data administrator's.
+    assert tim.get("/personal/moment/nytt").status_code == 200
+    assert tim.get(f"/personal/moment/{people.enrolment_a}").status_code == 200  # the unit's enrolments ("Alla")
+    assert tim.get("/personal/gallring").status_code == 200
+    assert tim.get("/personal/loggutdrag").status_code == 200
+    assert tim.get(ROLES).status_code == 403
+    # The combination is per unit: the roles give nothing in another unit.
+    assert tim.get("/personal/moment/99999").status_code == 404
