@@ -255,3 +255,49 @@ def test_therapist_who_is_also_data_administrator__each_roles_pages_in_one_unit(
     assert tim.get(ROLES).status_code == 403
     # The combination is per unit: the roles give nothing in another unit.
     assert tim.get("/personal/moment/99999").status_code == 404
+
+
+# --- method support: messages beside the review ------------------------------------------------------
+
+
+def test_review__the_enrolments_threads_in_a_side_panel_with_a_reply_that_comes_back(app, people, anna, login_as):
+    from runtime.models import Message
+
+    sent = anna.post(f"/moment/{people.enrolment_a}/meddelanden", {"subject": "Fråga om steg",
+                                                                    "body": "Hur många steg ska jag gå?"})
+    thread_id = int(sent.headers["location"].split("/meddelanden/")[1].split("?")[0])
+    tove = login_as("tove")
+    review = f"/personal/moment/{people.enrolment_a}"
+    page = tove.get(review).text
+    panel = page[page.index('<aside class="st-side" id="meddelande-panel"'):page.index("</aside>")]
+    # Beside the content (one grid with the review), folded per thread, open when something is unread.
+    assert page.index('<div class="st-review-main">') < page.index("<aside")
+    assert f'<details class="st-side-thread" id="panel-trad-{thread_id}" open>' in panel
+    assert '<span class="st-side-subject">Fråga om steg</span>' in panel and "1 oläst" in panel
+    assert '<p class="rt-body">Hur många steg ska jag gå?</p>' in panel
+    assert f'action="/personal/moment/{people.enrolment_a}/meddelanden/{thread_id}"' in panel
+    assert '<input type="hidden" name="_tillbaka" value="granska">' in panel
+    assert "<script" not in page.split("</head>", 1)[1]  # works without JavaScript
+    with session(app) as db:  # showing the panel marks nothing read
+        assert db.scalar(select(Message.read_at).where(Message.thread_id == thread_id)) is None
+    answered = tove.post(f"{review}/meddelanden/{thread_id}", {"body": "Sikta på 8 000 om dagen.", "_tillbaka": "granska"})
+    assert answered.status_code == 303
+    assert answered.headers["location"] == f"{review}?svarat=1#panel-trad-{thread_id}"
+    back = tove.get(answered.headers["location"]).text
+    assert "Ditt meddelande är skickat." in back
+    assert '<p class="rt-body">Sikta på 8 000 om dagen.</p>' in back and "Inte läst än" in back
+    with session(app) as db:  # replying from the panel is reading the thread
+        assert db.scalar(select(Message.read_at).where(Message.thread_id == thread_id,
+                                                       Message.body == "Hur många steg ska jag gå?")) is not None
+    assert "Sikta på 8 000 om dagen." in anna.get(f"/moment/{people.enrolment_a}/meddelanden/{thread_id}").text
+    # A new thread from the panel comes back to the review too.
+    new = tove.post(f"{review}/meddelanden", {"subject": "Hej", "body": "Hur går det?", "_tillbaka": "granska"})
+    assert new.status_code == 303 and new.headers["location"].startswith(f"{review}?svarat=1#panel-trad-")
+
+
+def test_review_panel__others_read_but_do_not_write(app, people, login_as):
+    tim = login_as("tim")
+    page = tim.get(f"/personal/moment/{people.enrolment_a}").text
+    panel = page[page.index('<aside class="st-side"'):page.index("</aside>")]
+    assert "Inga meddelanden ännu." in panel
+    assert "Bara patientens behandlare skriver till patienten." in panel and "<form" not in panel
