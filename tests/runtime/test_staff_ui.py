@@ -148,7 +148,6 @@ def test_revoke_therapist__left_on_purpose_or_without_enrolments__removed_at_onc
 
 
 def test_summary_for_the_record__offers_the_regions_wording_and_codes(app, people, login_as, clock):
-
     tove = login_as("tove")
     url = f"/personal/moment/{people.enrolment_a}/sammanfattning?format=text"
     text = tove.get(url).text
