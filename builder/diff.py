@@ -285,7 +285,8 @@ _THINGS = {
 _FIELDS = {
     "id": "id", "title": "titel", "description": "beskrivning", "publisher": "utgivare", "language": "språk",
     "lexicon": "uttalslexikon", "readability": "läsbarhetsgräns", "contacts": "kontakter",
-    "administration": "avgift och koder", "kind": "modultyp", "start": "start", "visible": "synligt från start",
+    "support_contacts": "support för vårdpersonal", "administration": "avgift, koder och journalföring",
+    "kind": "modultyp", "start": "start", "visible": "synligt från start",
     "section": "avsnitt", "audio": "uppläsning", "reviewed": "granskning", "forms": "formulär",
     "required": "obligatorisk", "page_comments": "sidkommentarer", "flag_on_submit": "flagga vid inskick",
     "type": "frågetyp", "label": "text", "help": "hjälptext", "show_if": "visas om", "min": "min", "max": "max",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import json
 import mimetypes
+import re
 import sys
 import threading
 import time
@@ -351,9 +352,8 @@ class ServeSession:
 # --- what serve adds to a page -----------------------------------------------------------
 
 PANEL_STYLE = """
-#stegvis-granskning{position:fixed;right:1rem;bottom:1rem;max-width:26rem;z-index:2147483646;
- background:#fff;color:#1a1a1a;border:2px solid #1d4f91;border-radius:.4rem;padding:.6rem .8rem;
- font:14px/1.4 system-ui,sans-serif;box-shadow:0 2px 8px rgba(0,0,0,.25)}
+#stegvis-granskning{position:static;margin:0;background:#eef3fa;color:#1a1a1a;
+ border-bottom:2px solid #1d4f91;padding:.4rem 1rem;font:14px/1.4 system-ui,sans-serif}
 #stegvis-granskning h2{font-size:14px;margin:0 0 .3rem}
 #stegvis-granskning p,#stegvis-granskning ul{margin:.2rem 0}
 #stegvis-granskning a{color:#1d4f91}
@@ -364,6 +364,8 @@ PANEL_STYLE = """
 #stegvis-fel code{color:#ffe08a}
 #stegvis-fel a{color:#9cc8ff}
 """
+
+BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
 
 RELOAD_SCRIPT = """<script>
 (function () {
@@ -429,22 +431,30 @@ def error_overlay(preview: Preview) -> str:
 
 
 def decorate(page: str, body: bytes | None, preview: Preview) -> bytes:
-    """A page as `serve` shows it: the reviewer's panel, the overlay when the build failed, the reload script."""
+    """A page as `serve` shows it: the reviewer's panel, the overlay when the build failed, the reload script.
+
+    The panel is the first thing in the body, in the flow of the page: it never covers the
+    text the reviewer reads (issue #15, point 10; it used to float over the bottom right).
+    """
     extra = [f"<style>{PANEL_STYLE}</style>"]
     source = preview.sources.get(page)
-    if source is not None and not preview.failed:
-        extra.append(review_panel(source, preview.diagnostics))
+    panel = review_panel(source, preview.diagnostics) if source is not None and not preview.failed else ""
     if preview.failed or preview.internal is not None:
         extra.append(error_overlay(preview))
     extra.append(RELOAD_SCRIPT % (preview.version, EVENTS))
     addition = "\n".join(extra)
     if body is None:
         return ('<!DOCTYPE html>\n<html lang="sv"><head><meta charset="utf-8"><title>Stegvis förhandsgranskning'
-                f"</title></head><body>\n{addition}\n</body></html>\n").encode()
+                f"</title></head><body>\n{panel}{addition}\n</body></html>\n").encode()
     text = body.decode("utf-8")
     at = text.rfind("</body>")
     at = at if at >= 0 else len(text)
-    return (text[:at] + addition + "\n" + text[at:]).encode("utf-8")
+    text = text[:at] + addition + "\n" + text[at:]
+    if panel:
+        opening = BODY_TAG.search(text)
+        start = opening.end() if opening else 0
+        text = text[:start] + "\n" + panel + text[start:]
+    return text.encode("utf-8")
 
 
 # --- http ----------------------------------------------------------------------------------

@@ -138,11 +138,14 @@ def parse_yaml(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = (exc.problem or exc.context or "okänt fel").strip()
-        diags.add("YAML-001", path, line + line_offset, col, problem=_swedish_problem(problem))
+        problem = " ".join(part for part in (exc.problem, exc.context) if part) or "okänt fel"
+        swedish = _swedish_problem(problem.strip())
+        if "quoted scalar" in (exc.context or "") and exc.context_mark is not None:
+            swedish += f"; citattecknet öppnas på rad {exc.context_mark.line + 1 + line_offset}"
+        diags.add("YAML-001", path, line + line_offset, col, problem=swedish)
         return None
     except yaml.YAMLError as exc:  # e.g. a stray NUL byte
-        diags.add("YAML-001", path, 1 + line_offset, 1, problem=str(exc).splitlines()[0])
+        diags.add("YAML-001", path, 1 + line_offset, 1, problem=_swedish_problem(str(exc)))
         return None
     doc = YamlDoc(path=path, data=None)
     if node is None:
@@ -152,19 +155,48 @@ def parse_yaml(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -
     return doc
 
 
-_PROBLEMS = {
-    "mapping values are not allowed here": "ett kolon står där det inte får stå (sätt citattecken runt texten)",
-    "could not find expected ':'": "ett kolon saknas efter nyckeln",
-    "found character '\\t' that cannot start any token": "en tabb (använd mellanslag)",
-    "did not find expected key": "indraget stämmer inte med raderna ovanför",
-    "found unexpected end of stream": "filen tar slut mitt i ett värde (saknas ett citattecken?)",
-    "did not find expected node content": "ett värde saknas",
-    "found undefined alias": "ett alias (*namn) som inte finns",
-}
+#: The YAML parsers' messages (libyaml's and PyYAML's own wording differ) in Swedish, first
+#: match wins. Authors never see the parser's English (issue #15, point 10).
+_PROBLEMS: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), swedish) for pattern, swedish in (
+    (r"mapping values are not allowed", "ett kolon står där det inte får stå (sätt citattecken runt texten)"),
+    (r"could not find expected ':'", "ett kolon saknas efter nyckeln"),
+    (r"found character '\\t' that cannot start any token|tab character", "en tabb (använd mellanslag)"),
+    (r"found character '(.)' that cannot start any token",
+     "tecknet {0} kan inte stå först i ett värde (sätt citattecken runt texten)"),
+    (r"cannot start any token",
+     "ett tecken som inte kan stå först i ett värde, till exempel @, ` eller % (sätt citattecken runt texten)"),
+    (r"did not find expected key|expected <block end>", "indraget stämmer inte med raderna ovanför"),
+    (r"did not find expected '-' indicator", "indraget i listan stämmer inte med raderna ovanför"),
+    (r"found unexpected end of stream", "filen tar slut mitt i ett värde (saknas ett citattecken?)"),
+    (r"did not find expected node content|expected the node content", "ett värde saknas"),
+    (r"found undefined alias", "ett alias (*namn) som inte finns"),
+    (r"expected ',' or '\]'", "en lista inom [ ] tar inte slut (saknas ] eller ett kommatecken?)"),
+    (r"expected ',' or '\}'", "en mappning inom { } tar inte slut (saknas } eller ett kommatecken?)"),
+    (r"expected '?<document start>'?", "något står kvar efter värdet, till exempel en ] eller } för mycket"),
+    (r"another document|unexpected document indicator", "filen har flera dokument (---), men får bara ha ett"),
+    (r"incompatible YAML document", "en YAML-version (%YAML) som inte stöds: ta bort raden"),
+    (r"unknown escape character", "ett okänt tecken efter \\ inom dubbla citattecken (skriv \\\\ eller "
+                                   "använd enkla citattecken)"),
+    (r"expected alphabetic or numeric character", "& och * ska följas av ett namn (sätt citattecken runt texten)"),
+    (r"chomping or indentation indicators|expected comment or line break|expected a comment or a line break",
+     "något står efter | eller > på samma rad (skriv texten på raderna under)"),
+    (r"expected (tag )?URI|while parsing a tag|while scanning a tag", "ett värde som börjar med ! (sätt citattecken "
+                                                                      "runt texten)"),
+    (r"second occurrence|duplicate anchor", "samma ankare (&namn) finns två gånger"),
+    (r"unacceptable character|control characters|special characters", "ett otillåtet kontrolltecken"),
+    (r"UTF-8|utf-8|decode|octet", "filen är inte sparad som UTF-8"),
+    (r"block sequence entries are not allowed", "ett listtecken (-) står där det inte får stå"),
+    (r"found unexpected ':'", "ett kolon står där det inte får stå"),
+)]
+
+#: When the parser says something this module does not know: Swedish still, never English.
+UNKNOWN_PROBLEM = "YAML-tolken förstår inte raden"
 
 
 def _swedish_problem(problem: str) -> str:
-    for english, swedish in _PROBLEMS.items():
-        if problem.startswith(english):
-            return swedish
-    return problem
+    """The parser's message in Swedish (UNKNOWN_PROBLEM when it is one we have not seen)."""
+    for pattern, swedish in _PROBLEMS:
+        match = pattern.search(problem)
+        if match:
+            return swedish.format(*match.groups()) if match.groups() else swedish
+    return UNKNOWN_PROBLEM

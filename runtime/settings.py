@@ -150,6 +150,10 @@ class RuntimeSettings(BaseModel):
                                 "(tests may turn it off and drain the outbox by hand).")
     staff_notice_minutes: int = Field(15, description="At most one event notification per member of staff "
                                       "this often; a burst of events gives one e-mail.")
+    deviation_report_url: str | None = Field(
+        default_factory=lambda: _env("STEGVIS_DEVIATION_URL"), pattern=r"^https?://\S+$",
+        description="The region's deviation reporting (avvikelserapportering, e.g. its Synergi form or "
+        "routine), linked from every staff page and the Support page (env STEGVIS_DEVIATION_URL); None: no link.")
     secret_key_file: Path = Field(Path("var/secret.key"), description="The runtime's secret (32 random bytes, "
                                   "mode 0600, made at first use): keys the HMAC that finds a purged person's "
                                   "access log by personnummer. Keep it with the database's backups.")

@@ -508,6 +508,7 @@ class StaffNav:
     role_names: list[str]
     links: list[NavLink]
     current: str
+    deviation_url: str | None = None  # the region's deviation reporting (RuntimeSettings.deviation_report_url)
 
 
 #: (key, href, label, action that must be allowed)
@@ -519,6 +520,7 @@ LINKS = [
     ("gallring", "/personal/gallring", "Gallring", Action.purge),
     ("loggutdrag", "/personal/loggutdrag", "Loggutdrag", Action.access_log_extract),
     ("profil", "/personal/profil", "Min profil", None),
+    ("support", "/personal/support", "Support", None),
 ]
 
 
@@ -532,4 +534,5 @@ def staff_nav(ctx: Ctx, current: str) -> StaffNav:
     links = [NavLink(href, label, key) for key, href, label, action in LINKS if action is None or allowed(ctx, action)]
     return StaffNav(unit_name=names.get(ctx.session.unit_id, ""), unit_id=ctx.session.unit_id,
                     units=[(u.id, u.name) for u in units], links=links, current=current,
-                    role_names=[ROLE_NAMES[r] for r in sorted(mine, key=lambda r: list(ROLE_NAMES).index(r))])
+                    role_names=[ROLE_NAMES[r] for r in sorted(mine, key=lambda r: list(ROLE_NAMES).index(r))],
+                    deviation_url=ctx.app.settings.deviation_report_url)

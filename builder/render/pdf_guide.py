@@ -6,8 +6,10 @@ program book, for Markdown and templates). Output: two `PrintDocument`s, each on
 The guide says what a therapist needs to run the program: its purpose and structure,
 every module (kind, default start, sections and steps), every form (required, page
 comments, what raises a flag, scoring bands), every activity plan with its default
-schedule, the flags the therapist will see, and the administrative metadata of
-program.yaml (`administration`). The brochure tells a patient what the program is, its
+schedule, the flags the therapist will see, the roles in a care unit and the
+workflow from start to purge (issue #15, from the structure of a method support, in
+our words), and the administrative metadata of program.yaml (`administration`: fee,
+codes, journal wording; `support_contacts`; where to report a deviation). The brochure tells a patient what the program is, its
 modules, how to log in and where to get help (`contacts` in program.yaml). Everything
 program-specific comes from the source; nothing about a program is written here.
 
@@ -51,15 +53,33 @@ QUESTION_TYPES = {
 YES_NO = {True: "Ja", False: "Nej"}
 
 
-def contact_rows(program: Program, reachable_only: bool = False) -> list[dict[str, str]]:
+def contact_rows(program: Program, reachable_only: bool = False, staff: bool = False) -> list[dict[str, str]]:
     """Support contacts from program.yaml: name, what they help with, how to reach them.
 
     `reachable_only` keeps those with a phone number, an e-mail or a web address: the
     brochure cannot send a patient to a contact that says only where staff find it.
+    `staff`: the support for staff (`support_contacts`) instead of the patients' contacts.
     """
-    return [{"name": c.name, "role": (c.role or "").strip(),
+    contacts = program.meta.support_contacts if staff else program.meta.contacts
+    return [{"name": c.name, "role": " ".join((c.role or "").split()),
              "reach": ", ".join(part for part in (c.phone, c.email, c.hours, c.url) if part)}
-            for c in program.meta.contacts if not reachable_only or c.phone or c.email or c.url]
+            for c in contacts if not reachable_only or c.phone or c.email or c.url]
+
+
+#: The roles of a care unit and what each does in Stegvis (runtime.services.access holds the policy).
+ROLES = [
+    ("Behandlare", "Startar moment och blir behandlare för dem, anpassar dem, granskar patientens arbete, "
+                   "skriver till patienten, sätter moment i vidmakthållande och avslutar dem. Ser vårdenhetens "
+                   "övriga moment men ändrar bara sina egna."),
+    ("Invånaradministratör", "Ser och följer alla moment på vårdenheten, startar och avslutar moment, byter "
+                             "behandlare (till exempel vid frånvaro) och lämnar över moment till en annan "
+                             "vårdenhet."),
+    ("Behörighetsadministratör", "Ger vårdenhetens personal roller och tar bort dem, lägger till och skapar "
+                                 "konton."),
+    ("Dataadministratör", "Gallrar avslutade moment när gallringsfristen har gått ut, ställer in vårdenhetens "
+                          "gallringsfrister och tar fram loggutdrag åt patienter."),
+]
+JOURNAL_WHEN = {"start": "Vid start", "review": "Vid granskning", "end": "Vid vidmakthållande eller avslut"}
 
 
 @dataclass
@@ -234,12 +254,42 @@ class GuideBuilder:
         ]
         return Fragment("kapitel--flaggor", self.render("flags.html", anchor="kapitel--flaggor", rows=rows))
 
+    def roles(self) -> Fragment:
+        return Fragment("kapitel--roller", self.render("roles.html", anchor="kapitel--roller", roles=ROLES))
+
+    def workflow(self) -> Fragment:
+        p = self.program
+        current = [m.meta.title for m in book_order(p) if m.meta.start == "current"]
+        start_modules = (f"Från start är {len(current)} av programmets {len(p.modules)} moduler aktuella: "
+                         f"{', '.join(current)}. De andra gör du aktuella när det passar."
+                         if current else "Ingen modul är aktuell från start: gör de moduler aktuella som "
+                                         "patienten ska börja med.")
+        waiting = [pd.plan.title for pd in p.plans.values() if not pd.plan.schedule.activated]
+        plan_lines = []
+        if waiting:
+            plan_lines.append("Aktivitetsplaner som du aktiverar och ger ett startdatum innan patienten kan "
+                              f"registrera: {', '.join(waiting)}.")
+        if p.plans and len(waiting) < len(p.plans):
+            plan_lines.append("De andra aktivitetsplanerna är aktiverade från start; ge dem ett startdatum.")
+        return Fragment("kapitel--arbetsgang", self.render(
+            "workflow.html", anchor="kapitel--arbetsgang", start_modules=start_modules, plan_lines=plan_lines))
+
     def administration(self) -> Fragment:
         admin = self.program.meta.administration
+        journal = admin.journal if admin else None
+        journal_view = None
+        if journal is not None:
+            journal_view = {
+                "note": " ".join(journal.note_template.split()) if journal.note_template else None,
+                "notes": [(label, " ".join(getattr(journal.notes, key).split()))
+                          for key, label in JOURNAL_WHEN.items() if getattr(journal.notes, key)],
+                "codes": [{"system": c.system, "code": c.code, "text": " ".join(c.text.split())}
+                          for c in journal.codes]}
         return Fragment("kapitel--administration", self.render(
             "administration.html", anchor="kapitel--administration",
             fee=admin.patient_fee.strip() if admin and admin.patient_fee else None,
-            codes=list(admin.codes) if admin else [], contacts=contact_rows(self.program)))
+            codes=list(admin.codes) if admin else [], contacts=contact_rows(self.program),
+            support=contact_rows(self.program, staff=True), journal=journal_view))
 
     def contents(self, chapters: list[tuple[str, str, list[tuple[str, str]]]]) -> Fragment:
         entries = [{"title": title, "href": f"#{anchor}",
@@ -261,13 +311,15 @@ def render_guide(program: Program, renderer: PrintRenderer) -> PrintDocument:
         ("Aktivitetsplaner", "kapitel--planer",
          [(pd.plan.title, f"guide--plan--{pid}") for pid, pd in program.plans.items()]),
         ("Flaggor till behandlaren", "kapitel--flaggor", []),
+        ("Roller och behörigheter", "kapitel--roller", []),
+        ("Arbetsgång", "kapitel--arbetsgang", []),
         ("Administrativa uppgifter", "kapitel--administration", []),
     ]
     cover = Fragment("omslag", renderer.env.get_template("print/cover.html").render(
         anchor="omslag", program=meta, heading=meta.title, kicker="Metodstöd för behandlare",
         counts=f"Utgiven av {meta.publisher} tillsammans med programmet, version {meta.version}."))
-    fragments = [cover, b.contents(chapters), b.about(), b.modules(), b.forms(), b.plans(), b.flags(),
-                 b.administration()]
+    fragments = [cover, b.contents(chapters), b.about(), b.modules(), b.forms(), b.plans(), b.flags(), b.roles(),
+                 b.workflow(), b.administration()]
     title = f"Metodstöd – {meta.title}"
     outputs = [PdfSpec(GUIDE, title, f"Metodstöd för behandlare i {meta.title}", 0, len(fragments) - 1)]
     return renderer.document(title, title, fragments, outputs, f"Metodstöd för behandlare i {meta.title}", "guide")

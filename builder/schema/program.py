@@ -44,9 +44,35 @@ class Code(Model):
     text: str
 
 
+class JournalNotes(Model):
+    """The text the region asks for in the record at each point of the workflow (issue #15)."""
+
+    start: str | None = Field(None, description="Journaltext när programmet startas.")
+    review: str | None = Field(None, description="Journaltext när behandlaren granskar patientens arbete.")
+    end: str | None = Field(None, description="Journaltext vid vidmakthållande eller avslut.")
+
+
+class JournalCode(Model):
+    code: str
+    text: str
+    system: str | None = None
+
+
+class Journal(Model):
+    """How the region documents the program in the medical record: wording and codes (issue #15)."""
+
+    note_template: str | None = Field(None, description=(
+        "Hur programmet journalförs, med regionens ord (till exempel sökord, mall och vad en "
+        "sammanfattning ska ta upp)."))
+    notes: JournalNotes = JournalNotes()
+    codes: list[JournalCode] = Field([], description=(
+        "Koder som behandlaren anger i journalen eller vårdkontaktregistreringen, t.ex. AN5, AN24, ZV044."))
+
+
 class Administration(Model):
     patient_fee: str | None = None
     codes: list[Code] = []
+    journal: Journal | None = None
 
 
 #: Plain-language ("klarspråk") hints: a word or phrase and what to write instead.
@@ -120,5 +146,9 @@ class ProgramMeta(Model):
     lexicon: dict[str, str] = {}
     readability: Readability = Readability()
     contacts: list[Contact] = []
+    #: Support for staff (issue #15): shown on the staff pages and in the therapist guide, never to patients.
+    support_contacts: list[Contact] = Field([], description=(
+        "Support för vårdpersonal (regional och nationell support): visas för personalen i tjänsten och i "
+        "metodstödet, aldrig för patienter."))
     administration: Administration | None = None
     silence: list[str] = []

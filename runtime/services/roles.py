@@ -6,7 +6,10 @@ what the access administrator typed. Output: role rows changed in the session's 
 each change with an access-log row; a refusal is a `RoleError` (status, the form field
 it concerns, a Swedish message). Revoking takes effect at the person's next request
 (`runtime.services.access.roles` reads live rows). The unit's last live access
-administrator cannot be revoked.
+administrator cannot be revoked. Taking the therapist role from someone who is still
+the therapist of ongoing enrolments is refused with the list (`TherapistHasEnrolments`)
+until they are handed to another of the unit's therapists, or the administrator
+confirms leaving them (issue #15, point 8).
 
 Must not: import FastAPI or the staff pages; read a unit id from anything but the session.
 """
@@ -19,8 +22,10 @@ import secrets
 from sqlalchemy import func, select
 
 from runtime.context import Ctx, not_found
-from runtime.models import LocalCredential, Role, Unit, UnitRole, User, UserKind
+from runtime.models import Enrolment, EnrolmentStatus, LocalCredential, Role, Unit, UnitRole, User, UserKind
 from runtime.services.access import ROLE_NAMES
+from runtime.services.enrolment import unit_therapists
+from runtime.services.lifecycle import change_therapist
 
 HSA_ID = re.compile(r"SE\d{10}-[A-Z0-9]{1,30}")
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,99}")
@@ -90,6 +95,51 @@ def grant(ctx: Ctx, user: User, role: Role, field_id: str) -> None:
     else:
         row.revoked_at, row.granted_at, row.granted_by = None, ctx.now, ctx.user.id
     ctx.audit("role.grant", target=f"user:{user.id}/role:{role.value}")
+
+
+class TherapistHasEnrolments(RoleError):
+    """The therapist role would leave ongoing enrolments with a therapist who can no longer see them."""
+
+    def __init__(self, field_id: str, user: User, enrolments: list[Enrolment], others: list[User]) -> None:
+        super().__init__(409, field_id, f"{user.display_name} är behandlare för {len(enrolments)} pågående "
+                                        "moment på vårdenheten. Välj en annan behandlare för dem innan "
+                                        "rollen tas bort.")
+        self.user, self.enrolments, self.others = user, enrolments, others
+
+
+def ongoing_enrolments(ctx: Ctx, user: User) -> list[Enrolment]:
+    """The enrolments of the session's unit, not ended, whose therapist is `user` (oldest first)."""
+    return list(ctx.db.scalars(select(Enrolment).where(
+        Enrolment.unit_id == ctx.session.unit_id, Enrolment.therapist_id == user.id,
+        Enrolment.status != EnrolmentStatus.ended).order_by(Enrolment.started_at, Enrolment.id)))
+
+
+def other_therapists(ctx: Ctx, user: User) -> list[User]:
+    """The unit's therapists but `user`: those who can take over `user`'s enrolments."""
+    return [t for t in unit_therapists(ctx, ctx.session.unit_id) if t.id != user.id]
+
+
+def revoke_therapist(ctx: Ctx, user: User, field_id: str, successor_text: str = "", leave: bool = False) -> int:
+    """Take the therapist role, first handing `user`'s ongoing enrolments to `successor_text` (a user id).
+
+    Without a successor (and without `leave`), refuses with TherapistHasEnrolments when
+    there are such enrolments. With `leave`, they keep `user` as therapist (a citizen
+    administrator can change it later). Returns how many enrolments were handed over.
+    """
+    enrolments = ongoing_enrolments(ctx, user)
+    others = other_therapists(ctx, user)
+    moved = 0
+    if enrolments and successor_text:
+        successor = next((t for t in others if str(t.id) == successor_text), None)
+        if successor is None:
+            raise RoleError(422, "ny-behandlare", "Välj en av vårdenhetens andra behandlare.")
+        for enrolment in enrolments:
+            change_therapist(ctx, enrolment, str(successor.id))
+            moved += 1
+    elif enrolments and not leave:
+        raise TherapistHasEnrolments(field_id, user, enrolments, others)
+    revoke(ctx, user, Role.therapist, field_id)
+    return moved
 
 
 def revoke(ctx: Ctx, user: User, role: Role, field_id: str) -> None:

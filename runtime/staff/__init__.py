@@ -21,6 +21,7 @@ from runtime.staff import (
     preview,
     profile,
     review,
+    support,
     timeline,
 )
 
@@ -32,5 +33,6 @@ router.include_router(lifecycle.router)
 router.include_router(preview.router)
 router.include_router(admin.router)
 router.include_router(logextract.router)
+router.include_router(support.router)
 for _area in (overview, flags, review, timeline, plans, messages):
     router.include_router(_area.router)

@@ -6,7 +6,9 @@
   (`revoked_at`) as history; granting it again clears `revoked_at` (the unique
   constraint is user, unit, role), and the access log keeps every grant and revoke.
   Revoking takes effect at the person's next request (access.roles reads live rows).
-  The unit's last live access administrator cannot be revoked.
+  The unit's last live access administrator cannot be revoked. Taking the therapist role
+  from someone with ongoing enrolments warns and offers to hand them to another of the
+  unit's therapists first (issue #15, point 8).
 - Packages: reading the package folder again, on the same page.
 - Purge (`/personal/gallring`, data administrators): the unit's retention per data
   category, the ended enrolments with when each category becomes due, and the purge
@@ -35,11 +37,15 @@ from runtime.services.access import ROLE_NAMES, Action, allowed, require
 from runtime.services.roles import (
     CreateErrors,
     RoleError,
+    TherapistHasEnrolments,
     create_staff,
     find_staff,
     grant,
     lock_unit,
+    ongoing_enrolments,
+    other_therapists,
     revoke,
+    revoke_therapist,
     role_of,
     unit_person,
 )
@@ -51,6 +57,8 @@ router = APIRouter(include_in_schema=False)
 ROLE_NOTICES = {
     "given": "Rollen är given.",
     "borttagen": "Rollen är borttagen. Den slutar gälla vid personens nästa sidvisning.",
+    "flyttade": "Momenten har fått en ny behandlare och rollen är borttagen. Den slutar gälla vid personens "
+                "nästa sidvisning.",
     "tillagd": "Personen har fått rollen på vårdenheten.",
     "paket": "Programpaketen är inlästa igen.",
 }
@@ -143,8 +151,28 @@ def packages_view(ctx: Ctx) -> dict[str, Any] | None:
             "refused": sorted(ctx.app.store.refused.items())}
 
 
+@dataclass
+class ReassignView:
+    """The warning before taking the therapist role from someone with ongoing enrolments (issue #15, point 8)."""
+
+    person_id: int
+    name: str
+    message: str
+    enrolments: list[tuple[int, str, str]]  # id, program and version, started (no patient names on this page)
+    others: list[tuple[int, str]]  # the unit's other therapists
+
+
+def reassign_view(ctx: Ctx, user: User, message: str) -> ReassignView:
+    """What the roles page shows to hand `user`'s ongoing enrolments to someone else."""
+    rows = [(e.id, _program_title(ctx, e.program_id, e.program_version), local_date(e.started_at, ctx))
+            for e in ongoing_enrolments(ctx, user)]
+    return ReassignView(user.id, user.display_name, message, rows,
+                        [(t.id, t.display_name) for t in other_therapists(ctx, user)])
+
+
 def render_roles(ctx: RequestCtx, status: int = 200, errors: list[tuple[str, str]] | None = None,
-                 values: dict[str, str] | None = None, created: dict[str, str] | None = None) -> Response:
+                 values: dict[str, str] | None = None, created: dict[str, str] | None = None,
+                 reassign: ReassignView | None = None) -> Response:
     """The roles page; `errors` are (field id, message) for the error summary."""
     people, revoked = roles_view(ctx)
     unit = ctx.db.get(Unit, ctx.session.unit_id)
@@ -152,7 +180,7 @@ def render_roles(ctx: RequestCtx, status: int = 200, errors: list[tuple[str, str
     return render_staff(ctx, "staff/roles.html", current="behorigheter", status=status, title="Behörigheter",
                         unit_name=unit.name if unit else "", people=people, revoked=revoked, roles=role_choices(),
                         errors=errors or [], field_errors=dict(errors or []), values=values or {}, created=created,
-                        packages=packages_view(ctx), notice=notice)
+                        packages=packages_view(ctx), notice=notice, reassign=reassign)
 
 
 @router.get("/personal/behorigheter")
@@ -180,6 +208,8 @@ def roles_post(ctx: StaffDep, form: CsrfForm) -> Response:
             user = unit_person(ctx, first(form, "person"))
             field_id = f"person-{user.id}"
             role = role_of(first(form, "role"), field_id)
+            if action == "ta-bort" and role == Role.therapist:
+                return _revoke_therapist(ctx, user, field_id, form)
             (grant if action == "ge" else revoke)(ctx, user, role, field_id)
             return redirect(f"/personal/behorigheter?klart={'given' if action == 'ge' else 'borttagen'}")
         if action == "lagg-till":
@@ -209,6 +239,21 @@ def roles_post(ctx: StaffDep, form: CsrfForm) -> Response:
         return render_roles(ctx, created={"name": user.display_name, "username": username, "password": password})
     except RoleError as exc:
         return render_roles(ctx, status=exc.status, errors=[(exc.field_id, exc.message)], values=values)
+
+
+def _revoke_therapist(ctx: RequestCtx, user: User, field_id: str, form: dict[str, list[str]]) -> Response:
+    """Take the therapist role; with ongoing enrolments, first the warning and the choice of a new therapist."""
+    try:
+        moved = revoke_therapist(ctx, user, field_id, first(form, "ny_behandlare"), first(form, "lamna") == "ja")
+    except TherapistHasEnrolments as exc:
+        return render_roles(ctx, status=409, reassign=reassign_view(ctx, user, exc.message))
+    except RoleError as exc:
+        if exc.field_id != "ny-behandlare":
+            raise
+        ctx.db.rollback()
+        return render_roles(ctx, status=exc.status, errors=[(exc.field_id, exc.message)],
+                            reassign=reassign_view(ctx, user, exc.message))
+    return redirect(f"/personal/behorigheter?klart={'flyttade' if moved else 'borttagen'}")
 
 
 @router.post("/personal/behorigheter/paket")

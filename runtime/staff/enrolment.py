@@ -184,10 +184,22 @@ class ModuleRow:
     in_maintenance: bool
     sections: list[SectionRow]
 
+    open: bool = False  # shown unfolded (just saved, or has an error)
+
     @property
     def hidden_count(self) -> int:
         """How many of the module's steps the patient does not see."""
         return sum(1 for s in self.sections for st in s.steps if not st.visible)
+
+    @property
+    def step_count(self) -> int:
+        """How many steps the module has, hidden ones too."""
+        return sum(len(s.steps) for s in self.sections)
+
+    @property
+    def hidden_titles(self) -> list[str]:
+        """Titles of the module's hidden steps, in order."""
+        return [st.title for s in self.sections for st in s.steps if not st.visible]
 
 
 def module_rows(enrolment: Enrolment, package: Package) -> list[ModuleRow]:
@@ -218,10 +230,26 @@ NOTICES = {
 }
 
 
+def _open_modules(errors: dict[str, str], saved_module: str | None) -> set[str]:
+    """Modules to show unfolded: the one just saved and those an error is about (issue #15, point 3)."""
+    out = {saved_module} if saved_module else set()
+    for key in errors:
+        if key.startswith("modules."):
+            out.add(key.split(".", 1)[1])
+        elif key.startswith("steps."):
+            out.add(key.split(".", 1)[1].partition("/")[0])
+    return out
+
+
 def customise_page(ctx: Ctx, enrolment: Enrolment, package: Package, status: int = 200,
                    errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
-                   notice: str | None = None) -> Response:
-    """The customisation view; read-only (with the reason) for those who may not change it."""
+                   notice: str | None = None, saved_module: str | None = None) -> Response:
+    """The customisation view; read-only (with the reason) for those who may not change it.
+
+    Modules and steps (issue #15, point 3): each module is folded (details/summary) with
+    its step count and how many are hidden, and has its own form and save button; a
+    summary above the modules says what the patient does not see.
+    """
     errors, values = errors or {}, values or {}
     can_edit = allowed(ctx, Action.enrolment_customise, enrolment) and enrolment.status != EnrolmentStatus.ended
     if enrolment.status == EnrolmentStatus.ended:
@@ -232,12 +260,18 @@ def customise_page(ctx: Ctx, enrolment: Enrolment, package: Package, status: int
     else:
         reason = None
     summary = [(_anchor(key), message) for key, message in errors.items()]  # (field id or None, message)
+    modules = module_rows(enrolment, package)
+    unfold = _open_modules(errors, saved_module)
+    for m in modules:
+        m.open = m.id in unfold
     ctx.audit("enrolment.read", enrolment, "page:anpassa")
     return render_staff(ctx, "staff/customise.html", current="", status=status,
                         title=("Fel: " if summary else "") + f"Anpassa – {enrolment.patient.display_name}",
                         enrolment=enrolment, package=package, tab="anpassa", can_edit=can_edit, reason=reason,
                         welcome=values.get("welcome_text", enrolment.welcome_text),
-                        contacts=enrolment.contacts, modules=module_rows(enrolment, package),
+                        contacts=enrolment.contacts, modules=modules,
+                        upcoming=[m for m in modules if m.state == "upcoming"],
+                        hidden=[m for m in modules if m.hidden_count],
                         sex_forms=sex_scored_forms(package), sexes=SCORING_SEXES,
                         scoring_sex=values.get("scoring_sex", enrolment.scoring_sex or ""),
                         errors=errors, summary=summary, values=values, notice=notice)
@@ -274,7 +308,8 @@ def customise_view(eid: int, ctx: StaffDep) -> Response:
         notice = "Momentet är startat. Anpassa programmet för patienten och förhandsvisa det innan patienten börjar."
         if query.get("startat") == "namn":
             notice += f" Personen fanns redan i tjänsten som {enrolment.patient.display_name}."
-    return customise_page(ctx, enrolment, package, notice=notice)
+    saved_module = query.get("modul") if query.get("sparat") in ("innehall", "inget") else None
+    return customise_page(ctx, enrolment, package, notice=notice, saved_module=saved_module)
 
 
 CONTACT_FIELDS = ("name", "role", "phone", "email", "hours", "url")
@@ -286,7 +321,7 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
     enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
     package = enrolment_package(ctx, enrolment)
     section = first(form, "_section")
-    change, values, saved = Customisation(), {}, "kontakter"
+    change, values, saved, after = Customisation(), {}, "kontakter", ""
     current = [contact_data(c) for c in enrolment.contacts]
     if section == "avisering":
         return _save_notice_contacts(ctx, enrolment, package, first(form, "patient_email")[:300],
@@ -325,6 +360,9 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
                     return _refused(ctx, enrolment, package, {f"steps.{key[5:]}": "Välj synligt eller dolt."})
                 change.steps[key[5:]] = choice == "synligt"
         saved = "innehall"
+        module_id = first(form, "modul")
+        if module_id and package.module(module_id) is not None:
+            after = f"&modul={module_id}#modul-{module_id}"
     else:
         raise AppError(400, "Okänd del av anpassningen. Ladda om sidan och försök igen.")
     try:
@@ -335,7 +373,7 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
         ctx.db.rollback()
         enrolment = unit_enrolment(ctx, eid, Action.enrolment_customise)
         return _refused(ctx, enrolment, package, exc.errors or {"anpassning": exc.message}, values, exc.status)
-    return redirect(f"/personal/moment/{eid}/anpassa?sparat={saved if changes else 'inget'}")
+    return redirect(f"/personal/moment/{eid}/anpassa?sparat={saved if changes else 'inget'}{after}")
 
 
 def _save_notice_contacts(ctx: Ctx, enrolment: Enrolment, package: Package, email_text: str,

@@ -144,6 +144,8 @@ def new_thread_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
         ctx.audit("inbox.read", enrolment)
         return _render_list(ctx, enrolment, package, compose, status=422)
     thread = start_thread(ctx, enrolment, compose.subject, compose.body, compose.notify)
+    if first(form, "_tillbaka") == "granska":  # written in the review page's side panel (issue #15)
+        return redirect(f"/personal/moment/{enrolment.id}?svarat=1#panel-trad-{thread.id}")
     return redirect(f"/personal/moment/{enrolment.id}/meddelanden/{thread.id}?skickat=1#senaste")
 
 
@@ -227,4 +229,8 @@ def reply_post(eid: int, thread_id: int, ctx: StaffDep, form: CsrfForm) -> Respo
         ctx.audit("thread.read", enrolment, f"thread:{thread.id}")
         return _render_thread(ctx, enrolment, package, thread, compose, set(), True, status=422)
     reply(ctx, enrolment, thread, compose.body, compose.notify)
+    if first(form, "_tillbaka") == "granska":
+        # Answered in the review page's side panel (issue #15): the therapist has read the thread there.
+        mark_read(ctx, enrolment, thread)
+        return redirect(f"/personal/moment/{enrolment.id}?svarat=1#panel-trad-{thread.id}")
     return redirect(f"/personal/moment/{enrolment.id}/meddelanden/{thread.id}?skickat=1#senaste")

@@ -7,6 +7,12 @@ openings, registrations, the few messages and names the flags and comments need)
 one access-log row. The therapist's reply to a page comment is stored here too
 (Action.message_write); the patient reads it under the form on the step page.
 
+Beside the review, a panel holds the enrolment's message threads (issue #15, the method
+support's "ruta med pil": the thread opens next to what the therapist reads): each thread
+folded (details/summary, no JavaScript) with its latest messages and a reply form that
+comes back here. Showing the panel marks nothing read; replying from it does, as opening
+the thread would.
+
 Must not: show drafts (unsent answers are the patient's own), or let anyone write to the
 patient when the enrolment is not active (maintenance and ending close page comments).
 """
@@ -31,6 +37,7 @@ from runtime.models import (
     FlagKind,
     FormSubmission,
     Message,
+    MessageThread,
     ModuleState,
     PageComment,
     Registration,
@@ -40,7 +47,13 @@ from runtime.models import (
 from runtime.packages import Package
 from runtime.services.access import Action, allowed, enrolment_package, unit_enrolment
 from runtime.services.flags import refresh_missed_flags
-from runtime.services.messages import add_therapist_comment, comment_closed_reason
+from runtime.services.messages import (
+    add_therapist_comment,
+    comment_closed_reason,
+    has_contact,
+    threads_with_counts,
+    write_refusal,
+)
 from runtime.services.patient import plan_goal
 from runtime.staff.common import render_staff
 from runtime.views import (
@@ -63,6 +76,7 @@ NOTICES = {
     "dold": "Flaggan är dold. Händelsen finns kvar i tidslinjen.",
     "redan-dold": "Flaggan var redan dold.",
     "kommenterat": "Din kommentar är sparad. Patienten ser den under formuläret.",
+    "svarat": "Ditt meddelande är skickat.",
 }
 
 
@@ -404,6 +418,52 @@ def _plan_items(ctx: Ctx, enrolment: Enrolment, package: Package) -> list[PlanIt
     return out
 
 
+#: How many of a thread's latest messages the side panel shows.
+PANEL_MESSAGES = 3
+
+
+@dataclass
+class PanelMessage:
+    """A message in the side panel."""
+
+    author: str
+    when: str
+    body: str
+    receipt: str | None  # care staff's messages: read by the patient or not
+
+
+@dataclass
+class PanelThread:
+    """A thread in the side panel: its latest messages, how many there are, the patient's unread."""
+
+    id: int
+    subject: str
+    total: int
+    unread: int
+    last: str
+    messages: list[PanelMessage]
+
+
+def _panel_threads(ctx: Ctx, enrolment: Enrolment) -> list[PanelThread]:
+    """The enrolment's threads, newest activity first, each with its last few messages (two queries and one)."""
+    tz = ctx.app.tz
+    counted = threads_with_counts(ctx, enrolment)
+    by_thread: dict[int, list[Message]] = defaultdict(list)
+    for m in ctx.db.scalars(select(Message).join(MessageThread).where(MessageThread.enrolment_id == enrolment.id)
+                            .order_by(Message.id)):
+        by_thread[m.thread_id].append(m)
+    out = []
+    for thread, total, unread in counted:
+        shown = []
+        for m in by_thread[thread.id][-PANEL_MESSAGES:]:
+            mine = m.sender_role == AuthorRole.therapist
+            author = ("Du" if m.sender_id == ctx.user.id else "Behandlaren") if mine else enrolment.patient.display_name
+            receipt = (f"Läst av patienten {time_text(m.read_at, tz)}" if m.read_at else "Inte läst än") if mine else None
+            shown.append(PanelMessage(author, time_text(m.created_at, tz), m.body, receipt))
+        out.append(PanelThread(thread.id, thread.subject, total, unread, time_text(thread.last_message_at, tz), shown))
+    return out
+
+
 def review_values(ctx: Ctx, enrolment: Enrolment, package: Package, reply: dict[str, Any] | None = None
                   ) -> dict[str, Any]:
     """Everything the review page shows (`reply`: a rejected reply to show again with its error)."""
@@ -428,7 +488,8 @@ def review_values(ctx: Ctx, enrolment: Enrolment, package: Package, reply: dict[
         plans=_plan_items(ctx, enrolment, package),
         can_reply=can_write and closed is None,
         reply_refusal=closed or ("" if can_write else "Bara patientens behandlare skriver till patienten."),
-        errors=errors)
+        errors=errors, threads=_panel_threads(ctx, enrolment), message_refusal=write_refusal(ctx, enrolment),
+        has_contact=has_contact(enrolment))
 
 
 def _render(ctx: Ctx, enrolment: Enrolment, package: Package, status: int = 200, notice: str | None = None,

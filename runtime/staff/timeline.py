@@ -275,8 +275,43 @@ def summary_text(ctx: Ctx, enrolment: Enrolment, package: Package, data: Loaded)
     by_patient = sum(1 for c in data.comments if c.author_role == AuthorRole.patient)
     lines.append(f"Sidkommentarer: {len(data.comments)} ({by_patient} från patienten, "
                  f"{len(data.comments) - by_patient} från vården).")
+    lines += _summary_journal(ctx, enrolment, package)
     # Plain spaces: a record system may not take the no-break spaces of "6 500" well.
     return "\n".join(lines).replace("\xa0", " ") + "\n"
+
+
+JOURNAL_WHEN = {"start": "Vid start", "review": "Vid granskning", "end": "Vid vidmakthållande eller avslut"}
+
+
+def _summary_journal(ctx: Ctx, enrolment: Enrolment, package: Package) -> list[str]:
+    """The region's wording and codes for the record (program.yaml `administration.journal`, issue #15).
+
+    The text that fits the enrolment comes first: the end text once it is in maintenance
+    or ended, the start text on the day it started, else the review text.
+    """
+    admin = package.data.program.administration
+    journal = admin.journal if admin else None
+    if journal is None:
+        return []
+    notes = {key: getattr(journal.notes, key) for key in JOURNAL_WHEN if getattr(journal.notes, key)}
+    if enrolment.status != EnrolmentStatus.active:
+        fits = "end"
+    elif enrolment.started_at.astimezone(ctx.app.tz).date() == ctx.now.astimezone(ctx.app.tz).date():
+        fits = "start"
+    else:
+        fits = "review"
+    lines = ["", f"Journalföring enligt {package.data.program.publisher}:"]
+    if fits in notes:
+        lines.append(f"Text till journalen: {' '.join(notes[fits].split())}")
+    others = [f"- {JOURNAL_WHEN[k]}: {' '.join(v.split())}" for k, v in notes.items() if k != fits]
+    if others:
+        lines += ["Andra texter:"] + others
+    if journal.codes:
+        lines.append("Koder:")
+        lines += [f"- {c.system + ' ' if c.system else ''}{c.code}: {' '.join(c.text.split())}" for c in journal.codes]
+    if journal.note_template:
+        lines.append(f"Anvisning: {' '.join(journal.note_template.split())}")
+    return lines
 
 
 def _summary_modules(enrolment: Enrolment, package: Package, data: Loaded) -> list[str]:

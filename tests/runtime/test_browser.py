@@ -209,15 +209,16 @@ def test_therapist_workflow_in_chromium__start_hide_step_flag_review_hide_flag_a
     browser.find_element(By.ID, "personal_number").send_keys("19550211-4936")
     browser.find_element(By.ID, "display_name").send_keys("Greta Gren")
     click(browser.find_element(By.XPATH, "//button[normalize-space()='Starta momentet']"))
-    wait_for("Spara moduler och steg")
+    wait_for("Moduler och steg")
     check("customise")
     enrolment_url = browser.current_url.split("/anpassa")[0]
 
-    # ... and hides the step "Vad betyder FRAMÅT?".
+    # ... and hides the step "Vad betyder FRAMÅT?" (its module is folded; each module saves alone).
+    click(browser.find_element(By.CSS_SELECTOR, "#modul-introduktion > summary"))
     hide = browser.find_element(By.CSS_SELECTOR, 'input[type=radio][name$="/vad-betyder-framat"][value="dolt"]')
     click(hide)
-    click(browser.find_element(By.XPATH, "//button[normalize-space()='Spara moduler och steg']"))
-    wait_for("Dolt")
+    click(hide.find_element(By.XPATH, "./ancestor::form//button[@type='submit']"))
+    wait_for("Moduler och steg är sparade")
     assert browser.find_element(By.CSS_SELECTOR, 'input[name$="/vad-betyder-framat"][value="dolt"]').is_selected()
     for page in ("", "/tidslinje", "/aktivitetsplaner", "/meddelanden", "/hantera", "/forhandsvisning"):
         browser.get(enrolment_url + page)

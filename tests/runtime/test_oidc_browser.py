@@ -111,7 +111,7 @@ def test_therapist_and_patient_log_in_through_the_provider__start_enrolment_subm
     browser.find_element(By.ID, "personal_number").send_keys("19550211-4936")
     browser.find_element(By.ID, "display_name").send_keys("Greta Gren")
     click(browser.find_element(By.XPATH, "//button[normalize-space()='Starta momentet']"))
-    wait_for("Spara moduler och steg")
+    wait_for("Spara modulen")
     log_out()
     check("logged out")
 

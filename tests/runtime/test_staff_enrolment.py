@@ -280,7 +280,7 @@ def test_customise__modules_and_steps__patient_sees_the_change(app, people, logi
     page = tove.get(f"/personal/moment/{e}/anpassa")
     hidden = page.text[page.text.index('id="steg-start-valkommen-synligt"') - 400:]
     assert '<span class="rt-tag rt-tag-hidden">Dolt</span>' in hidden[:400]  # marked in text, not only colour
-    assert "1 steg är dolt för patienten." in page.text
+    assert '<a href="#modul-start">Start</a>: 1 dolt steg (Välkommen).' in page.text
     start = anna.get(f"/moment/{e}")
     assert "steg/start/valkommen" not in start.text and "steg/fordjupning/mer" in start.text
     assert anna.get(f"/moment/{e}/steg/start/valkommen").status_code == 404
