@@ -11,9 +11,8 @@ import re
 import time
 
 import pytest
-from fastapi.testclient import TestClient
-
 from conftest import PASSWORD, Browser
+from fastapi.testclient import TestClient
 
 HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options")
 
@@ -230,6 +229,7 @@ def test_redirects__never_carry_the_host_header(app, people, url):
 
 def test_allowed_hosts__other_host_refused(packages, sqlite_url, clock):
     from conftest import make_settings
+
     from runtime.app import create_app
 
     app = create_app(make_settings(packages, sqlite_url, allowed_hosts=("stegvis.example",)), clock=clock,
