@@ -34,7 +34,7 @@ test: $(STAMP) system test-system $(AXE)
 # Then the import contracts of .importlinter (DESIGN.md, "Layers"; import-linter comes with
 # the test extra).
 lint: $(STAMP)
-	$(BIN)/ruff check builder runtime tests build.py
+	$(BIN)/ruff check builder runtime stegvis_package tests build.py
 	$(BIN)/lint-imports --no-cache
 
 # Install missing Debian packages when running as root; otherwise say what is missing.
