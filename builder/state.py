@@ -29,14 +29,15 @@ from stegvis_package.verify import PackageInvalid, read_manifest
 
 #: Bump when the state file's layout or what the state records of each page changes.
 STATE_FORMAT = 3
-_EXTENDS = re.compile(r"^extends\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
+_EXTENDS = re.compile(r"^(?:extends|translates)\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
 
 
 # --- source files ----------------------------------------------------------------------
 
 
 def source_roots(program_dir: Path) -> list[Path]:
-    """The program folder and, for an overlay, every base it extends (followed transitively);
+    """The program folder and, for an overlay or a translation, every base it extends or
+    translates (followed transitively);
     a base package is a root too (a zip file, or a package folder), and ends the chain.
 
     Read with a regular expression, not YAML: over-approximating the folders only costs a
