@@ -100,8 +100,8 @@ def page_sources(program: Program) -> dict[str, Source]:
 
 def memo_readouts(program: Program) -> dict[Step, Readout]:
     """The readout of every step read aloud, kept with each parsed body (the serve memo keeps bodies)."""
-    lexicon = Lexicon.for_program(program.lexicon)
-    key_lexicon = json.dumps(program.lexicon, sort_keys=True, ensure_ascii=False)
+    lexicon = Lexicon.for_program(program.lexicon, program.meta.language)
+    key_lexicon = json.dumps([program.meta.language, program.lexicon], sort_keys=True, ensure_ascii=False)
     out = {}
     for step in program.steps:
         if not step.meta.audio:

@@ -58,6 +58,25 @@ def source_roots(program_dir: Path) -> list[Path]:
     return roots
 
 
+_LANGUAGE = re.compile(r"^language\s*:\s*['\"]?([A-Za-z][\w-]*)['\"]?\s*(#.*)?$", re.M)
+
+
+def program_language(program_dir: Path) -> str:
+    """The language of a program folder: its program.yaml's `language:`, else its base's, else sv.
+
+    Read with a regular expression, as `source_roots` reads `extends:`, so that the voice can
+    be chosen before anything is loaded; validate checks the real value.
+    """
+    for root in source_roots(program_dir):
+        try:
+            m = _LANGUAGE.search((root / "program.yaml").read_text("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if m:
+            return m.group(1)
+    return "sv"
+
+
 #: Template subfolders the compiler never reads (the runtime's own pages), so editing them rebuilds nothing.
 NOT_BUILD_TEMPLATES = ("runtime",)
 

@@ -47,15 +47,6 @@ TEXT_KEYS = frozenset({"title", "section", "readout", "description", "label", "h
                        "unit", "labels"})
 #: Keys of YAML that are never translated even when they hold text (ids, references, sources).
 NEVER = frozenset({"id", "value", "sources", "reviewed", "show_if", "image", "field", "from"})
-#: Languages written right to left (pages and PDFs get dir="rtl").
-RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv"})
-
-
-def text_direction(language: str) -> str:
-    """'rtl' for languages written right to left (Arabic, Persian …), else 'ltr'."""
-    return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
-
-
 def source_hash(text: str) -> str:
     """The hash a translated unit records of its source text."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

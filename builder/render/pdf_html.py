@@ -351,7 +351,7 @@ class PrintRenderer:
         """Wrap fragments in the print shell (metadata in <head>, running title on <body>)."""
         meta = self.program.meta
         shell = self.env.get_template("print/document.html").render(
-            lang=meta.language, title=title, author=meta.publisher, description=description,
+            lang=meta.language, direction=meta.direction, title=title, author=meta.publisher, description=description,
             generator=f"Stegvis {__version__}", date=self.date, running=running, kind=kind,
             keywords=", ".join((meta.title, meta.publisher, meta.version)), fragments=Markup(_SENTINEL))
         head, tail = shell.split(_SENTINEL)

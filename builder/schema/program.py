@@ -107,6 +107,15 @@ class OverlaySpec(Model):
 OVERLAY_REQUIRED = ("id", "title", "version", "publisher")
 
 
+#: Languages written right to left: their pages and PDFs get dir="rtl" (issue 18).
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv"})
+
+
+def text_direction(language: str) -> str:
+    """'rtl' for a language written right to left (Arabic, Persian …), else 'ltr'."""
+    return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
 class ProgramMeta(Model):
     id: Id
     title: str
@@ -122,3 +131,8 @@ class ProgramMeta(Model):
     contacts: list[Contact] = []
     administration: Administration | None = None
     silence: list[str] = []
+
+    @property
+    def direction(self) -> str:
+        """The writing direction of the program's language: 'rtl' or 'ltr' (the pages' `dir`)."""
+        return text_direction(self.language)
