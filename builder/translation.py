@@ -502,7 +502,8 @@ def merge_translation(base: SourceTree, tr: SourceTree, diags: Diagnostics) -> S
     data = {k: v for k, v in base.program.data.items() if k not in ("lexicon", "modules")}
     data |= {k: v for k, v in doc.data.items() if k not in TRANSLATION_KEYS}
     data["modules"] = order
-    data.setdefault("id", f"{base.program.data.get('id')}-{language}")
+    if "id" not in doc.data:  # its own package, next to the base's: dist/<base id>-<language>/
+        data["id"] = f"{base.program.data.get('id')}-{language}"
     merged_doc = YamlDoc(path=doc.path, data=data)
     anchor = doc.locate(("translates",))
     for loc in base.program.values:
