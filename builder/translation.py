@@ -315,11 +315,16 @@ def yaml_header(rel: str, language: str) -> str:
     return f"# Översättning ({language}) av {rel}: samma id:n som basens fil, bara texterna översatta.\n"
 
 
-def translated_file(rel: str, source: str, targets: dict[str, str], language: str, reviewed: object = None) -> str:
-    """The translation of the base's file `rel` (text `source`) with `targets` (key -> text)."""
+def translated_file(rel: str, source: str, targets: dict[str, str], language: str, reviewed: object = None,
+                    schema: str | None = None) -> str:
+    """The translation of the base's file `rel` (text `source`) with `targets` (key -> text).
+
+    `schema`: the JSON Schema of a YAML file, relative to the translated file, for editors
+    (its first line, as in the base's files)."""
     if is_step(rel):
         return translated_step(source, targets, reviewed)
-    return translated_yaml(source, targets, yaml_header(rel, language), reviewed)
+    header = (f"# yaml-language-server: $schema={schema}\n" if schema else "") + yaml_header(rel, language)
+    return translated_yaml(source, targets, header, reviewed)
 
 
 def reviewed_of(rel: str, text: str) -> object:

@@ -23,6 +23,7 @@ translation's folder, reports. Must not build packages.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,7 @@ from builder.yamlsrc import parse_yaml
 NS = "urn:oasis:names:tc:xliff:document:2.0"
 _Q = f"{{{NS}}}"
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+SCHEMA_COMMENT = "# yaml-language-server: $schema="
 
 
 class TranslationError(Exception):
@@ -238,6 +240,21 @@ class Translation:
     def source_text(self, rel: str) -> str:
         return self.base.files[rel].decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n")
 
+    def schema_of(self, rel: str) -> str | None:
+        """The editor schema the base's YAML file names, relative to the translated file (None: none)."""
+        first = self.source_text(rel).split("\n", 1)[0]
+        if not first.startswith(SCHEMA_COMMENT):
+            return None
+        tree = self.base
+        docs = {f"forms/{d.file.name}": d for d in tree.forms.values()} | {
+            f"activity-plans/{d.file.name}": d for d in tree.plans.values()} | {
+            f"modules/{s.folder}/module.yaml": s.meta for srcs in tree.modules.values() for s in srcs if s.meta}
+        source = getattr(docs.get(rel), "file", None)
+        if source is None:
+            return None
+        target = (Path(source).parent / first[len(SCHEMA_COMMENT):].strip()).resolve()
+        return Path(os.path.relpath(target, (self.folder / rel).parent.resolve())).as_posix()
+
     def translated_text(self, rel: str) -> str | None:
         path = self.folder / rel
         return path.read_text("utf-8") if path.is_file() else None
@@ -424,7 +441,7 @@ def import_xliff(tr: Translation, data: bytes) -> ImportResult:
         path = tr.folder / rel
         old = path.read_text("utf-8") if path.is_file() else None
         reviewed = reviewed_of(rel, old) if old is not None else None
-        text = translated_file(rel, tr.source_text(rel), targets, tr.language, reviewed)
+        text = translated_file(rel, tr.source_text(rel), targets, tr.language, reviewed, tr.schema_of(rel))
         if text == old:
             result.unchanged.append(rel)
             continue

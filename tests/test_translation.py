@@ -286,10 +286,13 @@ def test_build__language_without_a_voice__VOICE_001_and_no_readouts(tree, capsys
     (tree / "fi/program.yaml").write_text("translates: ../base\nlanguage: se\ntitle: Prográmma\n", "utf-8")
     code, out = build(["fi", "--out", "dist", "--cache", "cache", "--no-pdf", "--tts", "espeak"], capsys)
     assert code == 0 and "warning VOICE-001" in out and "fi/program.yaml:2" in out
+    assert re.search(r"fi/program\.yaml:2:\d+: warning VOICE-001: Det finns ingen röst för språket se", out)
     manifest = json.loads((tree / "dist" / "litet-se" / "1.0.0" / "manifest.json").read_text("utf-8"))
     assert manifest["audio"] == {}
-    code, out = build(["fi", "--out", "dist2", "--cache", "cache", "--no-pdf", "--tts", "espeak", "--strict"], capsys)
-    assert code == 1 and "error VOICE-001" in out
+    code, out = build(["fi", "--out", "dist2", "--cache", "cache", "--no-pdf", "--tts", "espeak", "--strict",
+                       "--format", "json"], capsys)
+    found = [(d["code"], d["severity"]) for d in json.loads(out[:out.rindex("]") + 1])]
+    assert code == 1 and ("VOICE-001", "error") in found
 
 
 # --- T5: right to left ---------------------------------------------------------------------------

@@ -103,6 +103,13 @@ class OverlaySpec(Model):
         "bokstav följer med. Se docs/overlays.md."))
 
 
+class TranslationSpec(Model):
+    """The translation-only keys of a translation's program.yaml (issue 18; docs/translations.md)."""
+
+    translates: str = Field(description="Basprogrammets mapp, räknat från översättningens mapp, t.ex. ../../content.")
+    language: str = Field(description="Översättningens språk (BCP 47), t.ex. fi, smj, ar, fa.")
+
+
 #: Keys an overlay must set itself, so that nobody publishes a region's version under the base's name.
 OVERLAY_REQUIRED = ("id", "title", "version", "publisher")
 
