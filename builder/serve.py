@@ -216,11 +216,13 @@ class ServeSession:
         if program is None or generation != self._generation:
             return
         if config.audio and not self._engine_checked:
-            from builder.speech.engines import EngineUnavailable, choose_engine  # numpy: only with audio
+            from builder.speech.engines import EngineUnavailable, choose_engine, engine_for_language  # numpy
 
             self._engine_checked = True
             try:
                 self._engine, note = choose_engine(config.tts)
+                # the voice of the program's language (issue 18)
+                self._engine = engine_for_language(self._engine, program.meta.language)
             except EngineUnavailable as exc:
                 note = f"{exc} Förhandsgranskningen fortsätter utan ljud."
             if note:

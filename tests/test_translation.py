@@ -332,3 +332,15 @@ def test_lexicon__per_language__finnish_entries_not_swedish():
     assert fi.apply("Kävele esim. 30 min FRAMÅT-ohjelmassa.") == "Kävele esimerkiksi 30 minuuttia Framoot-ohjelmassa."
     assert fi.apply("t.ex.") == "t.ex."
     assert Lexicon.for_program({}, "sv").apply("t.ex.") == "till exempel"
+
+
+def test_build__unchanged_then_swedish_edited__translation_rebuilt_with_TRANS_001(tree, capsys):
+    """The translation's build state covers its base: a Swedish edit is never answered 'unchanged'."""
+    args = ["fi", "--out", "dist", "--cache", "cache", "--no-audio", "--no-pdf"]
+    assert build(args, capsys)[0] == 0
+    code, out = build(args, capsys)
+    assert code == 0 and "oförändrat" in out
+    step = tree / "base" / "modules" / "01-start" / "02-fragor.md"
+    step.write_text(step.read_text("utf-8").replace("inga fel svar", "inga felaktiga svar"), "utf-8")
+    code, out = build(args, capsys)
+    assert code == 0 and "oförändrat" not in out and "TRANS-001" in out
