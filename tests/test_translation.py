@@ -183,6 +183,18 @@ def test_build__outdated_translation__TRANS_001_warning_and_a_finnish_note_on_th
     assert code == 1 and "error TRANS-001" in out
 
 
+def test_build__outdated_translation__note_in_the_step_pdf(tree, capsys):
+    from pypdf import PdfReader
+
+    step = tree / "base" / "modules" / "01-start" / "01-valkommen.md"
+    step.write_text(step.read_text("utf-8").replace("Drick ett glas vatten.", "Drick två glas vatten."), "utf-8")
+    assert build(["fi", "--out", "dist", "--cache", "cache", "--no-audio"], capsys)[0] == 0
+    package = tree / "dist" / "litet-fi" / "1.0.0"
+    text = lambda name: " ".join(p.extract_text() for p in PdfReader(package / "pdf" / "start" / name).pages)  # noqa: E731
+    assert "Käännös voi olla vanhempi" in " ".join(text("valkommen.pdf").split())
+    assert "Käännös" not in text("fragor.pdf")
+
+
 # --- T1: the Finnish variant as its own package -------------------------------------------------
 
 
