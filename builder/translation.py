@@ -6,7 +6,7 @@ with the same ids, their text in another language. Its files lie at the same rel
 paths as the base's. This module owns what a translation's text is made of:
 
 - **Units**: one per block of a step (a heading, a paragraph, a list item's paragraph, a
-  callout's paragraphs and title) and one per text value of front matter, module.yaml,
+  callout's paragraphs and title, a table row) and one per text value of front matter, module.yaml,
   forms and activity plans (`title`, `label`, `help`, option labels …). A unit's key is
   stable for a given structure: `b3` is a step's third block, `questions/stress/label` a
   form's question label (items keyed by their `id` or `value`, never by position).
@@ -159,6 +159,12 @@ def _walk_blocks(tokens, body: list[str], offset: int, out: list[_Block], quoted
             if tok.info.strip().startswith("callout"):
                 inner = body[s + 1:e - 1] if e - 1 > s else []
                 _walk_blocks(parser().parse("\n".join(inner)), inner, offset + s + 1, out, quoted or depth > 0)
+        elif tok.type == "tr_open" and tok.map:
+            # A table row is one unit; its cell separators are inline codes (builder.xliff).
+            s = tok.map[0]
+            m = re.match(r"^\s*(?:>\s?)*\s*", body[s])
+            out.append(_Block(Unit("", "table-row", offset + s + 1, body[s][m.end():]), offset + s, [m.group(0)],
+                              single_line=True))
         elif tok.type == "list_item_close" and item_starts:
             item_starts.pop()
 
@@ -214,7 +220,14 @@ def step_structure(text: str) -> list[str]:
     body_lines = lines[end + 1:] if end else lines
     directives = [_directive_key(line) for line in body_lines if _FENCE.match(line)]
     front = sorted(k for k in data if k not in ("reviewed", *_FRONT_KEYS))
-    return [b.unit.kind for b in blocks if b.start >= 0] + ["::" + d for d in directives] + ["front:" + k for k in front]
+    kinds = [f"{b.unit.kind}:{_cells(b.unit.text)}" if b.unit.kind == "table-row" else b.unit.kind
+             for b in blocks if b.start >= 0]
+    return kinds + ["::" + d for d in directives] + ["front:" + k for k in front]
+
+
+def _cells(row: str) -> int:
+    """The number of cell separators in a table row (escaped pipes and code spans aside)."""
+    return len(re.findall(r"(?<!\\)\|", re.sub(r"(`+)[\s\S]*?\1", "", row)))
 
 
 # --- YAML: module.yaml, forms, activity plans ---------------------------------------------
@@ -548,6 +561,8 @@ def structure_problem(rel: str, source: str, translated: str) -> str | None:
 def _part(kind: str) -> str:
     names = {"heading": "en rubrik", "paragraph": "ett stycke", "item": "en listpunkt",
              "callout-title": "en rutas rubrik"}
+    if kind.startswith("table-row:"):
+        return f"en tabellrad med {kind.split(':')[1]} lodstreck"
     if kind.startswith("::"):
         return f"blocket ”::: {kind[2:]}”"
     if kind.startswith("front:"):

@@ -5,7 +5,8 @@
   (`name` = the unit's key), with the Swedish source, the translation's text as target when
   there is one, and a note of where the source stands (`content/…/01-valkommen.md:7`).
   Markdown inline markup becomes XLIFF inline codes: emphasis, strong and links `<pc>`
-  (the markup kept in `<originalData>`), code spans, escapes and line breaks `<ph>`.
+  (the markup kept in `<originalData>`), code spans, escapes, line breaks and a table
+  row's cell separators `<ph>`.
   A target whose source is as it was translated is `state="translated"`; one whose source
   changed since, or that was never locked, `state="initial"` (with the old source as a note).
 - **import**: writes the targets back into the translation's folder: each base file whose
@@ -117,6 +118,11 @@ def parse_inline(text: str) -> list:
             if m:
                 flush()
                 out.append(Code(m.group(1), m.group(3), parse_inline(m.group(2))))
+        elif ch == "|":  # a table's cell separator: kept as it is, like the table around it
+            flush()
+            out.append(Code("|"))
+            i += 1
+            continue
         elif ch in "*_":
             prev = text[i - 1] if i else " "
             m = _STRONG.match(text, i) or _EM.match(text, i)

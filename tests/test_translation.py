@@ -356,3 +356,17 @@ def test_build__unchanged_then_swedish_edited__translation_rebuilt_with_TRANS_00
     step.write_text(step.read_text("utf-8").replace("inga fel svar", "inga felaktiga svar"), "utf-8")
     code, out = build(args, capsys)
     assert code == 0 and "oförändrat" not in out and "TRANS-001" in out
+
+
+def test_units__table_rows__one_unit_each_with_cell_separators_as_codes():
+    from builder.translation import structure_problem
+
+    text = "---\ntitle: T\nsection: S\n---\n# T\n\n| Aktivitet | Minuter |\n|---|---|\n| Promenad | 30 |\n"
+    units = step_units(text)
+    assert [(u.kind, u.text) for u in units[3:]] == [("table-row", "| Aktivitet | Minuter |"),
+                                                      ("table-row", "| Promenad | 30 |")]
+    assert [n.start for n in parse_inline(units[-1].text) if not isinstance(n, str)] == ["|", "|", "|"]
+    fi = translated_step(text, {u.key: u.text.replace("Promenad", "Kävely") for u in units})
+    assert "| Kävely | 30 |" in fi and structure_problem("m.md", text, fi) is None
+    broken = fi.replace("| Kävely | 30 |", "| Kävely 30 |")
+    assert "tabellrad" in structure_problem("m.md", text, broken)
