@@ -45,19 +45,35 @@ sys.path.insert(0, str(ROOT))
 from bench.generate import generate, step_file  # noqa: E402
 
 BIN = Path(sys.executable).parent
-STEGVIS = [str(BIN / "stegvis")]
+# This tree's code (the installed `stegvis` script may point at another checkout).
+STEGVIS = [sys.executable, str(ROOT / "build.py")]
 MKDOCS = [str(BIN / "mkdocs")]
 EDITED_STEP = 10  # the step edited in every "one edit" run (in the first module)
 POLL = 0.005
 
 
+#: peak RSS (kB) of the last command run, and the load averages seen before each command
+LAST_RSS: list[int] = [0]
+LOADS: list[float] = []
+
+
+def load_average() -> float:
+    """The 1-minute load average now (the machine is shared)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def run(cmd: list[str], timeout: float = 900, cwd: Path | None = None) -> float:
-    """Wall time of a command (it must succeed)."""
+    """Wall time of a command (it must succeed); its peak RSS goes to LAST_RSS."""
+    LOADS.append(load_average())
     started = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    LAST_RSS[0] = usage.ru_maxrss  # kB on Linux: the command's largest process
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr.decode()[-2000:]}")
     return elapsed
 
 
@@ -106,6 +122,16 @@ class Tools:
             return run([*MKDOCS, "build", "-q", "-f", str(self.f["mkdocs"] / "mkdocs.yml"), "-d", str(out)])
         return run([sys.executable, str(ROOT / "bench" / "bare_loop.py"), str(self.f["bare"]), str(out)])
 
+    def edit_title(self) -> str:
+        """Change the edited step's title in every layout (front matter and heading); returns the new title."""
+        self.edits += 1
+        title = f"Rubrik nummer {self.edits}"
+        for path in [self.step, *self.peer_steps.values()]:
+            lines = path.read_text("utf-8").split("\n")
+            lines = [f'title: "{title}"' if line.startswith("title:") else line for line in lines]
+            path.write_text("\n".join(lines), "utf-8")
+        return title
+
     def edit(self) -> str:
         """Change the edited step's text in every layout; returns the new marker text."""
         self.edits += 1
@@ -123,15 +149,19 @@ def median(values: list[float]) -> float:
 
 def bench_builds(tools: Tools, runs: int, names: list[str]) -> dict[str, dict[str, float]]:
     """cold, no change and one edit for each tool: medians in seconds."""
-    times: dict[str, dict[str, list[float]]] = {n: {"cold": [], "nochange": [], "edit": []} for n in names}
+    times: dict[str, dict[str, list[float]]] = {n: {"cold": [], "nochange": [], "edit": [], "rss_kb": [],
+                                                     "load": []} for n in names}
     for r in range(runs):
         for name in names:
             print(f"  run {r + 1}/{runs}: {name}", file=sys.stderr, flush=True)
+            times[name]["load"].append(load_average())
             times[name]["cold"].append(tools.build(name, fresh=True))
+            times[name]["rss_kb"].append(LAST_RSS[0])
             times[name]["nochange"].append(tools.build(name))
             tools.edit()
             times[name]["edit"].append(tools.build(name))
-    return {n: {k: median(v) for k, v in t.items()} for n, t in times.items()}
+    return {n: {k: median(v) for k, v in t.items()} | {"load_range": [min(t["load"]), max(t["load"])]}
+            for n, t in times.items()}
 
 
 def wait_http(url: str, timeout: float, proc: subprocess.Popen) -> None:
@@ -170,10 +200,11 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(10)
 
 
-def bench_stegvis_serve(tools: Tools, runs: int) -> dict[str, float]:
+def bench_stegvis_serve(tools: Tools, runs: int, title: bool = True) -> dict[str, float]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     log = (tools.work / "serve.log").open("w")
+    LOADS.append(load_average())
     proc = subprocess.Popen([*STEGVIS, "serve", str(tools.f["stegvis"]), "--port", str(port), "--no-audio",
                              "--no-pdf", "--cache", str(tools.work / "cache-serve")],
                             stdout=subprocess.DEVNULL, stderr=log)
@@ -189,7 +220,8 @@ def bench_stegvis_serve(tools: Tools, runs: int) -> dict[str, float]:
             response = conn.getresponse()
             while response.fp.readline().strip() != b"":  # the hello event
                 pass
-            marker = tools.edit()
+            LOADS.append(load_average())
+            marker = tools.edit_title() if title else tools.edit()
             t0 = time.perf_counter()
             while not response.fp.readline().startswith(b"event: reload"):
                 if time.perf_counter() - t0 > 120:  # keep-alive lines arrive every 15 s
@@ -204,7 +236,7 @@ def bench_stegvis_serve(tools: Tools, runs: int) -> dict[str, float]:
     return {"first": first, "sse": median(sse), "page": median(page)}
 
 
-def bench_peer_serve(tools: Tools, runs: int, name: str) -> dict[str, float]:
+def bench_peer_serve(tools: Tools, runs: int, name: str, title: bool = True) -> dict[str, float]:
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     if name == "hugo":
@@ -219,7 +251,8 @@ def bench_peer_serve(tools: Tools, runs: int, name: str) -> dict[str, float]:
         wait_http(base + tools.urls[name], 900, proc)
         first = time.perf_counter() - started
         for _ in range(runs):
-            marker = tools.edit()
+            LOADS.append(load_average())
+            marker = tools.edit_title() if title else tools.edit()
             page.append(wait_text(base + tools.urls[name], marker, time.perf_counter()))
             time.sleep(0.5)
     finally:
@@ -270,13 +303,19 @@ def versions() -> dict[str, str]:
         except (OSError, IndexError, subprocess.SubprocessError):
             return "missing"
 
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
+
+    def _version(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "missing"
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     return {"machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
             "python": platform.python_version(), "stegvis": version("stegvis"), "hugo": out(["hugo", "version"]),
-            "mkdocs": version("mkdocs"), "markdown-it-py": version("markdown-it-py"), "jinja2": version("jinja2"),
+            "mkdocs": _version("mkdocs"), "markdown-it-py": version("markdown-it-py"), "jinja2": version("jinja2"),
             "load": " ".join(Path("/proc/loadavg").read_text().split()[:3])}
 
 
@@ -298,6 +337,22 @@ def table(size: int, builds: dict, serve: dict) -> str:
     lines.append(f"| reload event (SSE) | {cell(s, 'sse')} | – | – |")
     lines.append(f"| page shows the edit | {cell(s, 'page')} | {cell(h, 'page')} | {cell(m, 'page')} |")
     lines.append(f"| first build until served | {cell(s, 'first')} | {cell(h, 'first')} | {cell(m, 'first')} |")
+    st = builds.get("stegvis", {})
+    if hugo and st:
+        lines += ["", "| goal (issue 16) | Stegvis | Hugo | ratio | goal | met |", "|---|---|---|---|---|---|"]
+        for label, mine, theirs, goal in (
+                ("cold HTML build", st["cold"], hugo["cold"], 1.5),
+                ("one-step edit (`build`) vs Hugo's full build", st["edit"], hugo["cold"], 0.5)):
+            ratio = mine / theirs
+            lines.append(f"| {label} | {mine:.2f} s | {theirs:.2f} s | {ratio:.2f} | ≤ {goal} | "
+                         f"{'yes' if ratio <= goal else 'no'} |")
+        if "page" in s:
+            lines.append(f"| serve: save → page, title edit | {s['page']:.3f} s | {cell(h, 'page')} | – | ≤ 0.3 s | "
+                         f"{'yes' if s['page'] <= 0.3 else 'no'} |")
+        lines.append(f"\nPeak RSS of the cold build (largest process): Stegvis {st['rss_kb'] / 1024:.0f} MB, "
+                     f"Hugo {hugo['rss_kb'] / 1024:.0f} MB. Load average (1 min) before the runs: Stegvis "
+                     f"{st['load_range'][0]:.2f}–{st['load_range'][1]:.2f}, Hugo "
+                     f"{hugo['load_range'][0]:.2f}–{hugo['load_range'][1]:.2f}.")
     return "\n".join(lines)
 
 
@@ -337,6 +392,9 @@ def main() -> None:
             print(f"### Profile, {size} steps (in process)\n\n| stage | seconds |\n|---|---|")
             for name, seconds in profile.items():
                 print(f"| {name} | {seconds:.2f} |")
+    report["loads"] = LOADS
+    print(f"Load average (1 min) over the whole run: {min(LOADS):.2f}–{max(LOADS):.2f}, "
+          f"median {median(LOADS):.2f}.")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, ensure_ascii=False))
 

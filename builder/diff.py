@@ -297,7 +297,7 @@ _FIELDS = {
     "schedule.registration_window_days": "schema: dagar att registrera", "schedule.flag_missed":
     "schema: flagga missad registrering", "schedule.allow_comments": "schema: kommentarer",
     "schedule.activated": "schema: aktiverad från start", "results": "resultat",
-    "option.value": "svarsvärde", "option.points": "poäng", "option.label": "svarsalternativets text",
+    "option.value": "svarsvärde", "option.points": "poäng", "option.exclusive": "väljs ensamt", "option.label": "svarsalternativets text",
     "option.order": "svarsalternativens ordning",
 }
 
@@ -444,9 +444,9 @@ class _Differ:
             self.changed("form", fid, "scoring", old, new, title)
             return
         self.changed("form", fid, "scoring.questions", old.get("questions"), new.get("questions"), title)
-        old_bands, new_bands = old.get("bands", []), new.get("bands", [])
-        limits = [[(b.get("min"), b.get("max")) for b in bands] for bands in (old_bands, new_bands)]
-        shown = [", ".join(f"{b.get('min')}–{b.get('max')} {b.get('label')}" for b in bands)
+        old_bands, new_bands = _band_sets(old), _band_sets(new)
+        limits = [[(who, b.get("min"), b.get("max")) for who, b in bands] for bands in (old_bands, new_bands)]
+        shown = [", ".join(f"{who}{b.get('min')}–{b.get('max')} {b.get('label')}" for who, b in bands)
                  for bands in (old_bands, new_bands)]
         if limits[0] != limits[1]:
             self.changed("form", fid, "scoring.limits", shown[0], shown[1], title)
@@ -505,6 +505,8 @@ class _Differ:
         for v in (v for v in new if v in old):
             self.changed(area, ref, "option.label", old[v].get("label"), new[v].get("label"), title=label)
             self.changed(area, ref, "option.points", old[v].get("points"), new[v].get("points"),
+                         title=f"{label}” svar ”{v}")
+            self.changed(area, ref, "option.exclusive", bool(old[v].get("exclusive")), bool(new[v].get("exclusive")),
                          title=f"{label}” svar ”{v}")
         self.order(area, ref, f"Svarsalternativens ordning i {_THINGS[area][0].lower()} {ref}", list(old), list(new),
                    key="option.order")
@@ -678,3 +680,12 @@ def check_version_bump(program: Program, files: dict[str, bytes], manifest: dict
               level=d.level.label, count=d.counts()[d.level.label], change=first.message,
               required=d.required_version, meaning=MEANING[d.level])
     return False
+
+
+def _band_sets(scoring: dict) -> list[tuple[str, dict]]:
+    """A scoring's bands as (who, band): who is "" for `bands`, "kvinnor: " or "män: " for `bands_by_sex`."""
+    by_sex = scoring.get("bands_by_sex")
+    if by_sex:
+        return [(f"{plural}: ", b) for sex, plural in (("kvinna", "kvinnor"), ("man", "män"))
+                for b in by_sex.get(sex, [])]
+    return [("", b) for b in scoring.get("bands", [])]

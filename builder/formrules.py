@@ -11,7 +11,7 @@ import math
 import re
 
 from builder.diagnostics import Diagnostics, did_you_mean
-from builder.schema.activity_plan import WEEKDAYS, ActivityPlan
+from builder.schema.activity_plan import CHARTED_TYPES, DURATION_MAX, GOAL_TYPES, WEEKDAYS, ActivityPlan
 from builder.schema.form import TYPE_FIELDS, Form, Question
 from builder.yamlsrc import YamlDoc
 
@@ -46,6 +46,7 @@ def check_questions(questions: list[Question], doc: YamlDoc, base: tuple, diags:
                     diags.add("FORM-007", doc.path, *doc.locate((*loc, "options", j, "value")),
                               value=opt.value, question=q.id)
                 seen.add(str(opt.value))
+            _check_exclusive(q, doc, loc, diags)
         if q.type == "scale":
             for key in ("min", "max"):
                 if getattr(q, key) is None:
@@ -59,6 +60,18 @@ def check_questions(questions: list[Question], doc: YamlDoc, base: tuple, diags:
         if q.show_if is not None:
             _check_show_if(q, earlier, doc, loc, diags)
         earlier.setdefault(q.id, q)
+
+
+def _check_exclusive(q: Question, doc: YamlDoc, loc: tuple, diags: Diagnostics) -> None:
+    """`exclusive` belongs to options of a multi question, and not to all of them."""
+    options = q.options or []
+    marked = [j for j, o in enumerate(options) if o.exclusive]
+    if q.type != "multi":
+        for j in marked:
+            diags.add("FORM-012", doc.path, *doc.locate((*loc, "options", j, "exclusive")),
+                      value=options[j].value, question=q.id, type=q.type)
+    elif marked and len(marked) == len(options):
+        diags.add("FORM-013", doc.path, *doc.locate((*loc, "options"), prefer_key=True), question=q.id)
 
 
 def _check_show_if(q: Question, earlier: dict[str, Question], doc: YamlDoc, loc: tuple, diags: Diagnostics) -> None:
@@ -85,7 +98,11 @@ def score_range(q: Question) -> tuple[float, float]:
         points = [o.points or 0 for o in q.options or []] or [0]
         if q.type == "single":
             return min(points), max(points)
-        return sum(p for p in points if p < 0), sum(p for p in points if p > 0)
+        # An exclusive option is chosen alone; the others in any combination.
+        alone = [o.points or 0 for o in q.options or [] if o.exclusive]
+        rest = [o.points or 0 for o in q.options or [] if not o.exclusive]
+        together = (sum(p for p in rest if p < 0), sum(p for p in rest if p > 0))
+        return min([together[0], *alone]), max([together[1], *alone])
     low = q.min if q.min is not None else 0
     high = q.max if q.max is not None else math.inf
     return low, high
@@ -116,7 +133,17 @@ def check_scoring(form: Form, doc: YamlDoc, diags: Diagnostics) -> None:
             continue
         lo, hi = score_range(q)
         low, high = low + lo, high + hi
-    bands = scoring.bands
+    if scoring.bands and scoring.bands_by_sex is not None:
+        diags.add("FORM-014", doc.path, *doc.locate(("scoring", "bands_by_sex"), prefer_key=True))
+    if scoring.bands_by_sex is not None:
+        for sex, bands in scoring.band_sets().items():
+            _check_bands(bands, ("scoring", "bands_by_sex", sex), low, high, doc, diags)
+    else:
+        _check_bands(scoring.bands, ("scoring", "bands"), low, high, doc, diags)
+
+
+def _check_bands(bands: list, where: tuple, low: float, high: float, doc: YamlDoc, diags: Diagnostics) -> None:
+    """One band list covers every possible sum, rising, without gaps or overlaps (FORM-006)."""
     fmt = lambda x: ("∞" if x == math.inf else f"{x:g}")  # noqa: E731
     problems = []
     for j, band in enumerate(bands):
@@ -133,7 +160,7 @@ def check_scoring(form: Form, doc: YamlDoc, diags: Diagnostics) -> None:
     if bands and high != math.inf and bands[-1].max < high:
         problems.append((len(bands) - 1, f"täcker inte den högsta summan {fmt(high)}"))
     for j, problem in problems:
-        diags.add("FORM-006", doc.path, *doc.locate(("scoring", "bands", j)), problem=problem,
+        diags.add("FORM-006", doc.path, *doc.locate((*where, j)), where=".".join(where), problem=problem,
                   low=fmt(low), high=fmt(high))
 
 
@@ -152,12 +179,51 @@ def check_plan(plan: ActivityPlan, doc: YamlDoc, diags: Diagnostics) -> None:
                       value=day, suggestion=did_you_mean(day.lower(), WEEKDAYS))
         if not _TIME.match(time):
             diags.add("PLAN-002", doc.path, *doc.locate(("schedule", "days", day)), value=time)
+    for i, f in enumerate(plan.fields):
+        if f.type == "duration":
+            _check_duration(f, doc, ("fields", i), diags)
+        elif f.type == "scale" and f.min is not None and f.max is not None:
+            labels = f.labels or {}
+            missing = [str(end) for end in (f.min, f.max) if end not in labels]
+            if missing:
+                diags.add("PLAN-010", doc.path, *doc.locate(("fields", i, "labels" if f.labels else "type"),
+                                                            prefer_key=True),
+                          question=f.id, ends=" och ".join(missing))
     results = plan.results
     if results is None:
         return
-    charted = {f.id: f for f in plan.fields if f.type in ("number", "scale")}
-    if results.field not in charted:
+    fields = {f.id: f for f in plan.fields}
+    charted = {fid: f for fid, f in fields.items() if f.type in CHARTED_TYPES}
+    target = fields.get(results.field)
+    if target is None:
         diags.add("PLAN-003", doc.path, *doc.locate(("results", "field")), field=results.field,
                   suggestion=did_you_mean(results.field, charted))
+    elif target.type not in CHARTED_TYPES:
+        diags.add("PLAN-007", doc.path, *doc.locate(("results", "field")), field=results.field, type=target.type,
+                  suggestion=(" Planens fält som kan visas: " + ", ".join(f"'{c}'" for c in charted) + ".")
+                  if charted else "")
+    elif target.type not in GOAL_TYPES:
+        for key in ("goal", "goal_from"):
+            if getattr(results, key) is not None:
+                diags.add("PLAN-009", doc.path, *doc.locate(("results", key), prefer_key=True),
+                          field=results.field, type=target.type, key=key)
     if results.goal is not None and results.goal_from is not None:
         diags.add("PLAN-006", doc.path, *doc.locate(("results", "goal_from"), prefer_key=True))
+
+
+def _check_duration(f: Question, doc: YamlDoc, loc: tuple, diags: Diagnostics) -> None:
+    """A duration's bounds are whole minutes within a day, min below max."""
+    for key in ("min", "max"):
+        value = getattr(f, key)
+        if value is None:
+            continue
+        problem = None
+        if not float(value).is_integer():
+            problem = "som inte är ett helt antal minuter"
+        elif not 0 <= value <= DURATION_MAX:
+            problem = f"utanför 0–{DURATION_MAX} minuter"
+        elif key == "max" and f.min is not None and f.min >= value:
+            problem = f"som inte är större än min {f.min:g}"
+        if problem:
+            diags.add("PLAN-008", doc.path, *doc.locate((*loc, key)), question=f.id, key=key, value=f"{value:g}",
+                      problem=problem)

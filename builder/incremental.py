@@ -95,10 +95,15 @@ class InputValues:
         self.films = films or {}
         self._templates = templates
         self._memo: dict[str, str] = {}
+        self._prints: dict[str, str] = {}
+
+    @cached_property
+    def _step_list(self) -> list[Step]:
+        return self.program.steps  # a property that builds the list: once, not once per step
 
     @cached_property
     def _steps(self) -> dict[str, tuple[int, Step]]:
-        return {f"{s.module_id}/{s.id}": (i, s) for i, s in enumerate(self.program.steps)}
+        return {f"{s.module_id}/{s.id}": (i, s) for i, s in enumerate(self._step_list)}
 
     @cached_property
     def _modules(self) -> dict:
@@ -117,7 +122,11 @@ class InputValues:
 
     def fingerprint(self, keys: list[str]) -> str:
         """One digest of what a page read: its keys and their values now."""
-        return digest([[key, self.value(key)] for key in keys])
+        memo_key = "\n".join(keys)
+        found = self._prints.get(memo_key)
+        if found is None:  # planning and recording ask for the same pages' fingerprints
+            found = self._prints[memo_key] = digest([[key, self.value(key)] for key in keys])
+        return found
 
     def _compute(self, kind: str, name: str) -> str:
         program = self.program
@@ -137,11 +146,12 @@ class InputValues:
             i, step = found
             if kind == STEP:
                 outdated = step.source.rel in (program.tree.translation or {}).get("outdated", ())
-                return digest(step.source.rel, program.tree.files.get(step.source.rel, b""), _model(step.meta),
-                              step.module_id, outdated)
+                return digest(step.source.rel, sha256(program.tree.files.get(step.source.rel, b"")),
+                              _model(step.meta), step.module_id, outdated)
             if kind in (PREV, NEXT):
                 j = i - 1 if kind == PREV else i + 1
-                other = program.steps[j] if 0 <= j < len(program.steps) else None
+                steps = self._step_list
+                other = steps[j] if 0 <= j < len(steps) else None
                 return digest([other.meta.title, step_page(other)] if other is not None else None)
             if kind == READOUT:
                 readout = self.readouts.get(step)
@@ -162,7 +172,7 @@ class InputValues:
                 return GONE
             if kind == FORM:
                 return digest(_model(fd.form))
-            return digest([[step_page(s), s.meta.title] for s in program.steps
+            return digest([[step_page(s), s.meta.title] for s in self._step_list
                            if any(d.name == "form" and d.arg == name for d in s.body.directives)])
         if kind == PLAN:
             pd = program.plans.get(name)

@@ -178,3 +178,13 @@ def _display_root(root: Path) -> str:
     except ValueError:
         return root.as_posix()
     return rel
+
+
+def load_step(root: Path, display_root: str, path: Path, diags: Diagnostics,
+              memo: ParseMemo | None = None) -> tuple[StepSource | None, bytes]:
+    """Read one step file of a program folder loaded before, as `load_tree` reads it, and its bytes
+    (`stegvis serve` reads only the files the watcher reports changed, issue 16)."""
+    r = _Reader(root.resolve(), display_root, diags, memo)
+    order, step_id = split_id(path.stem)
+    step = r.step(path, order, step_id)
+    return step, r.files.get(r.rel(path), b"")

@@ -62,8 +62,8 @@ class Derived:
 
     #: (LIX, word count): `builder.lix.step_lix`
     lix: tuple[float, int] | None = None
-    #: every link and image target, callouts included: `builder.incremental`
-    links: list[str] | None = None
+    #: every link and image with its place, callouts included: `builder.check.references.step_refs`
+    refs: list[tuple[str, str, int, int]] | None = None
     #: the step rules' findings, by (path, metadata, settings): `builder.check.check_program`
     checks: dict[tuple, list[Diagnostic]] = field(default_factory=dict)
     #: the readout, by (lexicon, readout settings): `builder.serve`. A `builder.render.readout.Readout`,
@@ -92,6 +92,50 @@ def parse_body(text: str, line: int) -> ParsedBody:
             tok.meta["directive"] = d
             directives.append(d)
     return ParsedBody(tokens, line, lines, directives)
+
+
+class LazyBody:
+    """A step body that is parsed only when its tokens are first read (issue 16).
+
+    A build that has a step's summary from an earlier build (`builder.summaries`: LIX,
+    directives, link places, the step rules' findings, kept in `derived`) needs the tokens
+    only to render the step's own page, so an unchanged step is never parsed. Reads like
+    a `ParsedBody`; `parses` counts the parses of this process (tests count them).
+    """
+
+    parses = 0
+
+    def __init__(self, text: str, line: int) -> None:
+        self.text, self.line = text, line
+        self.derived = Derived()
+        self._parsed: ParsedBody | None = None
+        #: the directives from a summary, until the body is parsed
+        self.known_directives: list[Directive] | None = None
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the text has been parsed."""
+        return self._parsed is not None
+
+    def _body(self) -> ParsedBody:
+        if self._parsed is None:
+            LazyBody.parses += 1
+            self._parsed = parse_body(self.text, self.line)
+        return self._parsed
+
+    @property
+    def tokens(self) -> list[Token]:
+        return self._body().tokens
+
+    @property
+    def lines(self) -> list[str]:
+        return self._parsed.lines if self._parsed is not None else self.text.split("\n")
+
+    @property
+    def directives(self) -> list[Directive]:
+        if self._parsed is None and self.known_directives is not None:
+            return self.known_directives
+        return self._body().directives
 
 
 def _directive(tok: Token, lines: list[str], first_line: int) -> Directive:

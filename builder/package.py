@@ -11,11 +11,15 @@ a package of the same version whose files differ.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import posixpath
 import shutil
+import struct
 import tempfile
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,19 +100,123 @@ def make_manifest(program_id: str, version: str, title: str, content_hash: str, 
     return manifest.model_dump(mode="json", exclude_none=True)
 
 
-def zip_bytes(prefix: str, files: dict[str, bytes], epoch: int) -> bytes:
-    """A deterministic zip: sorted entries, fixed times and permissions."""
+def zip_bytes(prefix: str, files: dict[str, bytes], epoch: int, reuse: Path | None = None) -> bytes:
+    """A deterministic zip: sorted entries, fixed times and permissions.
+
+    `reuse`: a previous zip of the same prefix. A member whose bytes are unchanged takes its
+    compressed data from it instead of being compressed again (issue 16); zlib gives the same
+    compressed bytes for the same input, so the zip is byte for byte what compressing gives.
+    """
     stamp = time.gmtime(epoch)[:6]
-    path = tempfile.SpooledTemporaryFile()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    old = _old_members(reuse, prefix) if reuse is not None else {}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name in sorted(files):
             info = zipfile.ZipInfo(f"{prefix}/{name}", date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             info.create_system = 3
-            zf.writestr(info, files[name])
-    path.seek(0)
-    return path.read()
+            data = files[name]
+            raw = _same_member(old.get(info.filename), data)
+            if raw is None:
+                zf.writestr(info, data)
+            else:
+                _write_raw(zf, info, data, raw)
+    return buffer.getvalue()
+
+
+def _old_members(path: Path, prefix: str) -> dict[str, tuple[int, int, bytes]]:
+    """name -> (CRC, size, compressed bytes) of every deflated member of a previous zip (none when unreadable)."""
+    try:
+        archive = path.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+            infos = zf.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return {}
+    out = {}
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_DEFLATED or not info.filename.startswith(f"{prefix}/"):
+            continue
+        start = info.header_offset
+        header = archive[start:start + 30]
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            continue
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        begin = start + 30 + name_length + extra_length
+        out[info.filename] = (info.CRC, info.file_size, archive[begin:begin + info.compress_size])
+    return out
+
+
+def _same_member(old: tuple[int, int, bytes] | None, data: bytes) -> bytes | None:
+    """The old compressed bytes when they inflate to exactly `data`, else None."""
+    if old is None or old[1] != len(data) or old[0] != zlib.crc32(data):
+        return None
+    try:
+        return old[2] if zlib.decompress(old[2], -15) == data else None
+    except zlib.error:
+        return None
+
+
+def _write_raw(zf: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes, raw: bytes) -> None:
+    """Append a member whose deflated bytes are known, as `ZipFile.writestr` would have written it."""
+    info.file_size, info.compress_size, info.CRC, info.flag_bits = len(data), len(raw), zlib.crc32(data), 0
+    zf.fp.seek(zf.start_dir)
+    info.header_offset = zf.fp.tell()
+    zf.fp.write(info.FileHeader(False))
+    zf.fp.write(raw)
+    zf.start_dir = zf.fp.tell()
+    zf.filelist.append(info)
+    zf.NameToInfo[info.filename] = info
+    zf._didModify = True
+
+
+#: With more files than this to create, two processes create them (creating a file is the dear part).
+PARALLEL_FILES = 256
+
+
+def _write_files(root: Path, files: dict[str, bytes], names: list[str], jobs: int) -> None:
+    """Create `names` under `root`; a forked child creates every other one when there are many."""
+    def write(part: list[str]) -> None:
+        for name in part:
+            with open(root / name, "wb") as f:
+                f.write(files[name])
+
+    if jobs < 2 or len(names) < PARALLEL_FILES or not hasattr(os, "fork"):
+        write(names)
+        return
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child's coverage is not collected)
+        code = 1
+        try:
+            write(names[1::2])
+            code = 0
+        finally:
+            os._exit(code)
+    write(names[0::2])
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"the package writer could not write every file under {root}")
+
+
+def _link_unchanged(old: Path, new: Path, files: dict[str, bytes], names: list[str]) -> list[str]:
+    """Hard-link every file whose bytes the previous package folder already has; return the others.
+
+    A link costs a fraction of creating and writing a file; the old folder is removed after
+    the rename, so each file keeps one name. Where links are not possible, everything is written.
+    """
+    rest = []
+    for name in names:
+        source = old / name
+        try:
+            with open(source, "rb") as f:
+                same = f.read() == files[name]
+            if same:
+                os.link(source, new / name)
+                continue
+        except OSError:
+            pass
+        rest.append(name)
+    return rest
 
 
 def _files_match(folder: Path, files: dict[str, bytes]) -> bool:
@@ -150,11 +258,14 @@ def write_package(program_id: str, version: str, manifest: dict, files: dict[str
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=folder.parent))
     try:
-        for name, data in sorted(all_files.items()):
-            target = tmp / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        archive = zip_bytes(f"{program_id}/{version}", all_files, config.source_date_epoch)
+        names = sorted(all_files)
+        for sub in sorted({posixpath.dirname(n) for n in names}):
+            (tmp / sub).mkdir(parents=True, exist_ok=True)
+        if (folder / MANIFEST).is_file():  # an incremental build: link what did not change
+            names = _link_unchanged(folder, tmp, all_files, names)
+        _write_files(tmp, all_files, names, config.jobs)
+        archive = zip_bytes(f"{program_id}/{version}", all_files, config.source_date_epoch,
+                            reuse=zip_path if zip_path.is_file() else None)
         tmp_zip = zip_path.with_name(f".{zip_path.name}.tmp")
         tmp_zip.write_bytes(archive)
         old = None

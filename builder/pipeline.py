@@ -19,6 +19,7 @@ from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.diff import check_version_bump
 from builder.incremental import InputValues, PreviousPages, page_paths, plan_pages, record_outputs, settings_of
+from builder.markdown import LazyBody
 from builder.memo import ParseMemo
 from builder.model import Program, Step
 from builder.package import PackageResult, dumps, make_manifest, write_package
@@ -29,8 +30,10 @@ from builder.render.html import render_pages
 from builder.render.readout import Readout, build_readout
 from builder.render.storyboard import FilmPlan, film_encoder, film_plans
 from builder.resolve import resolve_program
+from builder.shard import summarise_steps
 from builder.speech.lexicon import Lexicon
 from builder.state import check_unchanged, package_facts, program_language, record_build, state_path, take_snapshot
+from builder.summaries import SummaryStore, content_key
 from builder.terms import terms_note
 from builder.validate import validate_program
 
@@ -70,26 +73,44 @@ class Outcome:
         return f"{folder.parent.name} {folder.name}"
 
 
+@dataclass
+class StepWork:
+    """How `check_dir` gets its steps' summaries in `stegvis build` (issue 16): the store of
+    summaries, the worker processes, and, for a build without audio, the settings with which
+    the workers render their steps' pages (`rendered` receives them)."""
+
+    store: SummaryStore
+    jobs: int = 1
+    render: BuildConfig | None = None
+    rendered: dict[str, tuple[bytes, list[str]]] = field(default_factory=dict)
+
+
 def check_dir(program_dir: Path, diags: Diagnostics, strict: bool = False,
-              memo: ParseMemo | None = None, cache: Path | None = None) -> Program | None:
+              memo: ParseMemo | None = None, cache: Path | None = None, work: StepWork | None = None) -> Program | None:
     """Load, validate and check one program folder. Returns the program when valid.
 
     With a `memo` (`stegvis serve`), files parsed and steps checked in an earlier run
     with the same text are taken from it (issue #7). `cache`: the build cache, where an
-    overlay's base package is extracted (default .cache/).
+    overlay's base package is extracted (default .cache/). With `work` (`stegvis build`),
+    step bodies are parsed only when read: steps summarised before are not parsed, the
+    others are summarised (and rendered) in shards (`builder.shard`, issue 16).
     """
     tree = resolve_program(program_dir, diags, memo=memo, cache=cache)
     if tree is None:
         return None
+    parse = LazyBody if work is not None else None
     if diags.has_errors():
         # Validate anyway what could be read, so one run reports as much as it can.
-        validate_program(tree, diags, memo)
+        validate_program(tree, diags, memo, parse)
         return None
-    program = validate_program(tree, diags, memo)
+    program = validate_program(tree, diags, memo, parse)
     if program is None:
         return None
     silenced = Diagnostics(silenced=program.meta.silence)
-    check_program(program, silenced, per_step=memo is not None)
+    if work is not None:
+        work.rendered = summarise_steps(program, work.store, silenced.silenced, work.jobs, work.render)
+        work.store.save({content_key(step) for step in program.steps})
+    check_program(program, silenced, per_step=memo is not None or work is not None)
     diags.extend(silenced)
     return None if diags.has_errors(strict) else program
 
@@ -113,12 +134,14 @@ def program_films(program: Program, config: BuildConfig, engine: Engine | None) 
 
 def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
-                env: jinja2.Environment | None = None, films: dict[str, FilmPlan] | None = None) -> dict[str, bytes]:
+                env: jinja2.Environment | None = None, films: dict[str, FilmPlan] | None = None,
+                rendered: dict[str, tuple[bytes, list[str]]] | None = None) -> dict[str, bytes]:
     """The HTML pages, step fragments, stylesheet and media. Pages whose recorded reads have
     the values they had in `previous` are not rendered again but take their verified bytes
     from it (issues #7 and 12); `report` gets the counts and what each page read.
     `env`: a template environment to reuse (`stegvis serve`). `films`: from `program_films`
-    (by default without a voice: the steps show the films' transcripts)."""
+    (by default without a voice: the steps show the films' transcripts). `rendered`: step pages
+    the workers of a sharded check rendered already (`StepWork.rendered`)."""
     if films is None:
         films = program_films(program, config, None)
     values = InputValues(program, config, readouts, films=films)
@@ -126,7 +149,7 @@ def render_html(program: Program, config: BuildConfig, report: BuildReport, read
                       previous.read if previous else (lambda _: None))
     reads: dict[str, list[str]] = dict(plan.reused_reads)
     files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
-                         env=env, reads=reads, films=films) | plan.reused
+                         env=env, reads=reads, films=films, rendered=rendered) | plan.reused
     report.outputs = record_outputs(reads, values, files)
     pages = {p for p in plan.pages if p.endswith(".html")}  # counted without the steps' fragments
     report.pages_built, report.pages_reused = len(plan.todo & pages), len(plan.reused.keys() & pages)
@@ -138,18 +161,21 @@ def render_html(program: Program, config: BuildConfig, report: BuildReport, read
 
 def render_files(program: Program, config: BuildConfig, report: BuildReport, engine: Engine | None = None,
                  previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
-                 gate: Callable[[dict[str, bytes]], bool] | None = None) -> dict[str, bytes] | None:
+                 gate: Callable[[dict[str, bytes]], bool] | None = None,
+                 rendered: dict[str, tuple[bytes, list[str]]] | None = None) -> dict[str, bytes] | None:
     """Every file of the package except the manifest. With an engine, steps get readouts.
 
     With `previous` (the pages of the last build and what they read), unchanged pages
     are reused instead of rendered; `progress` hears about pages, sentences and PDFs.
     `gate` sees the pages and program.json before the slow audio and PDF stages; when it
     says no (a version too small for the changes), they are skipped and None is returned.
+    `rendered`: step pages rendered already by a sharded check (only without audio).
     """
     content_hash = program.tree.content_hash
     readouts = step_readouts(program) if engine is not None else {}
     films = program_films(program, config, engine)
-    files = render_html(program, config, report, readouts, previous, progress, films=films)
+    files = render_html(program, config, report, readouts, previous, progress, films=films,
+                        rendered=rendered if engine is None else None)
     for form_id, fd in program.forms.items():
         files[f"fhir/Questionnaire-{form_id}.json"] = dumps(questionnaire(program.meta, form_id, fd.form))
     data = program_json(program_data(program, content_hash, readouts, pdf=config.pdf))
@@ -246,7 +272,9 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
                                  pages_reused=len(unchanged.state.outputs))
             return Outcome(program_dir, None, PackageResult(unchanged.folder, unchanged.zip, unchanged=True), report)
     before = set(diags.items)  # the collector may hold other programs' diagnostics
-    program = check_dir(program_dir, diags, config.strict, cache=config.cache)
+    work = StepWork(SummaryStore.for_program(config.cache, program_dir), config.jobs,
+                    None if config.audio else config)
+    program = check_dir(program_dir, diags, config.strict, cache=config.cache, work=work)
     if program is None:
         return Outcome(program_dir, None)
     report = BuildReport()
@@ -286,7 +314,7 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
 
     slow = config.audio or config.pdf
     files = render_files(program, config, report, engine if config.audio else None, old, progress,
-                         gate=version_ok if slow else None)
+                         gate=version_ok if slow else None, rendered=work.rendered)
     if files is None:
         return Outcome(program_dir, program, None, report)
     files, manifest = with_sources(files)

@@ -28,16 +28,20 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from watchfiles import Change
+
+from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostic, Diagnostics, Severity
 from builder.incremental import PreviousPages
 from builder.lix import lix_level, step_lix
+from builder.load import load_step
 from builder.memo import ParseMemo
 from builder.model import Program, Step
 from builder.paths import form_page, module_page, plan_page, step_page
@@ -47,6 +51,7 @@ from builder.render.readout import Readout, build_readout
 from builder.review import review_status
 from builder.speech.lexicon import Lexicon
 from builder.state import source_roots
+from builder.validate import validate_step
 
 HOST = "127.0.0.1"
 EVENTS = "/__stegvis/events"
@@ -134,16 +139,23 @@ class ServeSession:
         self._engine_checked = False
         self._background: threading.Thread | None = None
         self._generation = 0
+        #: the last good program and what load and validate said of it, for the quick path
+        self._last: tuple[Program, list[Diagnostic]] | None = None
 
     # -- building -------------------------------------------------------------------------
-    def rebuild(self) -> Preview:
-        """Check and render what changed; publish the result (errors included) and wake the clients."""
+    def rebuild(self, changes: Iterable[tuple[Change, Path]] | None = None) -> Preview:
+        """Check and render what changed; publish the result (errors included) and wake the clients.
+
+        `changes`: what the watcher saw (watchfiles' change set). When only step files that the
+        last good build had were modified, only they are read, validated and parsed again, and
+        the rest of the program is kept (issue 16); any other change reloads the whole folder.
+        """
         with self._build_lock:
             started = time.perf_counter()
             self._generation += 1
             generation = self._generation
             try:
-                preview, program = self._build(started)
+                preview, program = self._build(started, list(changes) if changes is not None else None)
             except Exception:  # a bug in Stegvis must not stop the preview; it is shown and logged
                 text = traceback.format_exc()
                 self.log(text)
@@ -152,10 +164,67 @@ class ServeSession:
                 self._start_background(generation)
             return preview
 
-    def _build(self, started: float) -> tuple[Preview, Program | None]:
+    def _reload(self) -> tuple[Program | None, Diagnostics]:
+        """Load, validate and check the whole program folder (what is unchanged comes from the memo)."""
         diags = Diagnostics()
         program = check_dir(self.program_dir, diags, self.config.strict, memo=self.memo, cache=self.config.cache)
         self.memo.sweep()
+        self._last = None
+        if program is not None:
+            # What load and validate said, without the checks: the quick path checks again.
+            checked = Diagnostics(silenced=program.meta.silence)
+            check_program(program, checked, per_step=True)
+            found = set(checked.items)
+            self._last = (program, [d for d in diags.items if d not in found])
+        return program, diags
+
+    def _quick_reload(self, changes: list[tuple[Change, Path]]) -> tuple[Program | None, Diagnostics] | None:
+        """Read only the step files the change set modified; None when the change needs a whole reload
+        (a file added or deleted, YAML, media, templates, a step the last good build did not have)."""
+        if self._last is None or not changes:
+            return None
+        program, loaded = self._last
+        where = {step.file.resolve(): (m, i) for m, module in enumerate(program.modules)
+                 for i, step in enumerate(module.steps)}
+        paths = {path.resolve() for _, path in changes}
+        if any(kind != Change.modified for kind, _ in changes) or not all(p in where and p.is_file() for p in paths):
+            return None
+        tree = program.tree
+        diags = Diagnostics()
+        modules, sources, files = list(program.modules), dict(tree.modules), dict(tree.files)
+        shown = set()
+        for path in sorted(paths):
+            m, i = where[path]
+            module = modules[m]
+            old = module.steps[i]
+            source, data = load_step(tree.root, tree.display_root, path, diags, self.memo)
+            if source is None or source.id != old.id:
+                return None
+            step = validate_step(source, module.id, diags, tree.hidden, self.memo.parse_body)
+            if step is None:
+                return None
+            files[source.rel] = data
+            shown.add(old.path)
+            modules[m] = replace(module, steps=[*module.steps[:i], step, *module.steps[i + 1:]])
+            folder = module.source
+            folder = replace(folder, steps=[source if s.rel == source.rel else s for s in folder.steps])
+            modules[m] = replace(modules[m], source=folder)
+            sources[module.id] = [folder, *sources.get(module.id, [])[1:]]
+        program = replace(program, tree=replace(tree, modules=sources, files=files), modules=modules)
+        loaded = [d for d in loaded if d.path not in shown] + diags.items
+        checked = Diagnostics(silenced=program.meta.silence)
+        check_program(program, checked, per_step=True)
+        diags = Diagnostics()
+        diags.add_items(loaded)
+        diags.extend(checked)
+        if diags.has_errors(self.config.strict):
+            return None  # the whole reload reports every error the way a build does
+        self._last = (program, loaded)
+        return program, diags
+
+    def _build(self, started: float, changes: list[tuple[Change, Path]] | None = None) -> tuple[Preview, Program | None]:
+        quick = self._quick_reload(changes) if changes is not None else None
+        program, diags = quick if quick is not None else self._reload()
         if program is None:
             preview = self._publish(diagnostics=diags.items, failed=True, started=started)
             errors = sum(1 for d in diags.items if d.severity is Severity.ERROR)
@@ -263,10 +332,10 @@ class ServeSession:
         cache, out = self.config.cache.resolve(), self.config.out.resolve()
         for changes in watch(*self.watched(), stop_event=self.stopping, step=WATCH_STEP_MS, debounce=400,
                              yield_on_timeout=False, raise_interrupt=False):
-            paths = [Path(p) for _, p in changes]
-            if all(p.is_relative_to(cache) or p.is_relative_to(out) for p in paths):
-                continue
-            self.rebuild()
+            seen = [(kind, Path(p)) for kind, p in changes]
+            seen = [(kind, p) for kind, p in seen if not (p.is_relative_to(cache) or p.is_relative_to(out))]
+            if seen:
+                self.rebuild(seen)
 
     def stop(self) -> None:
         """Stop watching and wake every waiting client so their streams end."""

@@ -17,7 +17,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from builder.defaults import FILM_HEIGHT, TEMPLATES, source_date_epoch
@@ -28,7 +28,7 @@ from stegvis_package.reader import FolderReader
 from stegvis_package.verify import PackageInvalid, read_manifest
 
 #: Bump when the state file's layout or what the state records of each page changes.
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 _EXTENDS = re.compile(r"^(?:extends|translates)\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
 
 
@@ -133,7 +133,9 @@ class BuildState:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(asdict(self), ensure_ascii=False, sort_keys=True), "utf-8")
+            # fields() and not asdict(): asdict copies every list of every page's reads first
+            data = {f.name: getattr(self, f.name) for f in fields(self)}
+            tmp.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), "utf-8")
             os.replace(tmp, path)
         except OSError:
             return

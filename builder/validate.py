@@ -19,7 +19,7 @@ from builder.diagnostics import Diagnostics, did_you_mean
 from builder.formrules import check_plan, check_questions, check_scoring
 from builder.markdown import ParsedBody, parse_body
 from builder.memo import ParseMemo
-from builder.model import FilmDoc, FormDoc, Module, ModuleSource, PlanDoc, Program, SourceTree, Step
+from builder.model import FilmDoc, FormDoc, Module, ModuleSource, PlanDoc, Program, SourceTree, Step, StepSource
 from builder.schema.activity_plan import ActivityPlan
 from builder.schema.common import ID_PATTERN
 from builder.schema.film import Storyboard
@@ -30,14 +30,17 @@ from builder.schema.step import StepMeta
 from builder.yamlsrc import YamlDoc
 
 
-def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None) -> Program | None:
+def validate_program(tree: SourceTree, diags: Diagnostics, memo: ParseMemo | None = None,
+                     parse: Callable[[str, int], ParsedBody] | None = None) -> Program | None:
     """Validate every document; return a `Program` only when no document failed.
 
-    With a `memo` (`stegvis serve`), a step body parsed before is not parsed again.
+    With a `memo` (`stegvis serve`), a step body parsed before is not parsed again. `parse`
+    replaces the body parser (`builder.markdown.LazyBody`: parsed when first read, issue 16).
     """
     before = len(diags.errors())
     meta = validate_model(ProgramMeta, tree.program, diags) if tree.program else None
-    modules = _validate_modules(tree, meta, diags, memo.parse_body if memo is not None else parse_body)
+    parse = parse or (memo.parse_body if memo is not None else parse_body)
+    modules = _validate_modules(tree, meta, diags, parse)
     forms = {}
     for form_id, doc in sorted(tree.forms.items()):
         _check_file_id(form_id, doc.path, diags)
@@ -146,20 +149,27 @@ def _validate_module(source: ModuleSource, diags: Diagnostics, hidden: set[str],
         files_by_id.setdefault(step_src.id, []).append(step_src)
         if not ID_PATTERN.match(step_src.id):
             diags.add("SCHEMA-005", step_src.path, value=f"'{step_src.id}' (filnamnet)")
-        if step_src.front is None:
-            continue
-        step_meta = validate_model(StepMeta, step_src.front, diags)
-        if step_meta is not None:
-            check_sources_read(step_meta, step_src.front, diags)
-        if step_meta is not None and f"{source.id}/{step_src.id}" in hidden:
-            step_meta = step_meta.model_copy(update={"visible": False})
-        if step_meta is not None:
-            body = parse(step_src.body, step_src.body_line)
-            steps.append(Step(step_src.id, source.id, step_src, step_meta, body))
+        step = validate_step(step_src, source.id, diags, hidden, parse)
+        if step is not None:
+            steps.append(step)
     for step_id, dupes in files_by_id.items():
         for dupe in dupes[1:]:
             diags.add("STEP-002", dupe.path, step=step_id, files=", ".join(d.file.name for d in dupes))
     return Module(source.id, source, meta, steps) if meta else None
+
+
+def validate_step(step_src: StepSource, module_id: str, diags: Diagnostics, hidden: set[str],
+                  parse: Callable[[str, int], ParsedBody] = parse_body) -> Step | None:
+    """One step's front matter validated and its body parsed; None when its front matter is missing or invalid."""
+    if step_src.front is None:
+        return None
+    step_meta = validate_model(StepMeta, step_src.front, diags)
+    if step_meta is None:
+        return None
+    check_sources_read(step_meta, step_src.front, diags)
+    if f"{module_id}/{step_src.id}" in hidden:
+        step_meta = step_meta.model_copy(update={"visible": False})
+    return Step(step_src.id, module_id, step_src, step_meta, parse(step_src.body, step_src.body_line))
 
 
 def check_sources_read(meta: StepMeta, doc: YamlDoc, diags: Diagnostics, today: dt.date | None = None) -> None:

@@ -40,6 +40,7 @@ from builder.translation import (
     Unit,
     file_status,
     file_units,
+    is_step,
     read_lock,
     reviewed_of,
     source_hash,
@@ -328,11 +329,14 @@ def export_xliff(tr: Translation) -> bytes:
 
 
 def _targets(rel: str, translated: str, units: list[Unit]) -> dict[str, str]:
-    """The translation's text of each unit, when its file has the base's units (same keys)."""
+    """The translation's text of each unit. A YAML file's keys are ids (`questions/stress/label`),
+    so its texts carry over by key when the base adds or removes some; a step's keys are
+    positions (`b3`), so its texts are taken only when it has the base's units."""
     mine = file_units(rel, translated)
-    if [u.key for u in mine] != [u.key for u in units]:
+    if is_step(rel) and [(u.key, u.kind) for u in mine] != [(u.key, u.kind) for u in units]:
         return {}
-    return {u.key: u.text for u in mine}
+    keys = {u.key for u in units}
+    return {u.key: u.text for u in mine if u.key in keys}
 
 
 def _unit(file_el: etree._Element, uid: str, unit: Unit, target: str | None, locked: LockEntry | None,

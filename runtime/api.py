@@ -62,7 +62,6 @@ from runtime.web import (
 )
 from stegvis_package.model import patient_form
 
-router = APIRouter(prefix="/api/v1")
 CSRF = [Depends(csrf_header)]
 
 
@@ -70,6 +69,44 @@ class Schema(BaseModel):
     """Base of the API's bodies: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Schema):
+    """Every error answer of the API (runtime.web.error_response, and app.py's for invalid requests)."""
+
+    detail: str = Field(description="What went wrong, in Swedish, for people.")
+    errors: dict[str, str] | None = Field(None, description="Field → what is wrong with it, in Swedish.")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: The errors any call may answer with; the API's fuzz test (tests/runtime/test_fuzz_api.py) holds
+#: every response to these, so the OpenAPI document says what a client really gets (issue 14).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("The body could not be read (not JSON in UTF-8)."),
+    401: _error("Not logged in (no session, or it has ended)."),
+    403: _error("Not allowed: the wrong kind of account or role, a missing or wrong X-CSRF-Token, a request "
+                "from another site, or a one-time password still to change."),
+    404: _error("No such resource, or not the caller's to see (the same answer for both)."),
+    422: _error("The request does not have the right form, or the values break the service's rules; "
+                "`errors` has a message per field."),
+    503: _error("The service is overloaded for the moment; try again."),
+}
+CONFLICT = {409: _error("Already done, or the enrolment has ended.")}
+
+
+def _links(status: int, **targets: tuple[str, str, dict[str, str]]) -> dict[int, dict[str, Any]]:
+    """OpenAPI links of a response: name → (method, path under /api/v1, parameter → runtime expression).
+
+    They tell a client (and the stateful fuzz test) where an id in the answer leads.
+    """
+    return {status: {"links": {name: {"operationRef": "#/paths/" + ("/api/v1" + path).replace("/", "~1")
+                                      + "/" + method, "parameters": params}
+                               for name, (method, path, params) in targets.items()}}}
+
+router = APIRouter(prefix="/api/v1", responses=ERRORS)
 
 
 # --- session -------------------------------------------------------------------------------------
@@ -97,7 +134,8 @@ def _me(ctx: Ctx) -> Me:
               unit_id=ctx.session.unit_id if ctx.session else None)
 
 
-@router.post("/session", response_model=SessionInfo, tags=["session"])
+@router.post("/session", response_model=SessionInfo, tags=["session"],
+             responses={429: _error("Too many failed tries lately: wait and try again.")})
 def api_login(body: Credentials, ctx: CtxDep, response: Response) -> SessionInfo:
     """Log in with a local account; sets the session cookie.
 
@@ -210,7 +248,8 @@ def _contact(c: Contact) -> ContactOut:
     return ContactOut(name=c.name, role=c.role, phone=c.phone, email=c.email, hours=c.hours, url=c.url)
 
 
-@router.get("/enrolments", response_model=list[EnrolmentSummary], tags=["patient"])
+@router.get("/enrolments", response_model=list[EnrolmentSummary], tags=["patient"],
+            responses=_links(200, enrolment=("get", "/enrolments/{eid}", {"eid": "$response.body#/0/id"})))
 def api_enrolments(ctx: PatientDep) -> list[EnrolmentSummary]:
     """The patient's enrolments that they can open."""
     today = ctx.now.astimezone(ctx.app.tz).date()
@@ -219,7 +258,11 @@ def api_enrolments(ctx: PatientDep) -> list[EnrolmentSummary]:
     return [_summary(ctx, e) for e in rows if patient_access(e, today).read]
 
 
-@router.get("/enrolments/{eid}", response_model=EnrolmentOut, tags=["patient"])
+@router.get("/enrolments/{eid}", response_model=EnrolmentOut, tags=["patient"],
+            responses=_links(200, plan=("get", "/enrolments/{eid}/plans/{plan_pk}",
+                                        {"eid": "$request.path.eid", "plan_pk": "$response.body#/plans/0/id"}),
+                             threads=("get", "/enrolments/{eid}/threads", {"eid": "$request.path.eid"}),
+                             new_thread=("post", "/enrolments/{eid}/threads", {"eid": "$request.path.eid"})))
 def api_enrolment(eid: int, ctx: PatientDep) -> EnrolmentOut:
     """Welcome text, contacts, current modules → sections → visible steps with opened marks, plans."""
     enrolment, package = load_enrolment(ctx, eid)
@@ -365,7 +408,7 @@ def api_save_draft(eid: int, form_id: str, body: Answers, ctx: PatientDep) -> Dr
 
 @router.post("/enrolments/{eid}/forms/{form_id}/submissions", response_model=Submission, status_code=201,
              dependencies=CSRF, tags=["patient"],
-             responses={422: {"description": "Answers break the form's rules; `errors` has a message per question."}})
+             responses={422: _error("Answers break the form's rules; `errors` has a message per question.")})
 def api_submit(eid: int, form_id: str, body: Answers, ctx: PatientDep) -> Submission:
     """Submit answers; required questions and show_if are enforced against program.json."""
     enrolment, definition, where = _form(ctx, eid, form_id)
@@ -464,8 +507,8 @@ class RegistrationIn(Schema):
 
 @router.post("/enrolments/{eid}/plans/{plan_pk}/registrations", response_model=RegistrationOut, status_code=201,
              dependencies=CSRF, tags=["patient"],
-             responses={409: {"description": "Already registered."},
-                        422: {"description": "Not an occasion, too early, too late, or invalid values."}})
+             responses={409: _error("Already registered."),
+                        422: _error("Not an occasion, too early, too late, or invalid values.")})
 def api_register(eid: int, plan_pk: int, body: RegistrationIn, ctx: PatientDep) -> RegistrationOut:
     """Register one occasion inside its window."""
     enrolment, package, plan, _ = _plan(ctx, eid, plan_pk)
@@ -532,7 +575,11 @@ def api_threads(eid: int, ctx: PatientDep) -> list[ThreadOut]:
 
 
 @router.post("/enrolments/{eid}/threads", response_model=ThreadDetail, status_code=201, dependencies=CSRF,
-             tags=["patient"])
+             tags=["patient"],
+             responses=_links(201, thread=("get", "/enrolments/{eid}/threads/{thread_id}",
+                                           {"eid": "$request.path.eid", "thread_id": "$response.body#/id"}),
+                              reply=("post", "/enrolments/{eid}/threads/{thread_id}/messages",
+                                     {"eid": "$request.path.eid", "thread_id": "$response.body#/id"})))
 def api_new_thread(eid: int, body: NewThread, ctx: PatientDep) -> ThreadDetail:
     """Start a conversation with the care staff."""
     enrolment, _ = load_enrolment(ctx, eid)
@@ -591,7 +638,9 @@ def api_rescan(ctx: StaffDep) -> RescanOut:
 
 class NewEnrolment(Schema):
     personal_number: str = Field(description="Personnummer or samordningsnummer, 12 digits (10 accepted).")
-    display_name: str | None = Field(None, max_length=200, description="For a patient the runtime does not know yet.")
+    display_name: str | None = Field(None, max_length=200, description="The patient's name, always required (a "
+                                     "known person keeps the name the runtime has; the answer is the same for known "
+                                     "and unknown numbers).")
     program_id: str
     version: str | None = Field(None, description="Default: the newest served version.")
     email: str | None = Field(None, max_length=200, description="The patient's e-mail address for notices.")
@@ -679,7 +728,8 @@ def api_staff_enrolment(eid: int, ctx: StaffDep) -> StaffEnrolment:
     return _staff_view(enrolment, package)
 
 
-@router.patch("/staff/enrolments/{eid}", response_model=StaffEnrolment, dependencies=CSRF, tags=["staff"])
+@router.patch("/staff/enrolments/{eid}", response_model=StaffEnrolment, dependencies=CSRF, tags=["staff"],
+              responses=CONFLICT)
 def api_customise(eid: int, body: Customisation, ctx: StaffDep) -> StaffEnrolment:
     """Change the welcome text, contacts (the whole list), current/upcoming modules and hidden steps.
 

@@ -28,7 +28,15 @@ from runtime.oidc_login import OidcLoginProvider, form_action_origins
 from runtime.packages import PackageStore, load_public_key
 from runtime.services.notify import Outbox
 from runtime.settings import TEMPLATES, ConfigurationError, RuntimeSettings
-from runtime.web import SecurityHeaders, error_response, is_api, make_templates
+from runtime.web import (
+    MAX_ECHOED_CHARS,
+    MAX_ECHOED_ERRORS,
+    RequestLimits,
+    SecurityHeaders,
+    error_response,
+    is_api,
+    make_templates,
+)
 
 log = logging.getLogger("stegvis.runtime")
 
@@ -70,11 +78,13 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
         finally:
             outbox.stop()
 
-    app = FastAPI(title="Stegvis runtime", version="1", description=API_DESCRIPTION, docs_url=None,
+    app = _App(title="Stegvis runtime", version="1", description=API_DESCRIPTION, docs_url=None,
                   redoc_url=None, openapi_url="/api/openapi.json", lifespan=lifespan)
     app.state.stegvis = state
     app.state.outbox = outbox
-    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure, form_action=form_action_origins(state.providers))
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_json_keys=settings.max_json_keys,
+                       allowed_hosts=settings.allowed_hosts)
+    app.security_headers = {"hsts": settings.cookie_secure, "form_action": form_action_origins(state.providers)}
     app.mount("/static", StaticFiles(directory=TEMPLATES / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(oidc_pages.router)
@@ -113,9 +123,27 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     return app
 
 
+class _App(FastAPI):
+    """FastAPI with the security headers outermost, so that even the 500 page of a bug carries them (issue 14).
+
+    Starlette puts its ServerErrorMiddleware outside every added middleware; the headers
+    wrap the whole stack instead.
+    """
+
+    security_headers: dict = {}
+
+    def build_middleware_stack(self):
+        """The usual stack, wrapped in `SecurityHeaders`."""
+        return SecurityHeaders(super().build_middleware_stack(), **self.security_headers)
+
+
 def _plain_errors(exc: RequestValidationError) -> dict[str, str]:
+    """The first few validation errors, each shortened: never an echo of everything that was sent (issue 14)."""
     out = {}
-    for error in exc.errors():
-        loc = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))
-        out[loc or "body"] = error.get("msg", "ogiltigt värde")
+    errors = exc.errors()
+    for error in errors[:MAX_ECHOED_ERRORS]:
+        loc = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body",))[:MAX_ECHOED_CHARS]
+        out[loc or "body"] = str(error.get("msg", "ogiltigt värde"))[:MAX_ECHOED_CHARS]
+    if len(errors) > MAX_ECHOED_ERRORS:
+        out["…"] = f"{len(errors) - MAX_ECHOED_ERRORS} fel till visas inte."
     return out

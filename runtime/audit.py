@@ -22,15 +22,18 @@ from runtime.models import AccessLogEntry, Enrolment, LoginSession, PurgeReceipt
 
 
 def _access_row(now: datetime, user: User | None, session: LoginSession | None, action: str,
-                enrolment: Enrolment | None, target: str | None, patient_id: int | None) -> dict:
+                enrolment: Enrolment | None, target: str | None, patient_id: int | None,
+                unit_id: int | None = None) -> dict:
     if user is None:
         role = "anonymous"
     elif user.kind == UserKind.citizen:
         role = "patient"
     else:
         role = "staff"
-    unit_id = session.unit_id if session is not None and session.unit_id is not None else (
-        enrolment.unit_id if enrolment is not None else None)
+    if session is not None and session.unit_id is not None:
+        unit_id = session.unit_id
+    elif enrolment is not None:
+        unit_id = enrolment.unit_id
     return dict(at=now, actor_id=user.id if user else None, actor_role=role, unit_id=unit_id,
                 patient_id=patient_id if patient_id is not None else (
                     enrolment.patient_id if enrolment is not None else None),
@@ -38,11 +41,13 @@ def _access_row(now: datetime, user: User | None, session: LoginSession | None, 
 
 
 def write_access(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,
-                 enrolment: Enrolment | None = None, target: str | None = None, patient_id: int | None = None) -> None:
-    """Add one access-log row to the current transaction."""
+                 enrolment: Enrolment | None = None, target: str | None = None, patient_id: int | None = None,
+                 unit_id: int | None = None) -> None:
+    """Add one access-log row to the current transaction (`unit_id`: the unit to tell, when
+    neither the session nor the enrolment names one)."""
     # A Core insert on the table: much cheaper than the ORM's, and nothing reads the row back.
     db.connection().execute(insert(AccessLogEntry.__table__).values(
-        _access_row(now, user, session, action, enrolment, target, patient_id)))
+        _access_row(now, user, session, action, enrolment, target, patient_id, unit_id)))
 
 
 def write_access_each(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,

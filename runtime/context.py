@@ -52,6 +52,8 @@ class AppState:
     outbox: Waker | None = None
     #: When the pages last ran the missed-registration check, per unit (runtime.services.flags).
     missed_checks: dict[int, datetime] = field(default_factory=dict)
+    #: Refused requests logged per person in the current minute: user id -> (minute, count) (runtime.web).
+    refusals_logged: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:

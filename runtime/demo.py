@@ -187,7 +187,7 @@ def _health_profile(db: Session, package, enrolment, at: datetime) -> None:
     checked = formcheck.check_answers(form["questions"], answers)
     if not checked.ok:  # the program changed its questions: leave the form for Anna
         return
-    score, band = formcheck.score(form, checked.answers)
+    score, band = formcheck.score(form, checked.answers, enrolment.scoring_sex)
     located = form_location(enrolment, package, "halsoprofil")
     row = FormSubmission(enrolment_id=enrolment.id, form_id="halsoprofil", module_id=located[0] if located else None,
                          step_id=located[1] if located else None, answers=checked.answers, score=score,

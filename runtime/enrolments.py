@@ -39,7 +39,7 @@ from runtime.models import (
     UserKind,
 )
 from runtime.packages import Package
-from runtime.schedule import Schedule, format_day
+from runtime.schedule import Schedule, format_day, start_in_range
 
 
 @dataclass(frozen=True)
@@ -248,8 +248,8 @@ def plan_definition(plan: EnrolmentPlan, package: Package) -> dict[str, Any] | N
 
 
 def plan_schedule(plan: EnrolmentPlan) -> Schedule | None:
-    """The plan's schedule, or None before a start date is set."""
-    if plan.start_date is None or not plan.days:
+    """The plan's schedule, or None before a start date is set (or with one out of range, stored before issue 14)."""
+    if plan.start_date is None or not plan.days or not start_in_range(plan.start_date):
         return None
     return Schedule(plan.start_date, plan.repeat_every_weeks, dict(plan.days), plan.registration_window_days)
 

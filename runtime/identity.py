@@ -22,6 +22,10 @@ from stdnum.se import personnummer
 _LOOKS_LIKE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 
 
+#: No one alive was born before this (issue 14: a personnummer of 1812 created a patient).
+EARLIEST_BIRTH = date(1890, 1, 1)
+
+
 class InvalidPersonalNumber(ValueError):
     """Not a valid personnummer or samordningsnummer; the message is Swedish, for people."""
 
@@ -46,7 +50,7 @@ def parse_personal_number(text: str, today: date | None = None) -> PersonalNumbe
 
     Raises InvalidPersonalNumber with a Swedish message that says what is wrong: the
     form, a date that does not exist (a samordningsnummer's day is the birth day plus
-    60), a birth date after `today` (when given), or the check digit.
+    60), a birth date before EARLIEST_BIRTH or after `today` (when given), or the check digit.
     """
     raw = (text or "").strip().replace(" ", "")
     if not raw:
@@ -63,6 +67,9 @@ def parse_personal_number(text: str, today: date | None = None) -> PersonalNumbe
         birth = personnummer.get_birth_date(personnummer.compact(f"{century or ''}{birth6}{sep or '-'}{tail}"))
     except ValidationError as exc:
         raise InvalidPersonalNumber(_date_message(kind, century, date6)) from exc
+    if birth < EARLIEST_BIRTH:
+        raise InvalidPersonalNumber(f"Det här är inte ett giltigt {kind}: födelseåret {birth.year} är för tidigt. "
+                                    "Kontrollera århundradet.")
     if today is not None and birth > today:
         raise InvalidPersonalNumber(f"Det här är inte ett giltigt {kind}: födelsedatumet "
                                     f"{birth.isoformat()} har inte inträffat än. Kontrollera århundradet.")
@@ -112,10 +119,30 @@ def install_log_redaction() -> None:
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        _redact_exception(record)
         return record
 
     factory.stegvis_redacting = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+def _redact_exception(record: logging.LogRecord) -> None:
+    """Mask identity numbers in a record's traceback and stack (issue 14: exception text was not masked).
+
+    The traceback is formatted now, masked, and kept as `exc_text`, which formatters print
+    instead of formatting `exc_info` again; when anything was masked, `exc_info` is dropped
+    so that no handler can format the unmasked exception itself.
+    """
+    if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+        text = logging.Formatter().formatException(record.exc_info)
+        cleaned = redact(text)
+        record.exc_text = cleaned
+        if cleaned != text:
+            record.exc_info = None
+    elif record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
 
 
 class RedactingFilter(logging.Filter):
@@ -127,4 +154,5 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
+        _redact_exception(record)
         return True

@@ -269,6 +269,9 @@ class Enrolment(Base):
     end_reason: Mapped[str | None] = mapped_column(Text)
     #: Another enrolment of the same patient this one is linked to (länkade moment).
     linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id", ondelete="SET NULL"))
+    #: The sex a score is interpreted by, when a form's bands depend on it (AUDIT-C): "kvinna",
+    #: "man", or None (not set: both readings are shown). Set by the therapist (issue 17).
+    scoring_sex: Mapped[str | None] = mapped_column(String(10))
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     therapist: Mapped[User | None] = relationship(foreign_keys=[therapist_id])

@@ -29,6 +29,17 @@ MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "august
           "november", "december")
 
 
+#: The start dates a plan may have (issue 14): far enough either way for any real plan, and far from
+#: the ends of the calendar, where the occasions' arithmetic would overflow.
+EARLIEST_START = date(2000, 1, 1)
+LATEST_START = date(2099, 12, 31)
+
+
+def start_in_range(day: date) -> bool:
+    """Whether a plan start date is plausible (EARLIEST_START..LATEST_START)."""
+    return EARLIEST_START <= day <= LATEST_START
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A plan's schedule for one patient."""
@@ -81,6 +92,8 @@ def parse_occasion_key(text: str) -> datetime | None:
         parsed = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         return None
+    if not EARLIEST_START.year <= parsed.year <= LATEST_START.year + 1:
+        return None  # no plan has an occasion then (issue 14: year 9999 overflowed)
     return parsed.replace(tzinfo=UTC)
 
 

@@ -106,9 +106,17 @@ class RuntimeSettings(BaseModel):
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body, in bytes; a bigger one "
+                                "is refused with 413 before it is read (issue 14).")
+    max_json_keys: int = Field(1000, ge=10, description="Most keys (all objects together) in a JSON body; "
+                               "more are refused with 413 before validation (issue 14).")
     missed_registration_check_minutes: float = Field(10, ge=0, description="How often `stegvis runtime` checks "
                                                      "activity plans for missed registrations (0: never, "
                                                      "only when staff pages are shown).")
+    allowed_hosts: tuple[str, ...] = Field(default_factory=lambda: _hosts_from_env(), description="Host names "
+                                           "(host or host:port) the runtime answers to (STEGVIS_ALLOWED_HOSTS, "
+                                           "comma-separated); a request for any other Host gets 400. Empty: any "
+                                           "host (development). Set it in production (issue 14).")
     trusted_origins: tuple[str, ...] = Field((), description="Extra origins (scheme://host[:port]) allowed "
                                              "to post, besides the request's own host.")
     oidc_providers: tuple[OidcProviderConfig, ...] = Field((), description="OpenID Connect providers people "
@@ -159,6 +167,10 @@ class RuntimeSettings(BaseModel):
 
 
 SECRET_MIN_BYTES = 32
+
+
+def _hosts_from_env() -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in (_env("STEGVIS_ALLOWED_HOSTS") or "").split(",") if h.strip())
 
 
 def _secret_from_env() -> SecretStr | None:

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 from sqlalchemy import select
 
-from builder.render.forms import Choice
+from builder.render.forms import DURATION_HINT, TIME_HINT, Choice, exclusive_note
 from builder.render.forms import QuestionView as FormQuestion
 from runtime import accounts, charts
 from runtime.content import markdown, media_file
 from runtime.context import Ctx
-from runtime.forms import condition_met
+from runtime.forms import band_text, clock_minutes, condition_met, duration_text, missing_for_score
 from runtime.models import FlagKind, FormSubmission, PageComment, Registration, Unit, UnitRole
 from runtime.packages import Package
 from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_local, last_day
@@ -191,9 +191,13 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
     for q in questions:
         base = f"{prefix}-{q['id']}"
         values = raw.get(q["id"], [])
+        # The same sentence as on the built page and on paper; the server refuses such an option with another.
+        alone = exclusive_note([o["label"] for o in q.get("options", []) if o.get("exclusive")]) \
+            if q["type"] == "multi" else None
+        help_text = " ".join(t for t in (q.get("help"), alone) if t) or None
         view = QuestionView(id=base, name=q["id"], type=q["type"], widget="input", input_type="text",
-                            label=q["label"], required=bool(q.get("required")), help=q.get("help"),
-                            help_id=f"{base}-hjalp" if q.get("help") else None,
+                            label=q["label"], required=bool(q.get("required")), help=help_text,
+                            help_id=f"{base}-hjalp" if help_text else None,
                             error=errors.get(q["id"]), error_id=f"{base}-fel" if q["id"] in errors else None,
                             value=values[0] if values else "")
         kind = q["type"]
@@ -201,6 +205,9 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
             view.widget = "textarea"
         elif kind == "date":
             view.input_type = "date"
+        elif kind in ("time", "duration"):
+            view.unit = TIME_HINT if kind == "time" else DURATION_HINT
+            view.attrs.update({"inputmode": "numeric" if kind == "time" else "text", "autocomplete": "off"})
         elif kind == "number":
             view.input_type = "text"
             view.attrs["inputmode"] = "decimal"
@@ -243,7 +250,38 @@ def answer_text(q: dict, value: Any) -> str:
     if q["type"] in ("number", "scale") and isinstance(value, int | float):
         unit = q.get("unit")
         return fmt_number(value) + (f" {unit}" if unit else "")
+    if q["type"] == "duration" and isinstance(value, int | float):
+        return duration_text(value)
+    if q["type"] == "time" and isinstance(value, str) and ":" in value:
+        return f"kl. {value.replace(':', '.')}"
     return str(value)
+
+
+@dataclass
+class ScoreSummary:
+    """A submission's score as the therapist reads it: the sum and its band, or why there is no sum."""
+
+    score: str = ""  # "4"
+    band: str = ""  # "Tyder på riskbruk (gränsvärde 4 för kvinnor)", or both readings while sex is not set
+    incomplete: str = ""  # "ingen summa, eftersom …", naming the questions without an answer
+
+
+def score_summary(form: dict, answers: dict, score: float | None, sex: str | None) -> ScoreSummary:
+    """The score of a stored submission (empty for a form without scoring).
+
+    A scoring question that was shown but not answered makes it incomplete, whatever was
+    stored; the band follows the sex set for the enrolment now (issue 17).
+    """
+    if not form.get("scoring"):
+        return ScoreSummary()
+    missing = missing_for_score(form, answers)
+    if missing:
+        names = ", ".join(f"”{q['label']}”" for q in missing)
+        which = f"frågan {names} inte är besvarad" if len(missing) == 1 else f"frågorna {names} inte är besvarade"
+        return ScoreSummary(incomplete=f"ingen summa, eftersom {which}.")
+    if score is None:
+        return ScoreSummary()
+    return ScoreSummary(fmt_number(score), band_text(form, score, sex) or "")
 
 
 def submission_view(questions: list[dict], row: FormSubmission, tz: ZoneInfo) -> SubmissionView:
@@ -340,15 +378,48 @@ def plan_results(definition: dict, rows: list[Registration], goal: float | None,
                              r.comment or "") for r in rows]
     results = definition.get("results") or {}
     field_def = next((f for f in fields if f["id"] == results.get("field")), None)
-    if field_def is None:
+    if field_def is None or field_def["type"] not in CHART_KINDS:
         return headers, table, None, None, None, None
-    points = [charts.Point(f"{r.occasion_at.astimezone(tz):%-d/%-m}", float(r.values[field_def["id"]]))
-              for r in rows if isinstance(r.values.get(field_def["id"]), int | float)]
+    svg, summary, goal_text = _chart(field_def, rows, goal, tz, chart_id)
+    return headers, table, Markup(svg), summary, field_def["label"], goal_text
+
+
+#: Field types with a chart (as the builder's CHARTED_TYPES), and what draws it.
+CHART_KINDS = ("number", "scale", "duration", "time", "single")
+
+
+def _chart(field_def: dict, rows: list[Registration], goal: float | None, tz: ZoneInfo,
+           chart_id: str) -> tuple[str, str, str | None]:
+    """(SVG, summary, goal text) of the charted field: a chart that suits its type (issue 17)."""
+    fid, kind, title = field_def["id"], field_def["type"], field_def["label"]
+
+    def day(r: Registration) -> str:
+        return f"{r.occasion_at.astimezone(tz):%-d/%-m}"
+
+    if kind == "single":
+        options = [(o["label"], o["value"]) for o in field_def.get("options", [])]
+        chosen = [str(r.values[fid]) for r in rows if fid in r.values]
+        counts = [(label, chosen.count(str(value))) for label, value in options]
+        return (charts.count_chart(chart_id, title, counts), charts.describe_counts(title, counts), None)
+    if kind == "time":
+        points = [charts.Point(day(r), float(clock_minutes(r.values[fid]))) for r in rows
+                  if isinstance(r.values.get(fid), str) and ":" in r.values[fid]]
+        return charts.time_chart(chart_id, title, points), charts.describe_times(title, points), None
+    points = [charts.Point(day(r), float(r.values[fid])) for r in rows if isinstance(r.values.get(fid), int | float)]
+    if kind == "duration":
+        goal_text = duration_text(goal) if goal is not None else None
+        return (charts.duration_chart(chart_id, title, points, goal), charts.describe_durations(title, points, goal),
+                goal_text)
     unit = field_def.get("unit")
-    svg = Markup(charts.line_chart(chart_id, field_def["label"], points, goal, unit))
-    summary = charts.describe(field_def["label"], points, goal, unit)
+    axis = None
+    if kind == "scale" and field_def.get("min") is not None and field_def.get("max") is not None:
+        labels = {str(k): v for k, v in (field_def.get("labels") or {}).items()}
+        ends = {end: labels[plain_number(end)] for end in (field_def["min"], field_def["max"])
+                if plain_number(end) in labels}
+        axis = charts.ScaleAxis(field_def["min"], field_def["max"], ends)
     goal_text = f"{fmt_number(goal)}{f' {unit}' if unit else ''}" if goal is not None else None
-    return headers, table, svg, summary, field_def["label"], goal_text
+    return (charts.line_chart(chart_id, title, points, goal, unit, scale=axis),
+            charts.describe(title, points, goal, unit, scale=axis), goal_text)
 
 
 # --- flags (händelser att granska) ---------------------------------------------------------------

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import functools
 import hmac
+import json
 import logging
 import mimetypes
+import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from fastapi import Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from runtime.audit import write_access
 from runtime.auth import SessionLookup, find_session, touch_session
 from runtime.context import AppError, AppState, Ctx, UnitOfWork
 from runtime.context import not_found as not_found  # named here for the routes
@@ -52,6 +55,17 @@ log = logging.getLogger("stegvis.runtime")
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_FIELDS = 400
+#: The largest id the database holds (a signed 64-bit integer); a bigger one in a URL names nothing.
+MAX_ID = 2**63 - 1
+#: At most this many validation errors are echoed back, each at most this long (issue 14).
+MAX_ECHOED_ERRORS = 20
+MAX_ECHOED_CHARS = 200
+
+
+def same_token(sent: str, expected: str) -> bool:
+    """Constant-time comparison of a sent token with the expected one; any text (even non-ASCII) is safe."""
+    return bool(sent) and bool(expected) and hmac.compare_digest(sent.encode("utf-8", "replace"),
+                                                                 expected.encode("utf-8", "replace"))
 
 
 class LoginRequired(AppError):
@@ -139,6 +153,11 @@ async def _context(request: Request) -> AsyncIterator[RequestCtx]:
     ctx = RequestCtx(state, UnitOfWork(state.db), state.clock.now(), request=request)
     try:
         yield ctx
+    except AppError as exc:
+        await run_in_threadpool(ctx.finish, True)
+        if exc.status in (403, 404) and ctx.user is not None:
+            await run_in_threadpool(record_refusal, ctx)
+        raise
     except BaseException:
         await run_in_threadpool(ctx.finish, True)
         raise
@@ -146,6 +165,43 @@ async def _context(request: Request) -> AsyncIterator[RequestCtx]:
         await run_in_threadpool(ctx.finish, False)
     else:
         ctx.uow.close(error=False)
+
+
+#: At most this many refused requests per person and minute are logged (ASVS 7.2.2 without flooding).
+REFUSALS_LOGGED_PER_MINUTE = 30
+#: An enrolment named in a refused request's path (/moment/<id>/…, /api/v1/enrolments/<id>/…,
+#: /personal/moment/<id>/…), whose unit is told of the refusal.
+_ENROLMENT_IN_PATH = re.compile(r"^/(?:personal/)?(?:moment|api/v1/(?:staff/)?enrolments)/(\d{1,18})(?:/|$)")
+
+
+def record_refusal(ctx: RequestCtx) -> None:
+    """Log a refused request of a logged-in person (403 or 404) in its own brief transaction.
+
+    The request's own transaction was rolled back; this row survives it (ASVS 7.2.2). The
+    row's unit is the session's (staff) or, for a patient, that of the enrolment the path
+    names, so the unit's data administrator sees the attempt (runtime.staff.logextract).
+    """
+    minute = int(ctx.now.timestamp() // 60)
+    seen_minute, count = ctx.app.refusals_logged.get(ctx.user.id, (minute, 0))
+    count = count + 1 if seen_minute == minute else 1
+    ctx.app.refusals_logged[ctx.user.id] = (minute, count)
+    if count > REFUSALS_LOGGED_PER_MINUTE:
+        return
+    path = ctx.request.url.path
+    target = f"{ctx.request.method} {path}"[:200]
+    uow = UnitOfWork(ctx.app.db)
+    try:
+        enrolment = None
+        found = _ENROLMENT_IN_PATH.match(path)
+        if found is not None and (ctx.session is None or ctx.session.unit_id is None):
+            enrolment = uow.session.get(Enrolment, int(found.group(1)))
+        write_access(uow.session, ctx.now, ctx.user, ctx.session, "access.refused", target=target,
+                     unit_id=enrolment.unit_id if enrolment is not None else None)
+    except Exception:  # logging a refusal must never turn it into a 500
+        log.exception("Kunde inte logga en nekad åtkomst.")
+        uow.close(error=True)
+        return
+    uow.close(error=False)
 
 
 #: The request context; scope "function" makes its commit happen before the response is sent.
@@ -244,7 +300,7 @@ async def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
     sent = (form.get("_csrf") or [""])[0] or ctx.request.headers.get("x-csrf-token", "")
     if ctx.session is None:
         raise LoginRequired()
-    if not sent or not hmac.compare_digest(sent, ctx.session.csrf_token):
+    if not same_token(sent, ctx.session.csrf_token):
         raise AppError(403, "Sidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
     return form
 
@@ -257,7 +313,7 @@ async def csrf_header(ctx: CtxDep) -> None:
     if ctx.session is None:
         raise LoginRequired()
     sent = ctx.request.headers.get("x-csrf-token", "")
-    if not sent or not hmac.compare_digest(sent, ctx.session.csrf_token):
+    if not same_token(sent, ctx.session.csrf_token):
         raise AppError(403, "CSRF-token saknas eller stämmer inte. Hämta den med GET /api/v1/session.")
 
 
@@ -280,7 +336,7 @@ def check_login_csrf(request: Request, state: AppState, sent: str) -> None:
     """The login form's field must equal its cookie (no session exists yet)."""
     check_origin(request, state.settings)
     cookie = request.cookies.get(state.login_cookie, "")
-    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+    if not same_token(sent, cookie):
         raise AppError(403, "Inloggningssidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
 
 
@@ -373,8 +429,14 @@ def package_file_response(enrolment: Enrolment, package: Package, path: str) -> 
     return FileResponse(found, media_type=media_type, headers=headers)
 
 
+def _on_host(location: bytes, host: bytes) -> bool:
+    """Whether a Location names the request's own Host (absolute URL): such a redirect is made relative."""
+    parts = urlsplit(location.decode("latin-1"))
+    return bool(parts.netloc) and parts.netloc.lower().encode("latin-1") == host
+
+
 class SecurityHeaders:
-    """Pure ASGI middleware: CSP and the other protective headers on every response."""
+    """Pure ASGI middleware: CSP and the other protective headers on every response; redirects stay relative."""
 
     CSP = ("default-src 'self'; img-src 'self' data:; media-src 'self' https:; script-src 'self'; "
            "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -397,9 +459,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        host = _host(scope).encode("latin-1")
+
         async def send_with_headers(message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
+                headers = [(name, relative_location(value)) if name.lower() == b"location" and _on_host(value, host)
+                           else (name, value) for name, value in message.get("headers", [])]
                 names = {name.lower() for name, _ in headers}
                 headers += [h for h in self.headers if h[0] not in names]
                 if b"cache-control" not in names:
@@ -409,3 +474,130 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class _Refused(Exception):
+    """A request the limits refuse before any route sees it."""
+
+    def __init__(self, error: AppError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+TOO_LARGE = "Det du skickade är för stort. Korta ner texten eller dela upp den och försök igen."
+
+
+def _count_json_keys(body: bytes, limit: int) -> None:
+    """Raise `_Refused` when the JSON body holds more than `limit` keys; invalid JSON is left to the route."""
+    seen = 0
+
+    def count(pairs: list) -> dict:
+        nonlocal seen
+        seen += len(pairs)
+        if seen > limit:
+            raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+        return dict(pairs)
+
+    try:
+        json.loads(body, object_pairs_hook=count)
+    except ValueError:
+        pass
+
+
+def path_ids_in_range(path: str) -> bool:
+    """Whether every all-digit segment of a URL path fits the database's ids (else it names nothing)."""
+    return all(not (segment.isascii() and segment.isdigit()) or len(segment) < 19 or int(segment) <= MAX_ID
+               for segment in path.split("/"))
+
+
+class RequestLimits:
+    """Pure ASGI middleware: refuse, cheaply and before any route, what would tie up the server (issue 14).
+
+    - A body over `max_body_bytes` gets 413 as soon as its Content-Length (or the bytes read
+      so far) shows it; the rest is never read.
+    - A JSON body with more than `max_json_keys` keys gets 413 before validation would
+      build an error for each of them.
+    - An id in the path beyond what the database holds gets 404 (it names nothing), never
+      an overflow in the database driver.
+    - With `allowed_hosts` set, a request for another Host gets 400.
+    """
+
+    def __init__(self, app, max_body_bytes: int, max_json_keys: int, allowed_hosts: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_json_keys = max_json_keys
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            if self.allowed_hosts and _host(scope) not in self.allowed_hosts:
+                raise _Refused(AppError(400, "Begäran gick till en adress som tjänsten inte svarar på."))
+            if not path_ids_in_range(scope["path"]):
+                raise _Refused(not_found())
+            receive = await self._checked_body(scope, receive)
+        except _Refused as refused:
+            await error_response(Request(scope), refused.error)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _checked_body(self, scope, receive):
+        headers = dict(scope.get("headers") or ())
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+        if scope["method"] not in UNSAFE_METHODS:
+            return receive
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                return _replay([message], receive)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b"").lower() and body.count(b":") > self.max_json_keys:
+            _count_json_keys(body, self.max_json_keys)  # only bodies that might hold too many keys
+        return _replay([{"type": "http.request", "body": body, "more_body": False}], receive)
+
+
+def _host(scope) -> str:
+    """The request's Host header, lower case ('' when absent)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"host":
+            return value.decode("latin-1").lower()
+    return ""
+
+
+def relative_location(location: bytes) -> bytes:
+    """A redirect's target without scheme and host: the browser stays on the host it asked (issue 14).
+
+    Starlette builds absolute URLs from the request's Host header (the trailing-slash
+    redirect); a forged Host must not become a link to another site. Only targets on
+    this runtime are ever absolute here (an OpenID Connect provider's are left alone by
+    the caller, which knows them).
+    """
+    parts = urlsplit(location.decode("latin-1"))
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        path = "/" + path.lstrip("/")
+    return (path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+            ).encode("latin-1")
+
+
+def _replay(messages: list, receive):
+    """A `receive` that gives `messages` first, then what the client sends next (a disconnect)."""
+    pending = list(messages)
+
+    async def replay():
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

@@ -24,7 +24,7 @@ TITLES = ["Introduktion till programmet", "Att ta vara på livet", "F – fysisk
           "Inspiration och fakta till programmet", "Att hantera smärta", "Att hantera stress",
           "Att behålla eller återkomma till arbete", "Uppföljning"]
 PLANS = {"fysiska-rorelser": "Min plan – fysiska rörelser", "malsattning-steg": "Min målsättning för antal steg per dag",
-         "antal-steg": "Antal steg under dagen"}
+         "antal-steg": "Antal steg under dagen", "somndagbok": "Min sömndagbok", "smartdagbok": "Smärtdagbok"}
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,9 @@ def test_framat__forms_and_writing_tasks(framat):
     assert sum(fd.form.page_comments for fd in forms.values()) >= 3
     assert any(fd.form.flag_on_submit for fd in forms.values())
     scored = forms["alkoholvanor"].form.scoring
-    assert scored is not None and len(scored.bands) >= 3
+    # AUDIT-C: the risk limit is 4 points for women and 5 for men (issue 17).
+    assert scored is not None and scored.bands_by_sex is not None
+    assert [b.min for b in scored.bands_by_sex.kvinna] == [0, 4] and [b.min for b in scored.bands_by_sex.man] == [0, 5]
     baseline, follow_up = forms["halsoprofil"].form, forms["halsoprofil-uppfoljning"].form
     # The follow-up repeats every question so the answers compare; only the closing writing task
     # differs (at the start: what to change; at the end: what changed and what to keep doing).
@@ -114,12 +116,34 @@ def test_framat__forms_spread_over_modules(framat):
     assert len(modules_with_forms) >= 10
 
 
-def test_framat__three_activity_plans_inactive_until_activated(framat):
+def test_framat__activity_plans_inactive_until_activated(framat):
     assert {pid: pd.plan.title for pid, pd in framat.plans.items()} == PLANS
     for pd in framat.plans.values():
         assert pd.plan.schedule.activated is False
         assert pd.plan.results is not None
     assert framat.plans["antal-steg"].plan.results.goal_from.plan == "malsattning-steg"
+
+
+def test_framat__sleep_and_pain_diaries_are_daily_plans(framat):
+    """Issue 17: the diaries are activity plans registered every day, no longer one-off forms."""
+    week = {"måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"}
+    sleep, pain = framat.plans["somndagbok"].plan, framat.plans["smartdagbok"].plan
+    for plan in (sleep, pain):
+        assert set(plan.schedule.days) == week and plan.schedule.activated is False
+    types = {f.id: f.type for f in sleep.fields}
+    assert types["lade-mig"] == types["steg-upp"] == "time"
+    assert types["somna"] == types["vaken"] == types["sovtid"] == "duration"
+    assert sleep.results.field == "lade-mig"
+    pain_types = {f.id: f.type for f in pain.fields}
+    assert pain_types["smartniva"] == "scale" and pain_types["somn"] == "single"
+    assert pain.results.field == "smartniva"
+    assert "somndagbok" not in framat.forms and "smartdagbok" not in framat.forms
+    steps = {s.id: s for s in framat.steps}
+    for step_id in ("somndagbok", "smartdagbok"):
+        step = steps[step_id]
+        assert not [d for d in step.body.directives if d.name == "form"]
+        assert "aktivitetsplan" in step.source.body and "Dina aktivitetsplaner" in step.source.body
+    assert "”Min sömndagbok”" in steps["somndagbok"].source.body
 
 
 def test_framat__sleep_school_and_film(framat):

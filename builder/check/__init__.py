@@ -5,14 +5,15 @@ Input: a validated `Program`. Output: diagnostics only; never changes the progra
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from builder.check.accessibility import check_accessibility
 from builder.check.readability import check_language, check_readability
 from builder.check.references import check_references
 from builder.check.sources import check_required_sources, check_source_lines
-from builder.diagnostics import Diagnostics
-from builder.model import Program
+from builder.diagnostics import Diagnostic, Diagnostics
+from builder.model import Module, Program, Step
 
 #: Rules that look at one step at a time, so that their findings can be kept with the
 #: step's parsed body between builds (`stegvis serve`, issue #7).
@@ -32,15 +33,26 @@ def check_program(program: Program, diags: Diagnostics, per_step: bool = False) 
         for rule in STEP_RULES:
             rule(program, diags)
         return
-    settings = (program.meta.readability.model_dump_json(), tuple(sorted(diags.silenced)))
     for module in program.modules:
         for step in module.steps:
-            key = (step.path, step.meta.model_dump_json(), settings)
-            found = step.body.derived.checks.get(key)
-            if found is None:
-                one = Diagnostics(silenced=diags.silenced)
-                alone = replace(program, modules=[replace(module, steps=[step])])
-                for rule in STEP_RULES:
-                    rule(alone, one)
-                found = step.body.derived.checks[key] = one.items
-            diags.add_items(found)
+            diags.add_items(step_findings(program, module, step, diags.silenced))
+
+
+def step_check_key(program: Program, step: Step, silenced: Iterable[str]) -> tuple:
+    """What the step rules' findings for one step depend on besides its body: its path and
+    metadata, the program's readability settings and language (issue 18) and the codes it silences."""
+    settings = (program.meta.readability.model_dump_json(), program.meta.language, tuple(sorted(silenced)))
+    return (step.path, step.meta.model_dump_json(), settings)
+
+
+def step_findings(program: Program, module: Module, step: Step, silenced: frozenset[str]) -> list[Diagnostic]:
+    """The step rules' findings for one step, kept with its body (`derived.checks`) by `step_check_key`."""
+    key = step_check_key(program, step, silenced)
+    found = step.body.derived.checks.get(key)
+    if found is None:
+        one = Diagnostics(silenced=silenced)
+        alone = replace(program, modules=[replace(module, steps=[step])])
+        for rule in STEP_RULES:
+            rule(alone, one)
+        found = step.body.derived.checks[key] = one.items
+    return found

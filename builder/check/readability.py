@@ -8,11 +8,13 @@ Input: a validated `Program`. Output: diagnostics only. How LIX is computed live
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from builder.diagnostics import Diagnostics
 from builder.lix import WORD, lix_level, step_lix
 from builder.markdown import inline_text
 from builder.model import Program, Step
+from builder.schema.program import Readability
 from builder.speech.sentences import sentences
 
 
@@ -45,15 +47,15 @@ def _word_pattern(phrase: str) -> re.Pattern:
     return re.compile(rf"(?<![\w.]){re.escape(phrase)}(?![\w])", re.IGNORECASE)
 
 
-def check_language(program: Program, diags: Diagnostics) -> None:
-    """Long sentences, plain-language hints and consistent spelling of terms.
+@lru_cache(maxsize=8)
+def _language_rules(settings_json: str, language: str = "sv") -> tuple:
+    """The patterns of `check_language` for one program's readability settings, made once
+    (the step rules run one step at a time in builds that keep summaries, issue 16).
 
     The built-in plain-language hints and spellings are Swedish: a program in another
     language (a translation, issue 18) gets only its own (`readability:` in its program.yaml).
     """
-    settings = program.meta.readability
-    limit = settings.max_sentence_words
-    language = program.meta.language
+    settings = Readability.model_validate_json(settings_json)
     swedish = language == "sv"
     plain = settings.plain_language_hints() if swedish else {k: v for k, v in settings.plain_language.items() if v}
     spelled = settings.spellings() if swedish else {k: v for k, v in settings.spelling.items() if v}
@@ -65,6 +67,16 @@ def check_language(program: Program, diags: Diagnostics) -> None:
     may_hint = _any_of([p for p, _, _ in hints], re.IGNORECASE)
     may_spell = _any_of([v for v, _, _ in spellings], 0)
     may_term = _any_of([t for t, _ in terms], re.IGNORECASE)
+    return hints, spellings, terms, may_hint, may_spell, may_term
+
+
+def check_language(program: Program, diags: Diagnostics) -> None:
+    """Long sentences, plain-language hints and consistent spelling of terms (sentences split
+    and built-in hints chosen by the program's language, issue 18)."""
+    settings = program.meta.readability
+    limit = settings.max_sentence_words
+    language = program.meta.language
+    hints, spellings, terms, may_hint, may_spell, may_term = _language_rules(settings.model_dump_json(), language)
     for step in program.steps:
         for text, line in _blocks_with_lines(step):
             for sentence in sentences(text, language):

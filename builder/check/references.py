@@ -40,23 +40,15 @@ class _RefChecker:
         return key
 
     def step(self, step: Step) -> None:
-        lines, first = step.body.lines, step.body.line
         for d in step.body.directives:
             self.directive(step, d)
-        for tok in walk(step.body.tokens):
-            if tok.type not in ("inline",):
-                continue
-            for child in tok.children or []:
-                if child.type == "link_open":
-                    href = str(child.attrs.get("href", ""))
-                    self.link(step, href, *locate_in(lines, tok.map, href, first))
-                elif child.type == "image":
-                    src = str(child.attrs.get("src", ""))
-                    line, col = locate_in(lines, tok.map, src, first)
-                    if is_external(src):
-                        self.diags.add("REF-005", step.path, line, col, target=src)
-                    else:
-                        self.check_media(src, step.path, line, col)
+        for kind, target, line, col in step_refs(step):
+            if kind == "link":
+                self.link(step, target, line, col)
+            elif is_external(target):
+                self.diags.add("REF-005", step.path, line, col, target=target)
+            else:
+                self.check_media(target, step.path, line, col)
 
     def link(self, step: Step, href: str, line: int, col: int) -> None:
         if is_external(href) or href.startswith("#"):
@@ -173,6 +165,30 @@ class _RefChecker:
                 self.check_captions(key, target, step.path, line)
         if "transcript" in d.options:
             self.check_media(d.options["transcript"], step.path, d.option_lines["transcript"], 1)
+
+
+def step_refs(step: Step) -> list[tuple[str, str, int, int]]:
+    """("link" | "image", target, line, col) of every link and image of a step, callouts included.
+
+    Kept with the body (`derived.refs`), so that a step summarised by an earlier build has its
+    references checked again without being parsed (issue 16).
+    """
+    derived = step.body.derived
+    if derived.refs is None:
+        lines, first = step.body.lines, step.body.line
+        refs = []
+        for tok in walk(step.body.tokens):
+            if tok.type != "inline":
+                continue
+            for child in tok.children or []:
+                if child.type == "link_open":
+                    href = str(child.attrs.get("href", ""))
+                    refs.append(("link", href, *locate_in(lines, tok.map, href, first)))
+                elif child.type == "image":
+                    src = str(child.attrs.get("src", ""))
+                    refs.append(("image", src, *locate_in(lines, tok.map, src, first)))
+        derived.refs = refs
+    return derived.refs
 
 
 def check_references(program: Program, diags: Diagnostics) -> None:

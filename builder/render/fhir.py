@@ -3,8 +3,9 @@
 Mapping: text -> string, textarea -> text, single -> choice, multi -> choice with
 repeats, scale -> choice over the scale's values (with labels), number -> integer
 or decimal with min/max extensions, date -> date, display -> display. show_if ->
-enableWhen; option points -> the ordinalValue extension; form scoring bands are
-described in an item of type display for the therapist.
+enableWhen; option points -> the ordinalValue extension; an exclusive option of a
+multi question -> the questionnaire-optionExclusive extension; form scoring bands
+(one list, or one per sex) are described in an item of type display for the therapist.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 
 from fhir.resources.R4B.questionnaire import Questionnaire
 
+from builder.render.forms import SEX_PLURAL
 from builder.schema.form import Form, Question
 from builder.schema.program import ProgramMeta
 
@@ -21,6 +23,8 @@ MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 UNIT = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
 MAX_DECIMALS = "http://hl7.org/fhir/StructureDefinition/maxDecimalPlaces"
+#: "If this answerOption is selected, no other possible answers may be selected" (R4B and R5).
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 TYPES = {"text": "string", "textarea": "text", "single": "choice", "multi": "choice", "scale": "choice",
          "date": "date", "display": "display"}
 
@@ -61,7 +65,9 @@ def _item(q: Question, system: str, by_id: dict[str, Question]) -> dict:
         for o in q.options or []:
             option = {"valueCoding": _coding(f"{system}/{q.id}", o.value, o.label)}
             if o.points is not None:
-                option["extension"] = [{"url": ORDINAL, "valueDecimal": o.points}]
+                option.setdefault("extension", []).append({"url": ORDINAL, "valueDecimal": o.points})
+            if o.exclusive and q.type == "multi":
+                option.setdefault("extension", []).append({"url": OPTION_EXCLUSIVE, "valueBoolean": True})
             item["answerOption"].append(option)
     elif q.type == "scale":
         labels, step = q.labels or {}, q.step or 1
@@ -118,9 +124,12 @@ def questionnaire(program: ProgramMeta, form_id: str, form: Form) -> dict:
     }
     if form.description:
         resource["description"] = form.description
-    if form.scoring and form.scoring.bands:
-        bands = "; ".join(f"{b.min:g}–{b.max:g}: {b.label}" for b in form.scoring.bands)
+    if form.scoring and any(form.scoring.band_sets().values()):
+        sets = []
+        for sex, bands in form.scoring.band_sets().items():
+            listed = "; ".join(f"{b.min:g}–{b.max:g}: {b.label}" for b in bands)
+            sets.append(f"{SEX_PLURAL[sex]}: {listed}" if sex else listed)
         resource["item"].append({"linkId": "poangtolkning", "type": "display",
-                                 "text": f"Poäng (summa av {', '.join(form.scoring.questions)}): {bands}"})
+                                 "text": f"Poäng (summa av {', '.join(form.scoring.questions)}): {' | '.join(sets)}"})
     # Validate against the FHIR model; a failure here is a bug in this mapping.
     return json.loads(Questionnaire.model_validate(resource).model_dump_json(exclude_none=True))

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
-from builder.schema.form import Form, Question
+from builder.schema.form import Form, Question, Scoring
 
 REQUIRED_TEXT = "måste besvaras"
+#: What the label says a time of day and a duration are written as (activity plans).
+TIME_HINT = "klockslag, t.ex. 22:30"
+DURATION_HINT = "timmar:minuter eller minuter, t.ex. 7:30 eller 45"
 
 
 @dataclass
@@ -57,6 +60,26 @@ class FormView:
     heading_id: str
 
 
+#: How a band list of `bands_by_sex` is named in captions: "Tolkning av summan för kvinnor".
+SEX_PLURAL = {"kvinna": "kvinnor", "man": "män"}
+
+
+@dataclass
+class BandTable:
+    caption: str
+    rows: list[tuple[str, str, str]]  # (range, label, text)
+
+
+def band_tables(scoring: Scoring) -> list[BandTable]:
+    """The interpretation tables of a score: one, or one per sex (empty when there are no bands)."""
+    out = []
+    for sex, bands in scoring.band_sets().items():
+        if bands:
+            caption = "Tolkning av summan" + (f" för {SEX_PLURAL[sex]}" if sex else "")
+            out.append(BandTable(caption, [(f"{_fmt(b.min)}–{_fmt(b.max)}", b.label, b.text or "") for b in bands]))
+    return out
+
+
 def _fmt(x: float | int) -> str:
     return f"{x:g}".replace(".", ",")
 
@@ -80,11 +103,24 @@ def _choices(q: Question, base: str) -> list[Choice]:
     return out
 
 
+def exclusive_note(labels: list[str]) -> str | None:
+    """The sentence that tells which options of a multi question are chosen alone (None: none are).
+
+    The runtime says the same (runtime.views); the server refuses such an option with another.
+    """
+    if not labels:
+        return None
+    names = " eller ".join(f"”{label}”" for label in labels)
+    return f"Om du väljer {names} ska du inte välja något annat alternativ."
+
+
 def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_md, media_url) -> QuestionView:
     """A template-ready view of one question; `prefix` makes html ids unique per page."""
     base = f"{prefix}-{q.id}"
-    help_id = f"{base}-hjalp" if q.help else None
-    view = QuestionView(id=base, name=q.id, type=q.type, label=q.label, required=q.required, help=q.help,
+    note = exclusive_note([o.label for o in q.options or [] if o.exclusive]) if q.type == "multi" else None
+    help_text = " ".join(t for t in (q.help, note) if t) or None
+    help_id = f"{base}-hjalp" if help_text else None
+    view = QuestionView(id=base, name=q.id, type=q.type, label=q.label, required=q.required, help=help_text,
                         help_id=help_id, widget="input")
     if q.type == "text":
         view.input_type = "text"
@@ -92,6 +128,12 @@ def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_m
         view.widget = "textarea"
     elif q.type == "date":
         view.input_type = "date"
+    elif q.type in ("time", "duration"):
+        # Plain text, not <input type="time">: a patient types 22:30 or 7 h 30 min the same way
+        # in every browser and screen reader; the server reads it (issue 17: diaries).
+        view.input_type = "text"
+        view.unit = TIME_HINT if q.type == "time" else DURATION_HINT
+        view.attrs = {"inputmode": "numeric" if q.type == "time" else "text", "autocomplete": "off"}
     elif q.type == "number":
         view.input_type = "number"
         view.unit = q.unit

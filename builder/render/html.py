@@ -40,7 +40,7 @@ from builder.reads import (
     STRUCTURE,
     Reads,
 )
-from builder.render.forms import form_view
+from builder.render.forms import band_tables, form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
 from builder.render.readout import Readout
@@ -120,6 +120,8 @@ class PageRenderer:
         self.reads = Reads()
         #: page -> the keys it read, for every page rendered
         self.page_reads: dict[str, list[str]] = {}
+        self._steps = program.steps  # a property that builds the list: once, not once per page
+        self._position = {id(s): i for i, s in enumerate(self._steps)}
 
     def note(self, kind: str, name: str = "") -> None:
         """Note an input the page being rendered reads (see builder.reads)."""
@@ -219,8 +221,8 @@ class PageRenderer:
     def step(self, module: Module, position: int) -> None:
         step = module.steps[position]
         page = step_page(step)
-        steps = self.program.steps
-        i = steps.index(step)
+        steps = self._steps
+        i = self._position[id(step)]
         prev_step = steps[i - 1] if i > 0 else None
         next_step = steps[i + 1] if i + 1 < len(steps) else None
         key = f"{step.module_id}/{step.id}"
@@ -290,6 +292,7 @@ class PageRenderer:
                    if any(d.name == "form" and d.arg == form_id for d in s.body.directives)]
         view = form_view(form_id, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
         self.render("form_page.html", page, title=f"Formulär: {fd.form.title}", form=view, source=fd.form,
+                    bands=band_tables(fd.form.scoring) if fd.form.scoring else [],
                     used_in=used_in, fhir=self.rel(page, f"fhir/Questionnaire-{form_id}.json"),
                     breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
                                 Crumb("Formulär", None), Crumb(fd.form.title, None)])
@@ -319,6 +322,8 @@ class PageRenderer:
     def overview(self) -> None:
         page = "index.html"
         self.note(STRUCTURE)
+        for m in self.program.modules:
+            self.note(MODULE_STEPS, m.id)  # which steps there are: an added or removed step shows here
         for st in self.program.steps:
             self.note(STEP, f"{st.module_id}/{st.id}")  # title, LIX, words and forms of every step
         for fid in self.program.forms:
@@ -357,7 +362,8 @@ def _plan_as_form(plan: ActivityPlan) -> Form:
 def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
                  only: set[str] | None = None, progress: Progress = NO_PROGRESS, jobs: int = 1,
                  env: jinja2.Environment | None = None, reads: dict[str, list[str]] | None = None,
-                 films: dict[str, FilmPlan] | None = None) -> dict[str, bytes]:
+                 films: dict[str, FilmPlan] | None = None,
+                 rendered: dict[str, tuple[bytes, list[str]]] | None = None) -> dict[str, bytes]:
     """Every HTML page, step fragment (`fragments/<module>/<step>.json`), the stylesheet and
     the media files of a program.
 
@@ -371,8 +377,12 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     `films` (`builder.render.storyboard.film_plans`): the films made from storyboards, whose
     players, captions and transcripts the steps show; the transcripts are written here, the
     films themselves by `builder.render.film`.
+    `rendered`: step pages and fragments already rendered, with what they read, for this same
+    program and settings (`render_step_pages` in the workers of a sharded build); they are
+    taken as they are.
     """
     r = PageRenderer(program, config, readouts, env, films)
+    rendered = rendered or {}
     tasks: list[tuple[str, Callable, tuple]] = [("index.html", r.overview, ())]
     for module in program.modules:
         tasks.append((module_page(module), r.module, (module,)))
@@ -382,6 +392,11 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     tasks += [(form_page(form_id), r.form, (form_id,)) for form_id in program.forms]
     tasks += [(plan_page(plan_id), r.plan, (plan_id,)) for plan_id in program.plans]
     tasks = [t for t in tasks if only is None or t[0] in only or not only.isdisjoint(extra.get(t[0], ()))]
+    done = {t[0] for t in tasks if all(out in rendered for out in (t[0], *extra.get(t[0], ())))}
+    for page in done:
+        for out in (page, *extra.get(page, ())):
+            r.files[out], r.page_reads[out] = rendered[out]
+    tasks = [t for t in tasks if t[0] not in done]
 
     def render(part: list[tuple[str, Callable, tuple]], report: Progress) -> tuple[dict[str, bytes], dict]:
         for page, fn, args in part:
@@ -393,7 +408,7 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
         outputs = [out for page, _, _ in part for out in (page, *extra.get(page, ()))]
         return {out: r.files[out] for out in outputs}, {out: r.page_reads[out] for out in outputs}
 
-    progress.start("Sidor", len(tasks))
+    progress.start("Sidor", len(tasks) + len(done))
     if jobs > 1 and len(tasks) >= PARALLEL_PAGES and can_fork():
         # Interleaved halves: neighbouring pages cost about the same. The child shares the
         # parsed program copy-on-write and sends back only bytes.
@@ -405,6 +420,7 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
         progress.advance(len(tasks[1::2]))
     else:
         render(tasks, progress)
+    progress.advance(len(done))
     progress.done()
     if reads is not None:
         reads.update(r.page_reads)
@@ -417,3 +433,28 @@ def render_pages(program: Program, config: BuildConfig, readouts: dict[Step, Rea
     for plan in (films or {}).values():
         r.files[plan.transcript] = plan.transcript_text.encode("utf-8")
     return r.files
+
+
+def render_step_pages(program: Program, config: BuildConfig, steps: list[Step],
+                      films: dict[str, FilmPlan] | None = None) -> dict[str, tuple[bytes, list[str]]]:
+    """The pages and fragments of some steps, each with what it read, for `render_pages(rendered=…)`.
+
+    For the workers of a sharded build (issue 16), which render their steps before the whole
+    program is checked: a step whose page cannot be rendered yet (say, it embeds a form that
+    does not exist, which check reports) is left out, and is rendered, or not, after check
+    like any other page. Without readouts (no audio): players and highlighting need them.
+    """
+    r = PageRenderer(program, config, None, None, films)
+    positions = {id(step): (module, i) for module in program.modules for i, step in enumerate(module.steps)}
+    out: dict[str, tuple[bytes, list[str]]] = {}
+    for step in steps:
+        module, i = positions[id(step)]
+        r.reads = Reads()
+        try:
+            r.step(module, i)
+        except Exception:  # noqa: BLE001 (speculative work; the page is rendered after check instead)
+            r._media_used = None
+            continue
+        for page in (step_page(step), fragment_path(step.module_id, step.id)):
+            out[page] = (r.files.pop(page), r.reads.keys)
+    return out

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from builder.model import Program
 from builder.paths import BROCHURE, GUIDE
+from builder.render.forms import BandTable, band_tables
 from builder.render.html import KIND, START, WEEKDAY_ORDER
 from builder.render.pdf_html import (
     KIND_PLURAL,
@@ -43,6 +44,8 @@ QUESTION_TYPES = {
     "scale": "skala",
     "number": "tal",
     "date": "datum",
+    "time": "klockslag (TT:MM)",
+    "duration": "tidslängd i minuter",
     "display": "text eller bild, ingen fråga",
 }
 YES_NO = {True: "Ja", False: "Nej"}
@@ -76,7 +79,7 @@ class GuideForm:
     facts: list[tuple[str, str]]
     questions: list[GuideQuestion]
     scored: list[str] | None = None  # labels of the questions whose points are summed
-    bands: list[tuple[str, str, str]] = field(default_factory=list)
+    bands: list[BandTable] = field(default_factory=list)
     note: str | None = None
 
 
@@ -94,7 +97,7 @@ def guide_question(q: Question, by_id: dict[str, Question], render_md: Callable[
     """One question as the therapist reads it: type, range, options with points, condition."""
     label = render_md(q.label).striptags() if q.type == "display" else q.label
     kind = QUESTION_TYPES[q.type]
-    if q.type in ("scale", "number") and q.min is not None and q.max is not None:
+    if q.type in ("scale", "number", "duration") and q.min is not None and q.max is not None:
         kind += f" {number(q.min)}–{number(q.max)}"
     if q.unit:
         kind += f" ({q.unit})"
@@ -108,7 +111,8 @@ def guide_question(q: Question, by_id: dict[str, Question], render_md: Callable[
     options = []
     for o in q.options or []:
         points = f" ({number(o.points)} p)" if o.points is not None else ""
-        options.append(f"{o.label}{points}")
+        alone = " (väljs ensamt)" if o.exclusive and q.type == "multi" else ""
+        options.append(f"{o.label}{points}{alone}")
     if q.type == "scale" and q.labels:
         options = [f"{number(v)} = {text}" for v, text in sorted(q.labels.items())]
     return GuideQuestion(label, kind, q.required, condition, options)
@@ -180,7 +184,7 @@ class GuideBuilder:
         if form.scoring is not None:
             labels = {q.id: q.label for q in form.questions}
             view.scored = [labels[q] for q in form.scoring.questions]
-            view.bands = [(f"{number(b.min)}–{number(b.max)}", b.label, b.text or "") for b in form.scoring.bands]
+            view.bands = band_tables(form.scoring)
             view.note = form.scoring.note
         return view
 

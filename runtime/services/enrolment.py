@@ -200,9 +200,12 @@ def start_enrolment(ctx: Ctx, req: StartRequest) -> Started:
     patient = None
     if number is not None:
         patient = ctx.db.scalar(select(User).where(User.personal_number == number.digits))
-        if patient is None and not name and "display_name" not in errors:
-            errors["display_name"] = "Skriv patientens namn. Personen finns inte i tjänsten än."
-        if patient is not None and patient.kind != UserKind.citizen:
+    if not name and "display_name" not in errors:
+        # Asked of every new enrolment, known person or not: a different answer would tell another
+        # unit's staff that the number is a patient somewhere (issue 14).
+        errors["display_name"] = "Skriv patientens namn."
+    if patient is not None:
+        if patient.kind != UserKind.citizen:
             errors["personal_number"] = "Numret hör till ett personalkonto och kan inte få ett moment."
     try:
         therapist = choose_therapist(ctx, staff_roles, req.therapist_id)
@@ -212,6 +215,11 @@ def start_enrolment(ctx: Ctx, req: StartRequest) -> Started:
         errors.update(exc.errors or {})
         therapist = None
     if errors:
+        if patient is not None and patient.kind == UserKind.citizen:
+            # The lookup of a known person is logged even when nothing is started (nothing was written yet).
+            ctx.db.rollback()
+            ctx.audit("enrolment.lookup", patient_id=patient.id)
+            ctx.commit()
         raise AppError(422, next(iter(errors.values())), errors=errors)
     assert package is not None and number is not None and therapist is not None
     existing = patient is not None
@@ -223,9 +231,11 @@ def start_enrolment(ctx: Ctx, req: StartRequest) -> Started:
     if patient is None:
         patient = User(kind=UserKind.citizen, display_name=name, personal_number=number.digits, created_at=ctx.now)
         ctx.db.add(patient)
-    if email is not None:
+    # The notice contacts are the person's, for all their units: a known person's are filled in where
+    # missing, never replaced from here (issue 14); their unit changes them (`set_notice_contacts`).
+    if email is not None and (not existing or not patient.email):
         patient.email = email
-    if phone is not None:
+    if phone is not None and (not existing or not patient.phone):
         patient.phone = phone
     ctx.db.flush()
     unit = ctx.db.get(Unit, ctx.session.unit_id)
@@ -291,6 +301,11 @@ class Customisation:
     contacts: list[ContactData] | None = None  # the whole list, in order
     modules: dict[str, str] | None = None  # module id -> "current" | "upcoming"
     steps: dict[str, bool] | None = None  # "module/step" -> visible
+    scoring_sex: str | None = None  # "kvinna", "man", or "" (not set): how sex-dependent scores are read
+
+
+#: The sexes a score may be interpreted by, as the customise page names them (issue 17).
+SCORING_SEXES = {"": "ej angivet", "kvinna": "kvinna", "man": "man"}
 
 
 def _step_label(package: Package, module_id: str, step_id: str) -> str:
@@ -341,10 +356,16 @@ def customise(ctx: Ctx, enrolment: Enrolment, package: Package, change: Customis
             errors[f"steps.{key}"] = f"Steget '{key}' finns inte i programmet."
         else:
             steps[(module_id, step_id)] = bool(visible)
+    if change.scoring_sex is not None and change.scoring_sex not in SCORING_SEXES:
+        errors["scoring_sex"] = "Välj kvinna, man eller ej angivet."
     if errors:
         raise AppError(422, next(iter(errors.values())), errors=errors)
 
     changes: list[str] = []
+    if change.scoring_sex is not None and (change.scoring_sex or None) != enrolment.scoring_sex:
+        changes.append(f"kön vid bedömning av poäng: {SCORING_SEXES[enrolment.scoring_sex or '']} → "
+                       f"{SCORING_SEXES[change.scoring_sex]}")
+        enrolment.scoring_sex = change.scoring_sex or None
     if welcome is not None and welcome != enrolment.welcome_text:
         enrolment.welcome_text = welcome
         changes.append("välkomsttexten ändrad")
@@ -409,12 +430,29 @@ def _set_contacts(enrolment: Enrolment, contacts: list[ContactData]) -> list[str
     return changes
 
 
+def contacts_unit(ctx: Ctx, patient_id: int) -> int | None:
+    """The unit that keeps a patient's notice contacts: that of their oldest enrolment that has not ended.
+
+    The e-mail address and mobile number are the person's and every unit's notices use
+    them, so one unit (the first that still treats the person) answers for them, not
+    whichever unit changed them last (issue 14).
+    """
+    return ctx.db.scalar(select(Enrolment.unit_id).where(
+        Enrolment.patient_id == patient_id, Enrolment.status != EnrolmentStatus.ended)
+        .order_by(Enrolment.started_at, Enrolment.id).limit(1))
+
+
 def set_notice_contacts(ctx: Ctx, enrolment: Enrolment, email_text: str, phone_text: str) -> bool:
     """Set the patient's e-mail address and mobile number for notices (the person's, for all their enrolments).
 
-    Returns whether anything changed; refuses with 422 and a message per field
-    (`patient_email`, `patient_phone`) when a value is not usable.
+    Only staff of the unit that keeps them (`contacts_unit`) may (403 otherwise). Returns
+    whether anything changed; refuses with 422 and a message per field (`patient_email`,
+    `patient_phone`) when a value is not usable.
     """
+    keeper = contacts_unit(ctx, enrolment.patient_id)
+    if keeper is not None and keeper != ctx.session.unit_id:
+        raise AppError(403, "Patientens e-postadress och mobilnummer för aviseringar används av flera vårdenheter. "
+                            "De ändras av vårdenheten där patientens äldsta pågående moment finns.")
     errors = {}
     email = phone = None
     try:

@@ -22,6 +22,7 @@ ask for it, or belongs to an enrolment that is not active.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,6 +39,7 @@ from runtime.services.notify import queue_staff_notice
 
 #: How often the pages may run the check for one unit (the background job runs regardless).
 PAGE_CHECK_EVERY = timedelta(minutes=1)
+log = logging.getLogger("stegvis.runtime")
 DETAIL_MAX = 300
 
 
@@ -111,11 +113,18 @@ def check_missed_registrations(db: Session, now: datetime, tz: ZoneInfo, *, stor
         registered.setdefault(plan_id, set()).add(at)
     missed = {}
     for plan in plans:
-        schedule = plan_schedule(plan)
-        if schedule is not None:
-            found = missed_occasions(schedule, tz, plan.missed_checked_until, now, registered.get(plan.id, set()))
-            if found:
-                missed[plan.id] = found
+        try:
+            schedule = plan_schedule(plan)
+            found = [] if schedule is None else missed_occasions(schedule, tz, plan.missed_checked_until, now,
+                                                                 registered.get(plan.id, set()))
+        except (ArithmeticError, ValueError, TypeError, KeyError, AttributeError):
+            # One plan whose stored schedule cannot be read must not stop the check for every other
+            # plan (issue 14); it is skipped, and logged (ids only) for someone to correct.
+            log.exception("Aktivitetsplan %s i moment %s har ett schema som inte går att läsa; den hoppas över.",
+                          plan.id, plan.enrolment_id)
+            found = []
+        if found:
+            missed[plan.id] = found
         plan.missed_checked_until = now
     titles = _plan_titles(db, store, [p for p in plans if p.id in missed])
     raised = 0

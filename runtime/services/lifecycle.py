@@ -61,11 +61,12 @@ def _not_ended(enrolment: Enrolment) -> None:
 
 
 def int_or_none(text: str) -> int | None:
-    """A typed whole number, or None."""
+    """A typed whole number that fits the database's ids (a signed 64-bit integer), or None."""
     try:
-        return int(text.strip())
+        value = int(text.strip())
     except ValueError:
         return None
+    return value if -2**63 <= value < 2**63 else None
 
 
 def _invalid(errors: dict[str, str]) -> AppError:

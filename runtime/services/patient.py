@@ -145,7 +145,7 @@ def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: d
     checked = formcheck.check_answers(form["questions"], raw, ctx.app.settings.max_text_length)
     if not checked.ok:
         raise FormRejected(checked.errors)
-    score, band = formcheck.score(form, checked.answers)
+    score, band = formcheck.score(form, checked.answers, enrolment.scoring_sex)
     row = FormSubmission(enrolment_id=enrolment.id, form_id=form_id, module_id=module_id, step_id=step_id,
                          answers=checked.answers, score=score, score_band=band, submitted_at=ctx.now)
     ctx.db.add(row)

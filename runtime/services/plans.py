@@ -32,7 +32,7 @@ from runtime.context import AppError, Ctx
 from runtime.enrolments import plan_definition
 from runtime.models import Enrolment, EnrolmentPlan, EnrolmentStatus, EventKind, Registration
 from runtime.packages import Package
-from runtime.schedule import WEEKDAYS, format_day
+from runtime.schedule import EARLIEST_START, LATEST_START, WEEKDAYS, format_day, start_in_range
 from runtime.services.events import record
 
 #: Field types that hold text; a field may change between them even with registrations.
@@ -45,7 +45,7 @@ PAGE_WORDING = {
     ("title",): "Skriv en rubrik för planen.",
     ("fields",): "Planen behöver minst ett fält som patienten fyller i.",
     ("label",): "Skriv frågan eller etiketten som patienten ser.",
-    ("type",): "Välj tal, kort text eller längre text.",
+    ("type",): "Välj tal, tidslängd, klockslag, kort text eller längre text.",
     ("min",): "Skriv lägsta värdet som ett tal, till exempel 0 eller 1,5.",
     ("max",): "Skriv högsta värdet som ett tal, till exempel 100.",
     ("schedule", "repeat_every_weeks"): "Ange hur ofta schemat upprepas: var 1:a till var 52:a vecka.",
@@ -180,6 +180,9 @@ def check_plan_settings(*, start_date: date | None, repeat_every_weeks: int, day
         errors.setdefault(key, PAGE_WORDING.get(("schedule", key), message))
     if activated and start_date is None:
         errors["start_date"] = "Ange ett startdatum innan planen aktiveras."
+    if start_date is not None and not start_in_range(start_date):
+        errors["start_date"] = (f"Startdatumet ska ligga mellan {EARLIEST_START.isoformat()} och "
+                                f"{LATEST_START.isoformat()}.")
     if activated and not checked and not any(k.startswith("day:") for k in errors):
         errors["days"] = "Välj minst en veckodag med ett klockslag innan planen aktiveras."
     if errors:

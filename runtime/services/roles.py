@@ -66,7 +66,16 @@ def unit_person(ctx: Ctx, person_text: str) -> User:
 
 
 def grant(ctx: Ctx, user: User, role: Role, field_id: str) -> None:
-    """Give `user` the role in the session's unit (a revoked row is live again)."""
+    """Give `user` the role in the session's unit (a revoked row is live again).
+
+    Never to oneself (issue 14: an access administrator gave themself the citizen
+    administrator role and read patient data): another access administrator must do it.
+    The refused try is logged too.
+    """
+    if user.id == ctx.user.id:
+        ctx.audit("role.grant.refused", target=f"user:{user.id}/role:{role.value}")
+        raise RoleError(403, field_id, "Du kan inte ge dig själv en roll. Be en annan behörighetsadministratör "
+                                       "på vårdenheten att göra det.")
     if user.kind != UserKind.staff:
         raise RoleError(422, field_id, "Kontot tillhör inte vårdpersonal och kan inte få en roll.")
     if user.disabled_at is not None:

@@ -37,6 +37,7 @@ from runtime.packages import Package, version_key
 from runtime.services.access import Action, allowed, enrolment_package, require, unit_enrolment
 from runtime.services.enrolment import (
     ENDED,
+    SCORING_SEXES,
     WELCOME_MAX,
     ContactData,
     Customisation,
@@ -212,6 +213,7 @@ NOTICES = {
     "kontakter": "Kontakterna är sparade.",
     "innehall": "Moduler och steg är sparade.",
     "avisering": "Patientens uppgifter för aviseringar är sparade.",
+    "bedomning": "Kön vid bedömning av poäng är sparat.",
     "inget": "Inget ändrades.",
 }
 
@@ -236,13 +238,23 @@ def customise_page(ctx: Ctx, enrolment: Enrolment, package: Package, status: int
                         enrolment=enrolment, package=package, tab="anpassa", can_edit=can_edit, reason=reason,
                         welcome=values.get("welcome_text", enrolment.welcome_text),
                         contacts=enrolment.contacts, modules=module_rows(enrolment, package),
+                        sex_forms=sex_scored_forms(package), sexes=SCORING_SEXES,
+                        scoring_sex=values.get("scoring_sex", enrolment.scoring_sex or ""),
                         errors=errors, summary=summary, values=values, notice=notice)
+
+
+def sex_scored_forms(package: Package) -> list[str]:
+    """Titles of the forms whose score is read by sex (AUDIT-C): the customise page asks for it only then."""
+    return [f["title"] for f in package.program.get("forms", {}).values()
+            if (f.get("scoring") or {}).get("bands_by_sex")]
 
 
 def _anchor(key: str) -> str | None:
     """The id of the field an error key is about (the page's field ids), None when there is none."""
     if key.startswith("contact-") or key in ("welcome_text", "kontakter", "patient_email", "patient_phone"):
         return key
+    if key == "scoring_sex":
+        return "scoring_sex-ej"
     if key.startswith("modules."):
         return f"modul-{key.split('.', 1)[1]}-aktuell"
     if key.startswith("steps."):
@@ -299,6 +311,9 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
             if 0 <= other < len(current):
                 current[index], current[other] = current[other], current[index]
         change.contacts = current
+    elif section == "bedomning":
+        values["scoring_sex"] = first(form, "scoring_sex")[:20]
+        change.scoring_sex, saved = values["scoring_sex"], "bedomning"
     elif section == "innehall":
         change.modules = {key[len("modul:"):]: {"aktuell": "current", "kommande": "upcoming"}.get(first(form, key), "?")
                           for key in form if key.startswith("modul:")}
@@ -329,8 +344,8 @@ def _save_notice_contacts(ctx: Ctx, enrolment: Enrolment, package: Package, emai
     try:
         changed = set_notice_contacts(ctx, enrolment, email_text, phone_text)
     except AppError as exc:
-        return _refused(ctx, enrolment, package, exc.errors or {}, {"patient_email": email_text,
-                                                                    "patient_phone": phone_text})
+        return _refused(ctx, enrolment, package, exc.errors or {"patient_email": exc.message},
+                        {"patient_email": email_text, "patient_phone": phone_text}, exc.status)
     return redirect(f"/personal/moment/{enrolment.id}/anpassa?sparat={'avisering' if changed else 'inget'}")
 
 

@@ -3,6 +3,9 @@
 - The data administrator enters a personnummer (`/personal/loggutdrag`) and gets the
   rows about that person: through their live user id, and through the purge receipts
   of earlier, purged user rows (an HMAC of the personnummer with the runtime's secret).
+  Only the rows of the administrator's own unit: what was done in it, or about its
+  enrolments (issue 14: an administrator saw other units' names, staff and actions). A
+  person with nothing in the unit is "not found", the same answer as an unknown number.
 - The patient gets their own extract (`/mina-uppgifter/logg`).
 
 Both as an HTML table and as CSV for Excel (`format=csv`: UTF-8 with BOM, semicolons,
@@ -27,10 +30,11 @@ from sqlalchemy.orm import Session
 
 from runtime.audit import RECEIPT_TARGET, log_extract
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
-from runtime.models import AccessLogEntry, PurgeReceipt, Unit, User, UserKind
+from runtime.models import AccessLogEntry, Enrolment, PurgeReceipt, Unit, User, UserKind
 from runtime.purge import subject_key
 from runtime.services.access import Action, require
 from runtime.staff.common import render_staff
+from runtime.views import fmt_time
 from runtime.web import CsrfForm, Ctx, PatientDep, RequestCtx, StaffDep, render
 
 router = APIRouter(include_in_schema=False)
@@ -44,6 +48,10 @@ ACTION_TEXT = {
     "enrolment.read": "Läste momentet",
     "enrolment.create": "Startade momentet",
     "enrolment.duplicate_check": "Kontrollerade om personen redan har programmet",
+    "enrolment.lookup": "Sökte på personnumret för att starta ett moment",
+    "access.refused": "Nekades åtkomst",
+    "access.refused.read": "Läste nekade åtkomstförsök",
+    "role.grant.refused": "Försökte ge sig själv en roll (nekades)",
     "enrolment.customise": "Anpassade momentet",
     "enrolment.preview": "Förhandsgranskade momentet som patienten ser det",
     "enrolment.review": "Läste svar, kommentarer och registreringar",
@@ -222,11 +230,42 @@ def today(ctx: Ctx) -> str:
 # --- the data administrator ----------------------------------------------------------------------
 
 
+#: How many refused requests the extract page lists (newest first).
+REFUSALS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class RefusalRow:
+    """A refused request (ASVS 7.2.2) as the data administrator reads it."""
+
+    at: str
+    when: str
+    who: str
+    role: str
+    what: str
+
+
+def refused_rows(ctx: Ctx) -> list[RefusalRow]:
+    """The unit's latest refused requests of logged-in people (runtime.web.record_refusal), newest first."""
+    entries = ctx.db.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "access.refused",
+                                                          AccessLogEntry.unit_id == ctx.session.unit_id)
+                             .order_by(AccessLogEntry.id.desc()).limit(REFUSALS_SHOWN)).all()
+    ids = {e.actor_id for e in entries if e.actor_id is not None}
+    users = {u.id: u for u in ctx.db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    roles = {"patient": "Patient", "staff": "Personal", "anonymous": "Okänd"}
+    return [RefusalRow(e.at.isoformat(), fmt_time(e.at, ctx.app.tz),
+                       users[e.actor_id].display_name if e.actor_id in users else "Okänd (gallrad)",
+                       roles.get(e.actor_role, e.actor_role), e.target or "") for e in entries]
+
+
 def render_form(ctx: Ctx, status: int = 200, error: str | None = None, number: str = "",
                 result: dict | None = None) -> Response:
-    """The extract page: the personnummer form, and the extract when one was asked for."""
+    """The extract page: the personnummer form, the extract when one was asked for, and the unit's
+    latest refused requests (ASVS 7.2.2), whose reading is access-logged too."""
+    refused = refused_rows(ctx)
+    ctx.audit("access.refused.read", target=f"rows:{len(refused)}")
     return render_staff(ctx, "staff/log_extract.html", current="loggutdrag", status=status, title="Loggutdrag",
-                        error=error, number=number, result=result)
+                        error=error, number=number, result=result, refused=refused)
 
 
 @router.get("/personal/loggutdrag")
@@ -246,7 +285,8 @@ def extract_post(ctx: StaffDep, form: CsrfForm) -> Response:
     except InvalidPersonalNumber as exc:
         return render_form(ctx, status=422, error=str(exc), number=raw[:20])
     user = ctx.db.scalar(select(User).where(User.personal_number == number.digits, User.kind == UserKind.citizen))
-    receipts = receipts_for(ctx, number.digits)
+    unit_id = ctx.session.unit_id
+    receipts = [r for r in receipts_for(ctx, number.digits) if r.unit_id == unit_id]
     as_csv = wants_csv(ctx, form)
     target = "loggutdrag:csv" if as_csv else "loggutdrag:tabell"
     if user is not None:
@@ -254,7 +294,11 @@ def extract_post(ctx: StaffDep, form: CsrfForm) -> Response:
     else:
         for receipt in receipts:  # no live person: the receipt carries the trail
             ctx.audit("log.extract", target=RECEIPT_TARGET.format(id=receipt.id))
-    entries = log_extract(ctx.db, user.id if user else None, receipts)
+    entries = unit_entries(ctx.db, unit_id, log_extract(ctx.db, user.id if user else None, receipts))
+    if user is not None and not any(e.action != "log.extract" for e in entries) and ctx.db.scalar(
+            select(Enrolment.id).where(Enrolment.patient_id == user.id, Enrolment.unit_id == unit_id).limit(1)) is None:
+        # A patient of other units only: the same answer as an unknown number (the lookup is logged above).
+        user, entries = None, unit_entries(ctx.db, unit_id, log_extract(ctx.db, None, receipts))
     subject_ids = {r.former_user_id for r in receipts} | ({user.id} if user else set())
     rows = extract_rows(ctx.db, ctx.app.tz, entries, subject_ids, "Patienten själv")
     if as_csv and (user is not None or receipts):
@@ -263,6 +307,14 @@ def extract_post(ctx: StaffDep, form: CsrfForm) -> Response:
               "purged": [(r.purged_at.astimezone(ctx.app.tz).date().isoformat(), r.enrolments) for r in receipts],
               "found": user is not None or bool(receipts), "rows": rows}
     return render_form(ctx, number=str(number), result=result)
+
+
+def unit_entries(db: Session, unit_id: int, entries: list[AccessLogEntry]) -> list[AccessLogEntry]:
+    """The rows a unit's data administrator may see: done in the unit, or about an enrolment it holds."""
+    ids = {e.enrolment_id for e in entries if e.enrolment_id is not None}
+    held = set(db.scalars(select(Enrolment.id).where(Enrolment.id.in_(ids), Enrolment.unit_id == unit_id))) \
+        if ids else set()
+    return [e for e in entries if e.unit_id == unit_id or e.enrolment_id in held]
 
 
 # --- the patient ---------------------------------------------------------------------------------

@@ -78,7 +78,11 @@ MAX_FIELDS = 5
 TITLE_MAX, DESCRIPTION_MAX, LABEL_MAX, HELP_MAX, UNIT_MAX = 200, 5000, 300, 500, 30
 NEXT_OCCASIONS = 5
 #: Types a therapist can give a field; the program's other types (choices, scales) keep theirs.
-EDITABLE_TYPES = {"number": "Tal", "text": "Kort text", "textarea": "Längre text"}
+EDITABLE_TYPES = {"number": "Tal", "duration": "Tidslängd", "time": "Klockslag", "text": "Kort text",
+                  "textarea": "Längre text"}
+TYPE_ERROR = "Välj tal, tidslängd, klockslag, kort text eller längre text."
+#: The longest duration a field can hold, in minutes (as the builder's rule, PLAN-008).
+DURATION_MAX = 24 * 60
 TYPE_NAMES = {**EDITABLE_TYPES, "single": "Ett val", "multi": "Flera val", "scale": "Skala", "date": "Datum",
               "display": "Text att läsa"}
 NOTICES = {"sparat": "Inställningarna är sparade.", "oforandrat": "Inget ändrades.",
@@ -456,8 +460,13 @@ class FieldRow:
 
     @property
     def has_range(self) -> bool:
-        """Whether the form offers unit, min and max (they apply when the type is number)."""
+        """Whether the form offers unit, min and max (they apply when the type is number or duration)."""
         return self.type_editable
+
+    @property
+    def type_choices(self) -> list[tuple[str, str]]:
+        """(type, its name) for the type menu."""
+        return list(EDITABLE_TYPES.items())
 
     @property
     def legend(self) -> str:
@@ -601,7 +610,7 @@ def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[d
                 removed.append(old.get("label", row.id))
                 continue
         if row.type not in TYPE_NAMES or (row.type not in EDITABLE_TYPES and (old is None or old["type"] != row.type)):
-            row.errors["type"] = "Välj tal, kort text eller längre text."
+            row.errors["type"] = TYPE_ERROR
             continue
         if old is not None and old["type"] != row.type and row.registrations \
                 and not (old["type"] in TEXTUAL and row.type in TEXTUAL):
@@ -624,6 +633,9 @@ def _check_rows(rows: list[FieldRow], existing: dict[str, dict]) -> tuple[list[d
         if row.type == "number":
             item.pop("max_length", None)
             _number_attrs(row, item)
+        elif row.type == "duration":
+            item.pop("max_length", None)
+            _duration_attrs(row, item)
         else:
             for key in ("unit", "min", "max", "step"):
                 if row.type != "scale" or key == "unit":
@@ -661,13 +673,32 @@ def _number_attrs(row: FieldRow, item: dict) -> None:
             item[key] = value
 
 
+def _duration_attrs(row: FieldRow, item: dict) -> None:
+    """A duration's lowest and highest value: whole minutes, 0 to a day (issue 17); it has no unit."""
+    if row.unit:
+        row.errors["unit"] = "En tidslängd har ingen enhet: den visas i timmar och minuter. Lämna enheten tom."
+    item.pop("unit", None)
+    bounds = {}
+    for key in ("min", "max"):
+        value = _number(getattr(row, key))
+        if value == "":
+            item.pop(key, None)
+            continue
+        if value is None or not float(value).is_integer() or not 0 <= value <= DURATION_MAX:
+            row.errors[key] = f"Skriv ett helt antal minuter från 0 till {DURATION_MAX}, till exempel 480 för 8 timmar."
+            continue
+        item[key] = bounds[key] = int(value)
+    if "min" in bounds and "max" in bounds and bounds["min"] >= bounds["max"]:
+        row.errors["max"] = "Högsta värdet ska vara större än lägsta värdet."
+
+
 def _results(current: dict | None, fields: list[dict]) -> dict | None:
-    """The chart's field: the old one while it is still a number, else the first number field.
+    """The chart's field: the old one while it can still be charted, else the first number, duration or time.
 
     A program plan without a chart stays without one.
     """
     old = (current or {}).get("results")
-    numeric = [f["id"] for f in fields if f["type"] in ("number", "scale")]
+    numeric = [f["id"] for f in fields if f["type"] in ("number", "scale", "duration", "time")]
     if old and old.get("field") in numeric:
         return old
     if current is not None and not old:

@@ -47,11 +47,11 @@ from runtime.views import (
     FLAG_INFO,
     answer_text,
     day_text,
-    fmt_number,
     plain_number,
     plan_results,
     scale_choices,
     schedule_text,
+    score_summary,
     time_text,
 )
 from runtime.web import AppError, CsrfForm, Ctx, StaffDep, not_found, redirect
@@ -154,6 +154,7 @@ class SubmissionItem:
     score: str
     band: str
     answers: list[AnswerItem]
+    incomplete: str = ""  # why there is no sum: the scoring questions without an answer
 
 
 @dataclass
@@ -214,8 +215,12 @@ def _flag_items(ctx: Ctx, enrolment: Enrolment, flags: list[Flag], submissions: 
             sub = submissions.get(f.ref_id)
             title = (package.form(sub.form_id) or {}).get("title", sub.form_id) if sub else (f.detail or "")
             detail = f"Formuläret ”{title}”"
-            if sub is not None and sub.score is not None:
-                detail += f", {fmt_number(sub.score)} poäng" + (f" ({sub.score_band})" if sub.score_band else "")
+            summary = score_summary(package.form(sub.form_id) or {}, sub.answers, sub.score, enrolment.scoring_sex) \
+                if sub is not None else None
+            if summary is not None and summary.incomplete:
+                detail += ", poängen är ofullständig"
+            elif summary is not None and summary.score:
+                detail += f", {summary.score} poäng" + (f" ({summary.band})" if summary.band else "")
             detail += "."
             link, link_text = f"#svar-{f.ref_id}", "Läs svaren"
         elif f.kind == FlagKind.page_comment:
@@ -346,9 +351,11 @@ def _form_items(ctx: Ctx, enrolment: Enrolment, package: Package, modules: list[
         form = package.form(fid)
         if form is None:
             continue
-        subs = [SubmissionItem(s.id, time_text(s.submitted_at, tz),
-                               fmt_number(s.score) if s.score is not None else "", s.score_band or "",
-                               answer_items(form, s.answers)) for s in subs_by_form.get(fid, [])]
+        subs = []
+        for s in subs_by_form.get(fid, []):
+            summary = score_summary(form, s.answers, s.score, enrolment.scoring_sex)
+            subs.append(SubmissionItem(s.id, time_text(s.submitted_at, tz), summary.score, summary.band,
+                                       answer_items(form, s.answers), summary.incomplete))
         cs = []
         for c in comments_by_form.get(fid, []):
             by_patient = c.author_role == AuthorRole.patient

@@ -228,7 +228,8 @@ class GatedHasher:
         self.lock_held: list[bool] = []
 
     def verify(self, hashed, password):
-        self.lock_held.append(self.lock._thread_lock.locked())
+        # PostgreSQL has no process-wide write lock (None): nothing to hold, only the gate is tested.
+        self.lock_held.append(self.lock is not None and self.lock._thread_lock.locked())
         self.entered.set()
         if self.gate:
             self.release.wait(10)

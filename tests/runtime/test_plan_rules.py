@@ -25,7 +25,7 @@ def test_own_plan__valid__no_problems():
 
 @pytest.mark.parametrize(("change", "where", "message"), [
     ({"id": "Fält 1"}, ("fields", 0, "id"), "Fältets id får bara ha små bokstäver a–z"),
-    ({"type": "slider"}, ("fields", 0, "type"), "Välj tal, kort text eller längre text."),
+    ({"type": "slider"}, ("fields", 0, "type"), "Välj tal, tidslängd, klockslag, kort text eller längre text."),
     ({"step": 0}, ("fields", 0, "step"), "Steget ska vara större än 0."),
     ({"colour": "blå"}, ("fields", 0, "colour"), "”colour” hör inte till en aktivitetsplan."),
 ])

@@ -192,7 +192,7 @@ def test_api_start__same_service__messages_warning_and_event(app, people, tove):
     bad = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "19130230-1234", "display_name": "X",
                                                         "program_id": "testprogram"})
     assert bad.status_code == 422 and "datumet i 19130230 finns inte" in bad.json()["errors"]["personal_number"]
-    again = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "191212121212", "program_id": "testprogram"})
+    again = tove.api("POST", "/api/v1/staff/enrolments", {"personal_number": "191212121212", "display_name": "Anna", "program_id": "testprogram"})
     assert again.status_code == 201
     body = again.json()
     assert body["warnings"] and "redan ett pågående moment" in body["warnings"][0]

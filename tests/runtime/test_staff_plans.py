@@ -346,7 +346,7 @@ def test_content_edit__field_without_registrations_removed_and_retyped__ok(app, 
     ({"f0-label": ""}, "Skriv frågan eller etiketten", "f0-label"),
     ({"f0-min": "tio"}, "Skriv lägsta värdet som ett tal", "f0-min"),
     ({"f0-min": "10", "f0-max": "5"}, "Högsta värdet ska vara större än", "f0-max"),
-    ({"f1-type": "scale", "f1-label": "Skala"}, "Välj tal, kort text eller längre text.", "f1-type"),
+    ({"f1-type": "scale", "f1-label": "Skala"}, "Välj tal, tidslängd, klockslag, kort text eller längre text.", "f1-type"),
     ({"f0-remove": "ja"}, "Planen behöver minst ett fält", "falt"),
 ])
 def test_content_edit__bad_values__refused_with_a_linked_message(app, people, tove, over, message, anchor):
