@@ -370,3 +370,15 @@ def test_units__table_rows__one_unit_each_with_cell_separators_as_codes():
     assert "| Kävely | 30 |" in fi and structure_problem("m.md", text, fi) is None
     broken = fi.replace("| Kävely | 30 |", "| Kävely 30 |")
     assert "tabellrad" in structure_problem("m.md", text, broken)
+
+
+def test_xliff_export__base_form_gains_a_question__other_texts_keep_their_targets(tree):
+    """A form's units are keyed by ids, so a new question leaves the others translated."""
+    form = tree / "base" / "forms" / "mina-svar.yaml"
+    form.write_text(form.read_text("utf-8") + "  - id: mat\n    type: text\n    label: Vad åt du i dag?\n", "utf-8")
+    data = export_xliff(open_translation(tree / "fi")).decode("utf-8")
+    assert "<target xml:space=\"preserve\">Miten voit tänään?</target>" in data
+    new = data[data.index('name="questions/mat/label"'):]
+    assert "<target" not in new[:new.index("</unit>")]
+    found, _ = codes(tree / "fi")
+    assert "TRANS-004" in found  # the translated form lacks the question until it is imported
