@@ -47,12 +47,17 @@ def require_extra(extra: str, who: str) -> None:
 
 
 def default_programs(cwd: Path) -> list[Path]:
-    """content/ and every regions/*/ that has a program.yaml."""
+    """content/, every regions/*/ and every translations/*/ that has a program.yaml."""
     programs = [cwd / "content"] if (cwd / "content").is_dir() else []
-    regions = cwd / "regions"
-    if regions.is_dir():
-        programs += sorted(p for p in regions.iterdir() if (p / "program.yaml").is_file())
+    for folder in ("regions", "translations"):
+        if (cwd / folder).is_dir():
+            programs += sorted(p for p in (cwd / folder).iterdir() if (p / "program.yaml").is_file())
     return programs
+
+
+def default_translations(cwd: Path) -> list[Path]:
+    """Every translations/*/ that has a program.yaml."""
+    return [p for p in default_programs(cwd) if p.parent.name == "translations"]
 
 
 def _programs(args: argparse.Namespace) -> list[Path]:
@@ -67,7 +72,7 @@ def _programs(args: argparse.Namespace) -> list[Path]:
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("programs", nargs="*", metavar="PROGRAM_DIR",
-                   help="program folders (default: content/ and every regions/*/)")
+                   help="program folders (default: content/, every regions/*/ and translations/*/)")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.add_argument("--format", choices=("text", "json", "github"), default="text", dest="fmt",
                    help="diagnostics format: text for people, json for tools, github for annotations")
@@ -119,6 +124,23 @@ def make_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="write JSON Schemas (draft-07) of the authoring format for editors")
     schema.add_argument("--out", type=Path, default=Path("schemas"), help="folder to write (default: schemas/)")
     schema.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    tr = sub.add_parser("translate", help="exchange translations with translators (XLIFF 2.0) and list outdated ones")
+    tr_actions = tr.add_subparsers(dest="action", required=True)
+    export = tr_actions.add_parser("export", help="write one XLIFF 2.0 file: every text of the base, translated or not")
+    export.add_argument("program", nargs="?", type=Path, metavar="TRANSLATION",
+                        help="translation folder (default: translations/<language>/)")
+    export.add_argument("--language", help="the translation's language, e.g. fi (finds translations/<language>/)")
+    export.add_argument("--out", type=Path, help="XLIFF file to write (default: <language>.xlf)")
+    imp = tr_actions.add_parser("import", help="write an XLIFF file's translations into the translation folder")
+    imp.add_argument("file", type=Path, metavar="FILE", help="the XLIFF 2.0 file")
+    imp.add_argument("program", nargs="?", type=Path, metavar="TRANSLATION",
+                     help="translation folder (default: translations/<the file's trgLang>/)")
+    status = tr_actions.add_parser("status", help="list translated texts whose source changed (exit 1 when any)")
+    status.add_argument("programs", nargs="*", type=Path, metavar="TRANSLATION",
+                        help="translation folders (default: every translations/*/)")
+    status.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+    for p in (export, imp, status):
+        p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     check = sub.add_parser("check", help="load, validate and check only; writes nothing")
     _add_common(check)
     serve = sub.add_parser("serve", help="preview a program on 127.0.0.1, rebuilt and reloaded on every change")
@@ -249,6 +271,89 @@ def run_terms(args: argparse.Namespace) -> int:
             print(f"    före:  {r.before}")
             print(f"    efter: {r.after}")
     return EXIT_OK
+
+
+def _translation(folder: Path | None, language: str | None) -> Path:
+    if folder is None:
+        if not language:
+            raise UsageError("Ange översättningens mapp (t.ex. translations/fi) eller --language.")
+        folder = Path("translations") / language
+    if not (folder / "program.yaml").is_file():
+        raise UsageError(f"{folder} har ingen program.yaml. En översättning är en mapp med program.yaml som "
+                         f"har translates: (basens mapp, t.ex. ../../content) och language: (t.ex. fi).")
+    return folder
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    """`stegvis translate export|import|status` (issue 18)."""
+    from builder.xliff import (
+        TranslationError,
+        export_xliff,
+        import_xliff,
+        open_translation,
+        read_xliff,
+        translation_status,
+    )
+
+    try:
+        if args.action == "export":
+            tr = open_translation(_translation(args.program, args.language))
+            if args.language and args.language != tr.language:
+                raise UsageError(f"{tr.display} är på {tr.language}, inte {args.language}.")
+            out = args.out or Path(f"{tr.language}.xlf")
+            data = export_xliff(tr)
+            out.write_bytes(data)
+            print(f"{tr.display}: skrev {out} ({data.count(b'<unit ')} enheter).", file=sys.stderr)
+            return EXIT_OK
+        if args.action == "import":
+            if not args.file.is_file():
+                raise UsageError(f"XLIFF-filen {args.file} finns inte.")
+            data = args.file.read_bytes()
+            folder = args.program
+            if folder is None:
+                language, _ = read_xliff(data)
+                folder = _translation(None, language)
+            tr = open_translation(_translation(folder, None))
+            result = import_xliff(tr, data)
+            for rel in result.written:
+                print(f"{tr.display}/{rel}: skriven", file=sys.stderr)
+            for rel, done, total in result.incomplete:
+                print(f"{tr.display}/{rel}: inte skriven, {done} av {total} texter översatta", file=sys.stderr)
+            for rel in result.unknown:
+                print(f"{rel}: finns inte i basen; hoppades över", file=sys.stderr)
+            print(f"{tr.display}: {len(result.written)} filer skrivna, {len(result.unchanged)} oförändrade"
+                  f"{', translation.lock uppdaterad' if result.lock_written else ''}.", file=sys.stderr)
+            return EXIT_OK
+        folders = [_translation(p, None) for p in args.programs] or default_translations(Path.cwd())
+        if not folders:
+            raise UsageError("Hittar ingen översättning: ange en mapp, t.ex. translations/fi.")
+        report = []
+        for folder in folders:
+            tr = open_translation(folder)
+            report.append((tr, translation_status(tr)))
+    except TranslationError as exc:
+        raise UsageError(str(exc)) from exc
+    stale = any(files for _, files in report)
+    if args.fmt == "json":
+        print(json.dumps([{"translation": tr.display, "language": tr.language, "files": [
+            {"path": f"{tr.display}/{f.rel}", "source": tr.base.display(f.rel), "units": [
+                {"key": u.key, "line": u.line, "status": u.status, "diff": u.diff} for u in f.stale]}
+            for f in files]} for tr, files in report], ensure_ascii=False, indent=2))
+        return EXIT_CONTENT if stale else EXIT_OK
+    words = {"changed": "ändrad sedan översättningen", "new": "ny text, inte översatt",
+             "removed": "finns inte längre i källan"}
+    for tr, files in report:
+        if not files:
+            print(f"{tr.display}: alla översatta texter är översatta från källan som den är nu.")
+        for f in files:
+            print(f"{tr.display}/{f.rel}: {len(f.stale)} texter att se över ({tr.base.display(f.rel)})")
+            for u in f.stale:
+                print(f"  {tr.base.display(f.rel)}:{u.line}: {u.key}: {words[u.status]}")
+                for line in u.diff:
+                    print(f"      {line}")
+    if stale:
+        print("Uppdatera med: stegvis translate export, översätt, stegvis translate import FIL.")
+    return EXIT_CONTENT if stale else EXIT_OK
 
 
 def run_diff(args: argparse.Namespace) -> int:
@@ -407,6 +512,8 @@ def run(args: argparse.Namespace) -> int:
         return run_terms(args)
     if args.command == "review":
         return run_review(args)
+    if args.command == "translate":
+        return run_translate(args)
     if args.command == "schema":
         from builder.jsonschema import dump, schemas
 

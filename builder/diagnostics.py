@@ -75,6 +75,15 @@ CATALOGUE: dict[str, Entry] = {
     "OVERLAY-106": Entry(W, "Termerna '{term}' och '{other}' överlappar: '{other}' finns i '{term}'.", "Där båda passar används den längre, '{term}'. Böjningar (vårdcentralen, vårdcentraler …) ersätts redan av grundformen; ta bort den ena termen om den inte behövs."),
     "OVERLAY-107": Entry(E, "Termen '{term}' finns redan som '{other}'.", "Skriv varje ord en gång, med små bokstäver; stor bokstav i början av en mening och VERSALER ersätts av sig själva."),
     "OVERLAY-108": Entry(E, "terms: finns bara i en regional överlagring, och det här programmet har ingen extends:.", "Skriv regionens ord direkt i texten, eller flytta terms: till överlagringens program.yaml."),
+    # Translations (issue 18): a variant of a program in another language, same ids
+    "TRANS-001": Entry(W, "Översättningen kan vara äldre än källtexten: {count} stycken i {source} har ändrats sedan de översattes.", "Kör stegvis translate status för att se ändringarna ord för ord, uppdatera översättningen (stegvis translate export, sedan import). Tills dess visar sidan en not om att översättningen kan vara äldre."),
+    "TRANS-002": Entry(W, "Steget {step} är inte översatt till {language} och lämnas bort ur paketet.", "Översätt steget (stegvis translate export/import), eller låt modulen vänta tills alla steg är översatta. Text som inte finns på språket skickas aldrig med."),
+    "TRANS-003": Entry(E, "{what} {name} finns inte i basprogrammet.", "En översättning har bara basens moduler, steg, formulär och aktivitetsplaner, med samma mapp- och filnamn.{suggestion}"),
+    "TRANS-004": Entry(E, "Översättningen har inte samma uppbyggnad eller id:n som basen: {problem}.", "Bara texten översätts: id:n, svarsalternativens värden, frågetyper, block och listor är desamma som i basen, så att svar i en språkversion gäller i de andra. Skriv filen med stegvis translate import, eller rätta den efter basens fil."),
+    "TRANS-005": Entry(E, "En översättning behöver nyckeln {key} i program.yaml.", "Skriv till exempel translates: ../../content och language: fi (språkkoden enligt BCP 47)."),
+    "TRANS-006": Entry(E, "Modulen {name} saknar module.yaml i översättningen.", "Översätt modulens module.yaml (titel och beskrivning) med stegvis translate export/import."),
+    # Voices (issue 18)
+    "VOICE-001": Entry(W, "Det finns ingen röst för språket {language} i {engine}; programmet byggs utan uppläsning.", "Installera en röst för språket (espeak-ng --voices visar vilka som finns), bygg med --no-audio, eller stäng av uppläsningen med audio: false i stegen."),
     "OVERLAY-109": Entry(W, "Regionens egen fil har ordet ”{word}”, som terms: byter mot ”{target}” i basens text.", "Överlagringens egna filer skrivs aldrig om. Skriv ”{target}” här också, eller tysta varningen med silence: [OVERLAY-109] om ordet ska stå kvar."),
     # Modules
     "MODULE-001": Entry(E, "Modulmappen {folder} saknar module.yaml.", "Skapa module.yaml med title, kind och start."),

@@ -145,8 +145,9 @@ class InputValues:
                 return GONE
             i, step = found
             if kind == STEP:
+                outdated = step.source.rel in (program.tree.translation or {}).get("outdated", ())
                 return digest(step.source.rel, sha256(program.tree.files.get(step.source.rel, b"")),
-                              _model(step.meta), step.module_id)
+                              _model(step.meta), step.module_id, outdated)
             if kind in (PREV, NEXT):
                 j = i - 1 if kind == PREV else i + 1
                 steps = self._step_list

@@ -20,7 +20,7 @@ from builder.schema.activity_plan import WEEKDAYS, ActivityPlan
 from builder.schema.film import Storyboard
 from builder.schema.form import Form
 from builder.schema.module import ModuleMeta
-from builder.schema.program import OverlaySpec, ProgramMeta
+from builder.schema.program import OverlaySpec, ProgramMeta, TranslationSpec
 from builder.schema.step import StepMeta
 from stegvis_package import PACKAGE_FORMAT
 from stegvis_package.model import Fragment, Manifest, ProgramData
@@ -37,6 +37,13 @@ def _overlay_model() -> type[BaseModel]:
     return create_model("OverlayProgram", __base__=OverlaySpec.__base__, **fields)
 
 
+def _translation_model() -> type[BaseModel]:
+    """A translation's program.yaml: every program key optional, plus translates and language."""
+    fields: dict[str, Any] = {name: (f.annotation | None, None) for name, f in ProgramMeta.model_fields.items()}
+    fields |= {name: (f.annotation, f) for name, f in TranslationSpec.model_fields.items()}
+    return create_model("TranslationProgram", __base__=TranslationSpec.__base__, **fields)
+
+
 def _draft07(schema: dict) -> dict:
     """Rewrite pydantic's 2020-12 output ($defs) to draft-07 (definitions)."""
     text = json.dumps(schema).replace('"$defs"', '"definitions"').replace("#/$defs/", "#/definitions/")
@@ -48,6 +55,7 @@ def schemas() -> dict[str, dict]:
     models = {
         "program.schema.json": (ProgramMeta, "program.yaml"),
         "overlay.schema.json": (_overlay_model(), "program.yaml i en regional överlagring"),
+        "translation.schema.json": (_translation_model(), "program.yaml i en översättning"),
         "module.schema.json": (ModuleMeta, "module.yaml"),
         "step.schema.json": (StepMeta, "front matter i ett steg"),
         "form.schema.json": (Form, "formulär och skrivuppgifter (forms/*.yaml)"),

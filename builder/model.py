@@ -67,6 +67,9 @@ class SourceTree:
     #: an overlay's regional words replaced in the files it inherits (`builder.terms.Replacement`,
     #: typed loosely here because this module sits below the stages; DESIGN.md, "Layers")
     terms: list = field(default_factory=list)
+    #: for a translation (issue 18): its language, the base's id and version, and the paths of
+    #: its files whose Swedish source changed since they were translated ("outdated")
+    translation: dict | None = None
 
     def display(self, rel: str) -> str:
         return f"{self.display_root}/{rel}" if self.display_root not in ("", ".") else rel

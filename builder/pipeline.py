@@ -32,7 +32,7 @@ from builder.render.storyboard import FilmPlan, film_encoder, film_plans
 from builder.resolve import resolve_program
 from builder.shard import summarise_steps
 from builder.speech.lexicon import Lexicon
-from builder.state import check_unchanged, package_facts, record_build, state_path, take_snapshot
+from builder.state import check_unchanged, package_facts, program_language, record_build, state_path, take_snapshot
 from builder.summaries import SummaryStore, content_key
 from builder.terms import terms_note
 from builder.validate import validate_program
@@ -117,7 +117,7 @@ def check_dir(program_dir: Path, diags: Diagnostics, strict: bool = False,
 
 def step_readouts(program: Program) -> dict[Step, Readout]:
     """The readout of every step that is read aloud."""
-    lexicon = Lexicon.for_program(program.lexicon)
+    lexicon = Lexicon.for_program(program.lexicon, program.meta.language)
     return {step: build_readout(step, lexicon) for step in program.steps if step.meta.audio}
 
 
@@ -126,7 +126,7 @@ def program_films(program: Program, config: BuildConfig, engine: Engine | None) 
     and captions (raises FilmError without ffmpeg); without one, their transcripts only."""
     if not program.films:
         return {}
-    lexicon = Lexicon.for_program(program.lexicon)
+    lexicon = Lexicon.for_program(program.lexicon, program.meta.language)
     if engine is None:
         return film_plans(program, lexicon)
     return film_plans(program, lexicon, engine.identity(), film_encoder(config.film_height))
@@ -219,6 +219,25 @@ def render_files(program: Program, config: BuildConfig, report: BuildReport, eng
     return files
 
 
+def _voice(engine: Engine, language: str) -> tuple[Engine, str | None]:
+    """The engine with the voice of `language`, or the engine and the name of the engine that has none."""
+    from builder.speech.engines import NoVoice, engine_for_language
+
+    try:
+        return engine_for_language(engine, language), None
+    except NoVoice:
+        return engine, engine.name
+
+
+def _no_voice(program: Program, engine: str, diags: Diagnostics) -> None:
+    """VOICE-001 at program.yaml's `language:` (the program is built without readouts)."""
+    doc = program.tree.program
+    line, col = doc.locate(("language",)) if doc is not None else (1, 1)
+    silenced = Diagnostics(silenced=program.meta.silence)
+    silenced.add("VOICE-001", program.tree.program_path, line, col, language=program.meta.language, engine=engine)
+    diags.extend(silenced)
+
+
 def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine: Engine | None = None,
               previous: Path | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
     """Check, render and package one program folder, incrementally (issue #7).
@@ -238,6 +257,11 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     """
     snapshot = None
     state_file = state_path(config.cache, program_dir, config.out)
+    no_voice = None
+    if config.audio and engine is not None:  # a voice of the program's language (issue 18)
+        engine, no_voice = _voice(engine, program_language(program_dir))
+        if no_voice is not None:
+            config = config.model_copy(update={"audio": False})
     if not config.audio or engine is not None:  # the engine's identity is part of what is compared
         settings = settings_of(program_dir, config, engine.identity() if config.audio and engine else None, previous)
         snapshot = take_snapshot(program_dir, settings, config.cache)
@@ -254,8 +278,12 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     if program is None:
         return Outcome(program_dir, None)
     report = BuildReport()
+    if no_voice is not None:
+        _no_voice(program, no_voice, diags)
     if program.tree.base is not None:
         report.manifest["base"] = program.tree.base
+    if program.tree.translation is not None:
+        report.manifest["translation"] = program.tree.translation
     note = terms_note(program.tree, str(program_dir))
     if note:  # regional words replaced in the inherited text (issue 17)
         report.notes.append(note)
@@ -266,6 +294,10 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
         engine, note = choose_engine(config.tts)
         if note:
             report.notes.append(note)
+        engine, no_voice = _voice(engine, program.meta.language)
+        if no_voice is not None:
+            _no_voice(program, no_voice, diags)
+            config, engine = config.model_copy(update={"audio": False}), None
     meta = program.meta
     old = PreviousPages.of_state(state_file, config.out, meta.id)
     def with_sources(files: dict[str, bytes]) -> tuple[dict[str, bytes], dict]:

@@ -28,6 +28,7 @@ from builder.memo import ParseMemo
 from builder.model import ModuleSource, SourceTree
 from builder.schema.program import OVERLAY_REQUIRED, OverlaySpec
 from builder.terms import Vocabulary, apply_terms, check_terms
+from builder.translation import merge_translation
 from builder.validate import report_errors
 from builder.yamlsrc import YamlDoc
 
@@ -50,6 +51,8 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
     """
     program_dir = program_dir.resolve()
     tree = load_tree(program_dir, diags, display_root, memo=memo)
+    if is_translation(tree):
+        return _resolve_translation(program_dir, tree, diags, _chain, memo, cache)
     if not is_overlay(tree):
         return _without_terms(tree, diags)
     doc = tree.program
@@ -88,6 +91,30 @@ def resolve_program(program_dir: Path, diags: Diagnostics, _chain: tuple[Path, .
             merged.base["package"] = package.record()
         _report_drift(program_dir, tree, base, diags, base_dir, _silence(merged))
     return merged
+
+
+def is_translation(tree: SourceTree) -> bool:
+    """A program.yaml with `translates:` (issue 18): the program in another language."""
+    return tree.program is not None and isinstance(tree.program.data, dict) and "translates" in tree.program.data
+
+
+def _resolve_translation(program_dir: Path, tree: SourceTree, diags: Diagnostics, chain: tuple[Path, ...],
+                         memo: ParseMemo | None, cache: Path | None) -> SourceTree | None:
+    """A translation on its resolved base (a program folder, itself maybe an overlay)."""
+    doc = tree.program
+    target = doc.data.get("translates")
+    line, col = doc.locate(("translates",))
+    base_dir = (program_dir / target).resolve() if isinstance(target, str) and target.strip() else None
+    if base_dir is None or not (base_dir / "program.yaml").is_file():
+        diags.add("TRANS-005", doc.path, line, col, key="translates (en mapp med basens program.yaml)")
+        return None
+    if base_dir in (*chain, program_dir):
+        diags.add("OVERLAY-002", doc.path, line, col, cycle=" → ".join(p.name for p in (*chain, program_dir, base_dir)))
+        return None
+    base = resolve_program(base_dir, diags, (*chain, program_dir), memo, cache)
+    if base is None or base.program is None:
+        return None
+    return merge_translation(base, tree, diags)
 
 
 def _without_terms(tree: SourceTree, diags: Diagnostics) -> SourceTree:

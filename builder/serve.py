@@ -106,8 +106,8 @@ def page_sources(program: Program) -> dict[str, Source]:
 
 def memo_readouts(program: Program) -> dict[Step, Readout]:
     """The readout of every step read aloud, kept with each parsed body (the serve memo keeps bodies)."""
-    lexicon = Lexicon.for_program(program.lexicon)
-    key_lexicon = json.dumps(program.lexicon, sort_keys=True, ensure_ascii=False)
+    lexicon = Lexicon.for_program(program.lexicon, program.meta.language)
+    key_lexicon = json.dumps([program.meta.language, program.lexicon], sort_keys=True, ensure_ascii=False)
     out = {}
     for step in program.steps:
         if not step.meta.audio:
@@ -286,11 +286,13 @@ class ServeSession:
         if program is None or generation != self._generation:
             return
         if config.audio and not self._engine_checked:
-            from builder.speech.engines import EngineUnavailable, choose_engine  # numpy: only with audio
+            from builder.speech.engines import EngineUnavailable, choose_engine, engine_for_language  # numpy
 
             self._engine_checked = True
             try:
                 self._engine, note = choose_engine(config.tts)
+                # the voice of the program's language (issue 18)
+                self._engine = engine_for_language(self._engine, program.meta.language)
             except EngineUnavailable as exc:
                 note = f"{exc} Förhandsgranskningen fortsätter utan ljud."
             if note:

@@ -32,7 +32,7 @@ SHARD_STEPS = 64
 
 def _films(program: Program) -> dict[str, FilmPlan]:
     """The films as the HTML of a build without audio shows them (as `builder.pipeline.program_films`)."""
-    return film_plans(program, Lexicon.for_program(program.lexicon)) if program.films else {}
+    return film_plans(program, Lexicon.for_program(program.lexicon, program.meta.language)) if program.films else {}
 
 
 def _work(program: Program, share: list[tuple[Module, Step]], silenced: frozenset[str],

@@ -29,14 +29,15 @@ from stegvis_package.verify import PackageInvalid, read_manifest
 
 #: Bump when the state file's layout or what the state records of each page changes.
 STATE_FORMAT = 4
-_EXTENDS = re.compile(r"^extends\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
+_EXTENDS = re.compile(r"^(?:extends|translates)\s*:\s*['\"]?([^'\"#\n]+?)['\"]?\s*(#.*)?$", re.M)
 
 
 # --- source files ----------------------------------------------------------------------
 
 
 def source_roots(program_dir: Path) -> list[Path]:
-    """The program folder and, for an overlay, every base it extends (followed transitively);
+    """The program folder and, for an overlay or a translation, every base it extends or
+    translates (followed transitively);
     a base package is a root too (a zip file, or a package folder), and ends the chain.
 
     Read with a regular expression, not YAML: over-approximating the folders only costs a
@@ -55,6 +56,25 @@ def source_roots(program_dir: Path) -> list[Path]:
             break
         current = (current / m.group(1).strip()).resolve()
     return roots
+
+
+_LANGUAGE = re.compile(r"^language\s*:\s*['\"]?([A-Za-z][\w-]*)['\"]?\s*(#.*)?$", re.M)
+
+
+def program_language(program_dir: Path) -> str:
+    """The language of a program folder: its program.yaml's `language:`, else its base's, else sv.
+
+    Read with a regular expression, as `source_roots` reads `extends:`, so that the voice can
+    be chosen before anything is loaded; validate checks the real value.
+    """
+    for root in source_roots(program_dir):
+        try:
+            m = _LANGUAGE.search((root / "program.yaml").read_text("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            continue
+        if m:
+            return m.group(1)
+    return "sv"
 
 
 #: Template subfolders the compiler never reads (the runtime's own pages), so editing them rebuilds nothing.

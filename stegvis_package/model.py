@@ -96,6 +96,9 @@ class Manifest(Contract):
     content_hash: str
     #: An overlay's base: its id, version, file hashes (and the package it came from).
     base: dict | None = None
+    #: A translation's language, the id and version of the program it translates, and the
+    #: source paths of its files whose source changed since they were translated (issue 18).
+    translation: dict | None = None
     #: The `source/` section (see `builder.base_package`).
     source: dict | None = None
     #: MP3 path -> the engine that made it.

@@ -17,6 +17,7 @@ KINDS = {
     "content/program.yaml": "program", "regions/*/program.yaml": "overlay",
     "*/modules/*/module.yaml": "module", "content/forms/*.yaml": "form", "regions/*/forms/*.yaml": "form",
     "content/activity-plans/*.yaml": "activity-plan",
+    "translations/*/program.yaml": "translation", "translations/*/forms/*.yaml": "form",
 }
 
 

@@ -40,8 +40,8 @@ def check_program(program: Program, diags: Diagnostics, per_step: bool = False) 
 
 def step_check_key(program: Program, step: Step, silenced: Iterable[str]) -> tuple:
     """What the step rules' findings for one step depend on besides its body: its path and
-    metadata, the program's readability settings and the codes it silences."""
-    settings = (program.meta.readability.model_dump_json(), tuple(sorted(silenced)))
+    metadata, the program's readability settings and language (issue 18) and the codes it silences."""
+    settings = (program.meta.readability.model_dump_json(), program.meta.language, tuple(sorted(silenced)))
     return (step.path, step.meta.model_dump_json(), settings)
 
 

@@ -19,7 +19,10 @@ from builder.speech.sentences import sentences
 
 
 def check_readability(program: Program, diags: Diagnostics) -> None:
-    """Warn when a step's LIX is over the program's threshold."""
+    """Warn when a step's LIX is over the program's threshold (Swedish programs only: LIX and its
+    levels are calibrated for Swedish, and long Finnish compounds would always exceed them)."""
+    if program.meta.language != "sv":
+        return
     limit = program.meta.readability.lix_warning
     for step in program.steps:
         value, words = step_lix(step)
@@ -45,12 +48,19 @@ def _word_pattern(phrase: str) -> re.Pattern:
 
 
 @lru_cache(maxsize=8)
-def _language_rules(settings_json: str) -> tuple:
+def _language_rules(settings_json: str, language: str = "sv") -> tuple:
     """The patterns of `check_language` for one program's readability settings, made once
-    (the step rules run one step at a time in builds that keep summaries, issue 16)."""
+    (the step rules run one step at a time in builds that keep summaries, issue 16).
+
+    The built-in plain-language hints and spellings are Swedish: a program in another
+    language (a translation, issue 18) gets only its own (`readability:` in its program.yaml).
+    """
     settings = Readability.model_validate_json(settings_json)
-    hints = [(p, _word_pattern(p), instead) for p, instead in settings.plain_language_hints().items()]
-    spellings = [(v, re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w])"), pref) for v, pref in settings.spellings().items()]
+    swedish = language == "sv"
+    plain = settings.plain_language_hints() if swedish else {k: v for k, v in settings.plain_language.items() if v}
+    spelled = settings.spellings() if swedish else {k: v for k, v in settings.spelling.items() if v}
+    hints = [(p, _word_pattern(p), instead) for p, instead in plain.items()]
+    spellings = [(v, re.compile(rf"(?<![\w.]){re.escape(v)}(?![\w])"), pref) for v, pref in spelled.items()]
     terms = [(t, re.compile(rf"(?<![\w]){re.escape(t)}(?![\w])", re.IGNORECASE)) for t in settings.terms]
     # One search per line and kind finds the lines where any pattern could match (most have
     # none), so the patterns run only there: the same findings, several times faster (issue #7).
@@ -61,13 +71,15 @@ def _language_rules(settings_json: str) -> tuple:
 
 
 def check_language(program: Program, diags: Diagnostics) -> None:
-    """Long sentences, plain-language hints and consistent spelling of terms."""
+    """Long sentences, plain-language hints and consistent spelling of terms (sentences split
+    and built-in hints chosen by the program's language, issue 18)."""
     settings = program.meta.readability
     limit = settings.max_sentence_words
-    hints, spellings, terms, may_hint, may_spell, may_term = _language_rules(settings.model_dump_json())
+    language = program.meta.language
+    hints, spellings, terms, may_hint, may_spell, may_term = _language_rules(settings.model_dump_json(), language)
     for step in program.steps:
         for text, line in _blocks_with_lines(step):
-            for sentence in sentences(text):
+            for sentence in sentences(text, language):
                 words = len(WORD.findall(sentence))
                 if words > limit:
                     start = " ".join(sentence.split()[:6])

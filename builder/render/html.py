@@ -59,6 +59,26 @@ CALLOUT = {"info": "Information", "tip": "Tips", "warning": "Viktigt"}
 WEEKDAY_ORDER = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 STYLESHEET = "assets/stegvis.css"
 READOUT_SCRIPT = "assets/readout.js"
+#: The note on a translated step whose source changed since it was translated (issue 18), in
+#: the translation's language (Swedish for a language not listed).
+OUTDATED_NOTES = {
+    "sv": "Översättningen kan vara äldre än den svenska texten.",
+    "fi": "Käännös voi olla vanhempi kuin ruotsinkielinen teksti.",
+    "en": "The translation may be older than the Swedish text.",
+    "ar": "قد تكون هذه الترجمة أقدم من النص السويدي.",
+    "fa": "ممکن است این ترجمه قدیمی‌تر از متن سوئدی باشد.",
+}
+
+
+def outdated_note(program: Program, step: Step) -> Markup | None:
+    """The note of a translated step whose Swedish source changed since (None when it is current)."""
+    translation = program.tree.translation
+    if not translation or step.source.rel not in translation.get("outdated", ()):
+        return None
+    text = OUTDATED_NOTES.get(program.meta.language.split("-")[0], OUTDATED_NOTES["sv"])
+    return Markup('<p class="translation-note" role="note">{}</p>\n').format(text)
+
+
 #: With more pages than this to render, two processes share the work (a fork costs ~10 ms).
 PARALLEL_PAGES = 64
 
@@ -211,6 +231,9 @@ class PageRenderer:
         self.note(MODULE, module.id)
         self._media_used = set()
         pieces = render_parts(step.body.tokens, self.context(page, step), lambda d: d.name == "form")
+        note = outdated_note(self.program, step)
+        if note is not None:
+            pieces = [note, *pieces]
         body = Markup("").join(Markup(self.block(page, step, p)) if isinstance(p, Directive) else p for p in pieces)
         media, self._media_used = sorted(self._media_used), None
         about = self.about(step)

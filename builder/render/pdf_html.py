@@ -31,7 +31,7 @@ from builder.markdown import Directive
 from builder.model import Module, Program, Step
 from builder.paths import media_names, module_pdf, program_pdf, step_pdf
 from builder.render.forms import QuestionView, form_view
-from builder.render.html import CALLOUT, KIND, START, make_environment
+from builder.render.html import CALLOUT, KIND, START, make_environment, outdated_note
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
 from builder.render.sources import about_step
 from builder.schema.form import Form
@@ -305,6 +305,9 @@ class PrintRenderer:
     def step(self, module: Module, step: Step) -> Fragment:
         anchor = step_anchor(step)
         body = self.finish(render_tokens(step.body.tokens, self.context(step, anchor)), anchor)
+        note = outdated_note(self.program, step)  # a translation older than its source (issue 18)
+        if note is not None:
+            body = note + body
         tokens = step.body.tokens
         first_heading = bool(tokens) and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
         about = about_step(step)
@@ -351,7 +354,7 @@ class PrintRenderer:
         """Wrap fragments in the print shell (metadata in <head>, running title on <body>)."""
         meta = self.program.meta
         shell = self.env.get_template("print/document.html").render(
-            lang=meta.language, title=title, author=meta.publisher, description=description,
+            lang=meta.language, direction=meta.direction, title=title, author=meta.publisher, description=description,
             generator=f"Stegvis {__version__}", date=self.date, running=running, kind=kind,
             keywords=", ".join((meta.title, meta.publisher, meta.version)), fragments=Markup(_SENTINEL))
         head, tail = shell.split(_SENTINEL)

@@ -90,7 +90,7 @@ def build_readout(step: Step, lexicon: Lexicon) -> Readout:
 
     if meta.readout:
         for paragraph in meta.readout.split("\n\n"):
-            for j, (a, b) in enumerate(split_sentences(paragraph)):
+            for j, (a, b) in enumerate(split_sentences(paragraph, lexicon.language)):
                 add(paragraph[a:b], PAUSE_IN_BLOCK_MS if j else PAUSE_NEW_BLOCK_MS)
         return readout
 
@@ -98,7 +98,7 @@ def build_readout(step: Step, lexicon: Lexicon) -> Readout:
     for inline, is_heading in _blocks(step.body.tokens, meta.read_alt_text):
         text, offsets = _plain(inline, meta.read_alt_text)
         placed: list[tuple[int, int, str]] = []
-        for j, (a, b) in enumerate(split_sentences(text)):
+        for j, (a, b) in enumerate(split_sentences(text, lexicon.language)):
             pause = PAUSE_IN_BLOCK_MS if j else (PAUSE_AFTER_HEADING_MS if after_heading else PAUSE_NEW_BLOCK_MS)
             placed.append((a, b, add(text[a:b], pause)))
         after_heading = is_heading and bool(placed)

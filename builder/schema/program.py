@@ -129,8 +129,24 @@ class OverlaySpec(Model):
         "bokstav följer med. Se docs/overlays.md."))
 
 
+class TranslationSpec(Model):
+    """The translation-only keys of a translation's program.yaml (issue 18; docs/translations.md)."""
+
+    translates: str = Field(description="Basprogrammets mapp, räknat från översättningens mapp, t.ex. ../../content.")
+    language: str = Field(description="Översättningens språk (BCP 47), t.ex. fi, smj, ar, fa.")
+
+
 #: Keys an overlay must set itself, so that nobody publishes a region's version under the base's name.
 OVERLAY_REQUIRED = ("id", "title", "version", "publisher")
+
+
+#: Languages written right to left: their pages and PDFs get dir="rtl" (issue 18).
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb", "yi", "dv"})
+
+
+def text_direction(language: str) -> str:
+    """'rtl' for a language written right to left (Arabic, Persian …), else 'ltr'."""
+    return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
 class ProgramMeta(Model):
@@ -152,3 +168,8 @@ class ProgramMeta(Model):
         "metodstödet, aldrig för patienter."))
     administration: Administration | None = None
     silence: list[str] = []
+
+    @property
+    def direction(self) -> str:
+        """The writing direction of the program's language: 'rtl' or 'ltr' (the pages' `dir`)."""
+        return text_direction(self.language)

@@ -9,6 +9,7 @@ answer in time, or is not installed (the online-tts extra).
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import subprocess
@@ -112,6 +113,61 @@ class GttsEngine:
         except EngineError as exc:
             return str(exc)
         return None
+
+
+#: espeak-ng's voice for a language where its name differs from the language code.
+ESPEAK_VOICES = {"en": "en-gb", "pt": "pt", "zh": "cmn"}
+
+
+@functools.lru_cache(maxsize=4)
+def espeak_voices(executable: str) -> frozenset[str]:
+    """The languages espeak-ng has a voice for (`espeak-ng --voices`, second column)."""
+    try:
+        out = subprocess.run([executable, "--voices"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(line.split()[1] for line in out.splitlines()[1:] if len(line.split()) > 1)
+
+
+def espeak_voice(language: str, executable: str | None = None) -> str | None:
+    """espeak-ng's voice for a language (BCP 47 code, e.g. fi, smj, ar), or None when it has none."""
+    executable = executable or shutil.which("espeak-ng") or ""
+    if not executable:
+        return None
+    voices = espeak_voices(executable)
+    code = language.lower()
+    for candidate in (ESPEAK_VOICES.get(code, code), code, code.split("-")[0]):
+        if candidate in voices:
+            return candidate
+    return None
+
+
+class NoVoice(EngineUnavailable):
+    """The engine has no voice for the program's language."""
+
+
+def engine_for_language(engine: Engine, language: str) -> Engine:
+    """The same kind of engine with the voice of `language` (issue 18): the engine itself when its
+    voice already is that language's. gTTS without the language falls back to espeak-ng.
+    Raises NoVoice when no engine here can read the language."""
+    if isinstance(engine, GttsEngine):
+        try:
+            from gtts.lang import tts_langs
+
+            if language in tts_langs():
+                return engine if engine.voice == language else GttsEngine(voice=language, timeout=engine.timeout)
+        except ImportError:  # pragma: no cover (the engine exists, so gTTS is installed)
+            pass
+        executable = shutil.which("espeak-ng") or ""
+    else:
+        executable = getattr(engine, "executable", "") or shutil.which("espeak-ng") or ""
+    voice = espeak_voice(language, executable)
+    if voice is None:
+        raise NoVoice(f"espeak-ng har ingen röst för språket {language}.")
+    if isinstance(engine, EspeakEngine) and engine.voice == voice:
+        return engine
+    speed = engine.speed if isinstance(engine, EspeakEngine) else EspeakEngine.speed
+    return EspeakEngine(voice=voice, speed=speed, executable=executable)
 
 
 def choose_engine(mode: str, voice: str = "sv", gtts_timeout: float = 3.0) -> tuple[Engine, str | None]:

@@ -1,8 +1,9 @@
 """The pronunciation lexicon: written forms replaced by spoken forms before synthesis.
 
-Built-in entries cover common Swedish abbreviations; a program's `lexicon` (in
-program.yaml or lexicon.yaml) adds to and overrides them. Matching is on whole
-words, case-sensitive, longest entry first.
+Built-in entries cover common abbreviations of the program's language (Swedish,
+Finnish, English; issue 18); a program's `lexicon` (in program.yaml or lexicon.yaml)
+adds to and overrides them. Matching is on whole words, case-sensitive, longest entry
+first. A lexicon knows its language, so that sentences are split by that language's rules.
 """
 
 from __future__ import annotations
@@ -33,10 +34,35 @@ DEFAULT_LEXICON: dict[str, str] = {
 }
 
 
+#: Finnish abbreviations (issue 18): a translation's own lexicon adds to these.
+FINNISH_LEXICON: dict[str, str] = {
+    "esim.": "esimerkiksi",
+    "mm.": "muun muassa",
+    "ns.": "niin sanottu",
+    "jne.": "ja niin edelleen",
+    "yms.": "ynnä muuta sellaista",
+    "tms.": "tai muuta sellaista",
+    "ks.": "katso",
+    "vrt.": "vertaa",
+    "klo": "kello",
+    "n.": "noin",
+    "min": "minuuttia",
+    "kcal": "kilokaloria",
+    "km": "kilometriä",
+}
+
+#: English abbreviations.
+ENGLISH_LEXICON: dict[str, str] = {"e.g.": "for example", "i.e.": "that is", "etc.": "et cetera", "approx.": "approximately"}
+
+#: The built-in entries of each language; a language not listed has none.
+DEFAULT_LEXICONS: dict[str, dict[str, str]] = {"sv": DEFAULT_LEXICON, "fi": FINNISH_LEXICON, "en": ENGLISH_LEXICON}
+
+
 class Lexicon:
     """Applies written → spoken replacements to sentences."""
 
-    def __init__(self, entries: Mapping[str, str]) -> None:
+    def __init__(self, entries: Mapping[str, str], language: str = "sv") -> None:
+        self.language = language
         self.entries = dict(sorted(entries.items()))
         keys = sorted(self.entries, key=len, reverse=True)
         if keys:
@@ -46,8 +72,10 @@ class Lexicon:
             self._pattern = None
 
     @classmethod
-    def for_program(cls, program_entries: Mapping[str, str]) -> Lexicon:
-        return cls(DEFAULT_LEXICON | dict(program_entries))
+    def for_program(cls, program_entries: Mapping[str, str], language: str = "sv") -> Lexicon:
+        """The built-in entries of the program's language, then the program's own on top."""
+        base = DEFAULT_LEXICONS.get(language.split("-")[0].lower(), {})
+        return cls(base | dict(program_entries), language)
 
     def apply(self, text: str) -> str:
         """The spoken form of a sentence."""
