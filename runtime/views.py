@@ -118,6 +118,19 @@ class CommentView:
     mine: bool
 
 
+@dataclass(frozen=True)
+class ErrorSummary:
+    """The error summary at the top of a page (issue 15): a heading, a sentence, a link to each field.
+
+    `items` are (id of the field, message); the layout shows the summary first in <main>,
+    red, and runtime.js moves the focus to it.
+    """
+
+    heading: str
+    items: list[tuple[str, str]]
+    text: str | None = None
+
+
 @dataclass
 class FormView:
     """A whole form on a step page."""

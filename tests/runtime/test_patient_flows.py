@@ -112,7 +112,7 @@ def test_form_submit__missing_required_refused_and_draft_kept(app, people, anna)
     e = people.enrolment_a
     response = anna.post(FORM.format(e=e), {"_action": "submit", "namn": "Mitt mål", "roker": "nej"})
     assert response.status_code == 422
-    assert "Rätta 1 svar" in response.text and "Svara på frågan." in response.text
+    assert "Formuläret skickades inte" in response.text and "Svara på frågan." in response.text
     assert 'aria-invalid="true"' in response.text
     assert rows(app, FormSubmission) == []
     assert rows(app, FormDraft)[0].answers["namn"] == ["Mitt mål"]
