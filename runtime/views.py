@@ -32,6 +32,8 @@ from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_loca
 from runtime.services.access import ROLE_NAMES, Action, allowed, roles
 
 REQUIRED = "måste besvaras"
+#: A scale with at most this many steps is shown as one horizontal row of numbered boxes.
+SCALE_MAX_STEPS = 11
 
 
 def fmt_number(x: float | int) -> str:
@@ -230,9 +232,18 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
             view.choices = [Choice(f"{base}-{i + 1}", str(o["value"]), o["label"], str(o["value"]) in values)
                             for i, o in enumerate(q.get("options", []))]
         elif kind == "scale":
-            view.widget = "radio"
+            steps = scale_choices(q)
             view.choices = [Choice(f"{base}-{i + 1}", text, label, text in values)
-                            for i, (_, text, label) in enumerate(scale_choices(q))]
+                            for i, (_, text, label) in enumerate(steps)]
+            # Issue 15: a labelled horizontal scale when it fits (at most 11 steps, words only at the ends);
+            # otherwise the steps as a list of radio buttons, each with its own words.
+            ends = [label for _, text, label in steps[1:-1] if label != text]
+            if len(steps) <= SCALE_MAX_STEPS and not ends:
+                view.widget = "scale"
+                view.scale_ends = tuple(label.removeprefix(text).removeprefix(" – ")
+                                        for _, text, label in (steps[0], steps[-1]))
+            else:
+                view.widget = "radio"
         elif kind == "display":
             view.widget = "display"
             view.html = texts["display"].get(q["id"])
