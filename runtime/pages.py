@@ -24,7 +24,6 @@ from runtime.content import FormSlot, markdown, step_body
 from runtime.enrolments import (
     closed_reason,
     login_refusal,
-    module_tree,
     patient_access,
     patient_enrolments,
     plan_definition,
@@ -43,6 +42,7 @@ from runtime.views import (
     FormView,
     PlanView,
     comment_view,
+    day_text,
     error_list,
     fmt_time,
     occasion_view,
@@ -210,13 +210,14 @@ def enrolment_list(ctx: PatientDep) -> Response:
 def start_page(eid: int, ctx: PatientDep) -> Response:
     """Welcome text, contacts, current modules → sections → visible steps (opened ones marked)."""
     enrolment, package = load_enrolment(ctx, eid)
-    modules = module_tree(ctx.db, enrolment, package)
+    home = services.home(ctx, enrolment, package)
     plans = [{"id": p.id, "title": (plan_definition(p, package) or {}).get("title", "Aktivitetsplan")}
              for p in visible_plans(enrolment)]
     ctx.audit("enrolment.read", enrolment)
     return render(ctx, "start.html", title=package.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
-                  welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=modules, plans=plans,
-                  pdf=package.program.get("pdf", {}).get("program"))
+                  welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=home.modules, plans=plans,
+                  pdf=package.program.get("pdf", {}).get("program"), home=home,
+                  last_visit=day_text(home.last_visit, ctx.app.tz) if home.last_visit else None)
 
 
 # --- steps and forms -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ everything is checked again here against program.json and the schedule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -23,8 +23,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import forms as formcheck
 from runtime.context import AppError, Ctx, not_found
-from runtime.enrolments import module_tree, patient_access, plan_definition, plan_schedule
+from runtime.enrolments import (
+    ModuleView,
+    StepView,
+    form_location,
+    module_tree,
+    patient_access,
+    plan_definition,
+    plan_schedule,
+    visible_plans,
+)
 from runtime.models import (
+    AccessLogEntry,
     AuthorRole,
     Enrolment,
     EnrolmentPlan,
@@ -37,9 +47,10 @@ from runtime.models import (
     PageComment,
     Registration,
     StepOpening,
+    StepSetting,
 )
 from runtime.packages import Package
-from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
+from runtime.schedule import find_occasion, open_occasions, format_day, format_local, last_day, parse_occasion_key
 from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
 
@@ -345,3 +356,81 @@ def plan_goal(ctx: Ctx, enrolment: Enrolment, definition: dict[str, Any]) -> flo
                             .order_by(Registration.occasion_at.desc())).first()
     value = latest.values.get(source["field"]) if latest is not None else None
     return float(value) if isinstance(value, int | float) else None
+
+
+# --- the home page (issue 15) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """Something new (or to do now) on the home page; `href` is relative to /moment/<id>/."""
+
+    text: str
+    href: str
+
+
+@dataclass
+class Home:
+    """The patient's home page: modules with progress, where to go on, what is new since last time."""
+
+    modules: list[ModuleView]
+    resume: StepView | None  # the step opened last ("Fortsätt där du var")
+    next_step: StepView | None  # the first step after it not opened yet
+    last_visit: datetime | None  # the patient's last request in an earlier session
+    news: list[NewItem]
+    open_module: str | None  # the module whose steps show unfolded: where the next step is
+
+
+def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
+    """When the patient last did anything in this enrolment before this session (from the access log)."""
+    started = ctx.session.created_at if ctx.session is not None else ctx.now
+    return ctx.db.scalar(select(func.max(AccessLogEntry.at))
+                         .where(AccessLogEntry.enrolment_id == enrolment.id, AccessLogEntry.actor_id == ctx.user.id,
+                                AccessLogEntry.actor_role == "patient", AccessLogEntry.at < started))
+
+
+def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
+    """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
+    modules = module_tree(ctx.db, enrolment, package)
+    steps = [s for m in modules for s in m.steps]
+    visible = {(s.module_id, s.id): s for s in steps}
+    latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
+                            .where(StepOpening.enrolment_id == enrolment.id)
+                            .order_by(StepOpening.last_opened_at.desc(), StepOpening.id.desc())).all()
+    resume = next((visible[(m, st)] for m, st in latest if (m, st) in visible), None)
+    start = steps.index(resume) + 1 if resume is not None else 0
+    next_step = next((s for s in steps[start:] if not s.opened), None)
+    since = last_visit(ctx, enrolment)
+    news: list[NewItem] = []
+    unread = unread_messages(ctx, enrolment)
+    if unread:
+        news.append(NewItem(f"{unread} {'nytt meddelande' if unread == 1 else 'nya meddelanden'} från din "
+                            "behandlare", "meddelanden"))
+    comment_forms = ctx.db.scalars(select(PageComment.form_id).where(
+        PageComment.enrolment_id == enrolment.id, PageComment.author_role == AuthorRole.therapist,
+        PageComment.read_at.is_(None)).distinct().order_by(PageComment.form_id))
+    for form_id in comment_forms:
+        where, form = form_location(enrolment, package, form_id), package.form(form_id)
+        if where is not None and form is not None:
+            news.append(NewItem(f"Din behandlare har kommenterat ”{form['title']}”",
+                                f"steg/{where[0]}/{where[1]}#kommentarer-{form_id}"))
+    if since is not None:
+        for module in modules:
+            row = next((m for m in enrolment.modules if m.module_id == module.id), None)
+            if row is not None and row.changed_at is not None and row.changed_at > since:
+                news.append(NewItem(f"Ny modul: {module.title}", f"#modul-{module.id}"))
+        shown = ctx.db.execute(select(StepSetting.module_id, StepSetting.step_id).where(
+            StepSetting.enrolment_id == enrolment.id, StepSetting.visible.is_(True), StepSetting.changed_at > since))
+        for m, st in shown:
+            if (m, st) in visible and not visible[(m, st)].opened:
+                news.append(NewItem(f"Nytt steg: {visible[(m, st)].title}", visible[(m, st)].url))
+    tz = ctx.app.tz
+    for plan in visible_plans(enrolment):
+        definition = plan_definition(plan, package) or {}
+        schedule = plan_schedule(plan)
+        done = {r.occasion_at for r in registrations(ctx, plan)}
+        if any(o.at not in done for o in open_occasions(schedule, tz, ctx.now)):
+            news.append(NewItem(f"Du kan registrera i ”{definition.get('title', 'Aktivitetsplan')}” nu",
+                                f"aktivitetsplaner/{plan.id}"))
+    where = next_step or resume or (steps[0] if steps else None)
+    return Home(modules, resume, next_step, since, news, where.module_id if where else None)
