@@ -446,7 +446,8 @@ def plan_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentP
                     schedule_text=schedule_text(plan.days, plan.repeat_every_weeks, None), window_text=window_text,
                     allow_comments=plan.allow_comments, open=open_views,
                     next_text=fmt_time(upcoming.at, tz) if upcoming else None, headers=headers, rows=rows,
-                    chart=chart, chart_summary=summary, result_label=label, goal_text=goal_text)
+                    chart=chart, chart_summary=summary, result_label=label, goal_text=goal_text,
+                    next_opens=day_text(upcoming.opens_at, tz) if upcoming else None)
 
 
 @router.get("/moment/{eid}/aktivitetsplaner/{plan_pk}")

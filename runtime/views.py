@@ -376,6 +376,7 @@ class PlanView:
     chart_summary: str | None
     result_label: str | None
     goal_text: str | None
+    next_opens: str | None = None  # when the next occasion can be registered ("2 mars 2026 kl. 00.00")
 
 
 def schedule_text(days: dict[str, str], every: int, start: datetime | None) -> str:
@@ -405,6 +406,9 @@ def plan_results(definition: dict, rows: list[Registration], goal: float | None,
     if field_def is None or field_def["type"] not in CHART_KINDS:
         return headers, table, None, None, None, None
     svg, summary, goal_text = _chart(field_def, rows, goal, tz, chart_id)
+    if not any(r.values.get(field_def["id"]) not in (None, "") for r in rows):
+        # Issue 15: no chart of nothing (no 0–1 axis); the page says there are no registrations yet.
+        return headers, table, None, None, field_def["label"], goal_text
     return headers, table, Markup(svg), summary, field_def["label"], goal_text
 
 
