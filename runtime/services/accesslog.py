@@ -70,6 +70,7 @@ SENTENCES: dict[str, tuple[str, str]] = {
     "account.sessions.read": ("tittade på var du är inloggad", ""),
     "account.sessions.end_others": ("loggade ut dig överallt annars", ""),
     "account.password.change": ("bytte lösenord", ""),
+    "account.settings.read": ("tittade på dina inställningar", ""),
     "patient.contact.update": ("ändrade var du får aviseringar", ""),
     "patient.settings.update": ("ändrade dina inställningar för aviseringar", ""),
     "contact.create": ("lade till en kontakt", ""),

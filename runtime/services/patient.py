@@ -36,8 +36,10 @@ from runtime.enrolments import (
 from runtime.models import (
     AccessLogEntry,
     AuthorRole,
+    Contact,
     Enrolment,
     EnrolmentPlan,
+    EventKind,
     Flag,
     FlagKind,
     FormDraft,
@@ -48,11 +50,17 @@ from runtime.models import (
     Registration,
     StepOpening,
     StepSetting,
+    User,
 )
 from runtime.packages import Package
 from runtime.schedule import find_occasion, open_occasions, format_day, format_local, last_day, parse_occasion_key
+from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile
+from runtime.services.events import record
 from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
+
+#: Contacts on one start page, at most (the patient's and the care staff's together).
+CONTACTS_MAX = 30
 
 
 def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
@@ -434,3 +442,70 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
                                 f"aktivitetsplaner/{plan.id}"))
     where = next_step or resume or (steps[0] if steps else None)
     return Home(modules, resume, next_step, since, news, where.module_id if where else None)
+
+
+# --- the patient's own settings (issue 15, point 9) ------------------------------------------------
+
+#: How a patient may want notices of new messages, as "Mina uppgifter" offers them.
+NOTICE_CHOICES = {"email": "E-post", "sms": "SMS", "none": "Inga aviseringar"}
+
+
+def save_notice_settings(ctx: Ctx, channel: str, email_text: str, phone_text: str) -> User:
+    """The patient's choice of notices and where they go (for all their programs).
+
+    Refuses with 422 and a message per field (`channel`, `email`, `phone`): an address
+    that is not usable, or the chosen way without its address.
+    """
+    errors: dict[str, str] = {}
+    if channel not in NOTICE_CHOICES:
+        errors["channel"] = "Välj hur du vill få aviseringar."
+    email = phone = None
+    try:
+        email = clean_email(email_text)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    try:
+        phone = clean_mobile(phone_text)
+    except ValueError as exc:
+        errors["phone"] = str(exc)
+    if channel == "email" and not email and "email" not in errors:
+        errors["email"] = "Skriv din e-postadress, eller välj ett annat sätt att få aviseringar."
+    if channel == "sms" and not phone and "phone" not in errors:
+        errors["phone"] = "Skriv ditt mobilnummer, eller välj ett annat sätt att få aviseringar."
+    if errors:
+        raise AppError(422, next(iter(errors.values())), errors=errors)
+    me = ctx.db.get(User, ctx.user.id)
+    me.notice_channel, me.email, me.phone = channel, email, phone
+    ctx.audit("patient.settings.update", patient_id=me.id)
+    return me
+
+
+def add_own_contact(ctx: Ctx, enrolment: Enrolment, data: ContactData) -> Contact:
+    """A contact the patient adds to their own start page (the method support: "Patienten kan själv lägga
+    till kontakter"); 422 with a message per field when something is not usable."""
+    require_write(ctx, enrolment)
+    cleaned, errors = check_contact(ContactData(data.name, data.role, data.phone, data.email, None, None,
+                                                AuthorRole.patient))
+    if len(enrolment.contacts) >= CONTACTS_MAX and not errors:
+        errors["name"] = f"Du kan ha högst {CONTACTS_MAX} kontakter."
+    if errors:
+        raise AppError(422, next(iter(errors.values())), errors=errors)
+    row = Contact(name=cleaned.name, role=cleaned.role, phone=cleaned.phone, email=cleaned.email,
+                  added_by=AuthorRole.patient, position=len(enrolment.contacts))
+    enrolment.contacts.append(row)
+    ctx.db.flush()
+    record(ctx, enrolment, EventKind.customised, f"Patienten lade till kontakten ”{cleaned.name}”.")
+    ctx.audit("contact.create", enrolment, f"contact:{row.id}")
+    return row
+
+
+def remove_own_contact(ctx: Ctx, enrolment: Enrolment, contact_id: int) -> None:
+    """Remove a contact the patient added themselves (those from the care staff stay)."""
+    require_write(ctx, enrolment)
+    row = next((c for c in enrolment.contacts if c.id == contact_id), None)
+    if row is None or row.added_by != AuthorRole.patient:
+        raise not_found()
+    enrolment.contacts.remove(row)
+    ctx.db.flush()
+    record(ctx, enrolment, EventKind.customised, f"Patienten tog bort kontakten ”{row.name}”.")
+    ctx.audit("contact.delete", enrolment, f"contact:{contact_id}")
