@@ -182,7 +182,7 @@ def test_plan_page__open_occasion_schedule_and_results(app, people, anna):
     assert "Måndag kl. 19.00 och onsdag kl. 19.00, varje vecka." in page.text
     assert 'name="_occasion" value="2026-03-02T18:00:00Z"' in page.text
     assert "2026-02-25T18:00:00Z" not in page.text  # its window closed on 27 February
-    assert "Du har inte registrerat något än." in page.text
+    assert "Du har inga registreringar än" in page.text
 
 
 def test_registration__saved_then_shown_as_chart_and_table(app, people, anna):
