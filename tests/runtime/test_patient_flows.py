@@ -239,6 +239,9 @@ def test_plan_goal__taken_from_the_goal_plan(app, people, anna, clock):
     with app.state.stegvis.db.session() as db:
         db.add(Registration(plan_id=people.plans_a["stegmal"], occasion_at=datetime(2026, 2, 23, 8, tzinfo=UTC),
                             values={"mal": 9000}, registered_at=clock.now()))
+        # One registration to chart (issue 15: a plan without registrations shows no chart at all).
+        db.add(Registration(plan_id=people.plans_a["steg"], occasion_at=datetime(2026, 2, 23, 18, tzinfo=UTC),
+                            values={"steg": 5000}, registered_at=clock.now()))
     page = anna.get(PLAN.format(e=people.enrolment_a, p=people.plans_a["steg"])).text
     assert "Ditt mål: 9\u00a0000 steg." in page and "Mål 9" in page
 
