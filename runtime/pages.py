@@ -283,7 +283,7 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
             view = build_form(ctx, enrolment, package, module["id"], step["id"], part.form_id,
                               **form_state.get(part.form_id, {}))
             if view is not None:
-                problems += [(anchor, f"{label}: {message}") for anchor, label, message in view.errors]
+                problems += [(anchor, f"{label} – {message}") for anchor, label, message in view.errors]
                 if view.comment_error:
                     problems.append((f"kommentar-{view.form_id}", view.comment_error))
                 parts.append(("form", view))
@@ -478,7 +478,7 @@ def registration_post(eid: int, plan_pk: int, ctx: PatientDep, form: CsrfForm) -
                   else None, "comment": first(form, "_comment")[:20000], "message": exc.message}
         view = plan_view(ctx, enrolment, package, plan, definition, posted)
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
-        items = [(anchor, f"{label}: {message}") for occ in view.open for anchor, label, message in error_list(occ.fields)]
+        items = [(anchor, f"{label} – {message}") for occ in view.open for anchor, label, message in error_list(occ.fields)]
         if not items:  # too early, too late, twice: about the occasion, not a field
             mine = next((occ for occ in view.open if occ.key == key), None)
             items = [(f"{mine.html_id}-rubrik" if mine else "registrera", exc.message)]

@@ -71,7 +71,7 @@ def test_step_form__refused_at_the_steps_own_address_then_corrected__ok(app, peo
     assert refused.status_code == 422
     assert_summary_first(refused.text)
     assert summary_links(refused.text) == ["f-mal-mal"]
-    assert "Formuläret skickades inte" in refused.text and "Beskriv ditt mål: Svara på frågan." in refused.text
+    assert "Formuläret skickades inte" in refused.text and "Beskriv ditt mål – Svara på frågan." in refused.text
     assert refused.text.count(action) == 2  # shown again at the step's address, posting there again
     assert 'value="Mitt mål"' in refused.text and 'value="nej" checked' in refused.text
     assert 'aria-invalid="true" required' in refused.text or 'aria-invalid="true"' in refused.text
