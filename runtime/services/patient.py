@@ -53,7 +53,7 @@ from runtime.models import (
     User,
 )
 from runtime.packages import Package
-from runtime.schedule import find_occasion, open_occasions, format_day, format_local, last_day, parse_occasion_key
+from runtime.schedule import find_occasion, format_day, format_local, last_day, open_occasions, parse_occasion_key
 from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile
 from runtime.services.events import record
 from runtime.services.messages import SUBJECT_MAX
