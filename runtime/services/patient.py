@@ -436,6 +436,8 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     for plan in visible_plans(enrolment):
         definition = plan_definition(plan, package) or {}
         schedule = plan_schedule(plan)
+        if schedule is None:  # a plan stored without a usable schedule (issue 14) has nothing to register
+            continue
         done = {r.occasion_at for r in registrations(ctx, plan)}
         if any(o.at not in done for o in open_occasions(schedule, tz, ctx.now)):
             news.append(NewItem(f"Du kan registrera i ”{definition.get('title', 'Aktivitetsplan')}” nu",

@@ -195,7 +195,7 @@ def test_registration__saved_then_shown_as_chart_and_table(app, people, anna):
     page = anna.get(PLAN.format(e=e, p=p)).text
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page and 'role="img"' in page
     assert "<desc id=" in page and "1 registreringar" in page
-    assert "Dina registreringar</caption>" in page and "8\u00a0500 steg" in page
+    assert "<caption>Dina registreringar</caption>" in page and "8\u00a0500 steg" in page
     assert "Inget tillfälle att registrera just nu." in page
 
 
