@@ -10,17 +10,23 @@ Must not: import other route modules; put logic in templates.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from runtime import accounts
-from runtime.models import UserKind
-from runtime.views import session_views, staff_nav
+from runtime.enrolments import patient_access, patient_enrolments
+from runtime.models import Contact, User, UserKind
+from runtime.services import patient as services
+from runtime.services.enrolment import ContactData
+from runtime.services.patient import load_enrolment
+from runtime.views import ErrorSummary, session_views, staff_nav
 from runtime.web import (
     PASSWORD_PAGES,
     AccountDep,
+    AppError,
     CsrfForm,
     Ctx,
     PatientDep,
@@ -54,11 +60,101 @@ def _render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> Respon
 # --- Mina uppgifter ------------------------------------------------------------------------------
 
 
+@dataclass
+class ContactsBox:
+    """One program's contacts on "Mina uppgifter": the patient's own can be removed."""
+
+    enrolment_id: int
+    title: str
+    contacts: list[Contact]
+    can_write: bool
+    values: dict[str, str]
+    errors: dict[str, str]
+
+
+def _details_page(ctx: Ctx, status: int = 200, notices: dict | None = None, contacts: dict | None = None,
+                  notice: str | None = None) -> Response:
+    """"Mina uppgifter": notices (how and where), own contacts per program, password, sessions, the log.
+
+    `notices` / `contacts` carry what was posted and its errors when a form is shown again.
+    """
+    me = ctx.db.get(User, ctx.user.id)
+    today = ctx.now.astimezone(ctx.app.tz).date()
+    boxes = []
+    for e in patient_enrolments(ctx.db, ctx.user.id):
+        access = patient_access(e, today)
+        if not access.read:
+            continue
+        package = ctx.app.store.get(e.program_id, e.program_version)
+        mine = contacts if contacts and contacts.get("enrolment_id") == e.id else {}
+        boxes.append(ContactsBox(e.id, package.title if package else e.program_id, list(e.contacts), access.write,
+                                 mine.get("values", {}), mine.get("errors", {})))
+    posted = notices or {}
+    chosen = posted.get("values", {}).get("channel", me.notice_channel or ("email" if me.email else "sms" if me.phone
+                                                                           else "none"))
+    values = {"channel": chosen, "email": me.email or "", "phone": me.phone or "", **posted.get("values", {})}
+    errors = posted.get("errors", {}) or {}
+    items = [(NOTICE_ANCHORS[k], v) for k, v in errors.items() if k in NOTICE_ANCHORS]
+    for box in boxes:
+        items += [(f"kontakt-{box.enrolment_id}-{k}", v) for k, v in box.errors.items()]
+    heading = "Inställningarna sparades inte" if errors else "Kontakten lades inte till"
+    ctx.audit("account.settings.read", patient_id=ctx.user.id)
+    return render(ctx, "account.html", status=status, title=("Fel: " if items else "") + "Mina uppgifter",
+                  has_password=accounts.own_username(ctx) is not None, local_accounts=ctx.app.local_accounts.enabled,
+                  choices=services.NOTICE_CHOICES, values=values, errors=errors, boxes=boxes, notice=notice,
+                  error_summary=ErrorSummary(heading, items) if items else None)
+
+
+NOTICE_ANCHORS = {"channel": "avisering-email", "email": "epost", "phone": "mobil"}
+SAVED = {"sparat": "Dina inställningar för aviseringar är sparade.", "tillagd": "Kontakten är tillagd.",
+         "borttagen": "Kontakten är borttagen."}
+
+
 @router.get("/mina-uppgifter")
 def my_details(ctx: PatientDep) -> Response:
-    """The patient's settings: password, sessions, the access log."""
-    return render(ctx, "account.html", title="Mina uppgifter", has_password=accounts.own_username(ctx) is not None,
-                  local_accounts=ctx.app.local_accounts.enabled)
+    """The patient's settings: notices, own contacts, password, sessions, the access log."""
+    notice = next((text for key, text in SAVED.items() if key in ctx.request.query_params), None)
+    return _details_page(ctx, notice=notice)
+
+
+@router.post("/mina-uppgifter/aviseringar")
+def my_notices_post(ctx: PatientDep, form: CsrfForm) -> Response:
+    """How the patient wants notices of new messages, and the e-mail address and mobile number."""
+    values = {"channel": first(form, "channel"), "email": first(form, "email")[:200], "phone": first(form, "phone")[:50]}
+    try:
+        services.save_notice_settings(ctx, values["channel"], values["email"], values["phone"])
+    except AppError as exc:
+        if exc.status != 422:
+            raise
+        ctx.db.rollback()
+        return _details_page(ctx, 422, notices={"values": values, "errors": exc.errors or {}})
+    return redirect("/mina-uppgifter?sparat=1#aviseringar-del")
+
+
+@router.post("/mina-uppgifter/kontakter")
+def my_contact_post(ctx: PatientDep, form: CsrfForm) -> Response:
+    """Add a contact of the patient's own to one of their programs."""
+    eid = first(form, "enrolment")
+    enrolment, _ = load_enrolment(ctx, int(eid) if eid.isdigit() else 0)
+    values = {k: first(form, k)[:200] for k in ("name", "role", "phone", "email")}
+    try:
+        services.add_own_contact(ctx, enrolment, ContactData(**{k: v or None for k, v in values.items()}))
+    except AppError as exc:
+        if exc.status != 422:
+            raise
+        ctx.db.rollback()
+        return _details_page(ctx, 422, contacts={"enrolment_id": enrolment.id, "values": values,
+                                                 "errors": exc.errors or {}})
+    return redirect(f"/mina-uppgifter?tillagd=1#kontakter-{enrolment.id}")
+
+
+@router.post("/mina-uppgifter/kontakter/ta-bort")
+def my_contact_remove(ctx: PatientDep, form: CsrfForm) -> Response:
+    """Remove a contact the patient added."""
+    eid, cid = first(form, "enrolment"), first(form, "contact")
+    enrolment, _ = load_enrolment(ctx, int(eid) if eid.isdigit() else 0)
+    services.remove_own_contact(ctx, enrolment, int(cid) if cid.isdigit() else 0)
+    return redirect(f"/mina-uppgifter?borttagen=1#kontakter-{enrolment.id}")
 
 
 # --- password ------------------------------------------------------------------------------------

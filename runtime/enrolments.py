@@ -193,6 +193,11 @@ class ModuleView:
         """Every visible step of the module."""
         return [s for sec in self.sections for s in sec.steps]
 
+    @property
+    def opened_count(self) -> int:
+        """How many of the visible steps the patient has opened (the home page's progress)."""
+        return sum(1 for s in self.steps if s.opened)
+
 
 def opened_steps(db: Session, enrolment: Enrolment) -> set[tuple[str, str]]:
     """(module, step) pairs the patient has opened."""

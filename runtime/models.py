@@ -143,6 +143,8 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     #: A patient's mobile number for SMS notices (E.164 or Swedish national form).
     phone: Mapped[str | None] = mapped_column(String(50))
+    #: A patient's choice on "Mina uppgifter": "email", "sms" or "none"; None: e-mail if there is an address, else SMS.
+    notice_channel: Mapped[str | None] = mapped_column(String(10))
     #: Staff: "Ta emot notifieringar" — an e-mail when something happens in their enrolments.
     notify_events: Mapped[bool] = mapped_column(Boolean, default=False)
 

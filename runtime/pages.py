@@ -24,7 +24,6 @@ from runtime.content import FormSlot, markdown, step_body
 from runtime.enrolments import (
     closed_reason,
     login_refusal,
-    module_tree,
     patient_access,
     patient_enrolments,
     plan_definition,
@@ -39,9 +38,11 @@ from runtime.schedule import iter_occasions, open_occasions
 from runtime.services import patient as services
 from runtime.services.patient import load_enrolment, neighbours
 from runtime.views import (
+    ErrorSummary,
     FormView,
     PlanView,
     comment_view,
+    day_text,
     error_list,
     fmt_time,
     occasion_view,
@@ -209,13 +210,14 @@ def enrolment_list(ctx: PatientDep) -> Response:
 def start_page(eid: int, ctx: PatientDep) -> Response:
     """Welcome text, contacts, current modules → sections → visible steps (opened ones marked)."""
     enrolment, package = load_enrolment(ctx, eid)
-    modules = module_tree(ctx.db, enrolment, package)
+    home = services.home(ctx, enrolment, package)
     plans = [{"id": p.id, "title": (plan_definition(p, package) or {}).get("title", "Aktivitetsplan")}
              for p in visible_plans(enrolment)]
     ctx.audit("enrolment.read", enrolment)
     return render(ctx, "start.html", title=package.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
-                  welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=modules, plans=plans,
-                  pdf=package.program.get("pdf", {}).get("program"))
+                  welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=home.modules, plans=plans,
+                  pdf=package.program.get("pdf", {}).get("program"), home=home,
+                  last_visit=day_text(home.last_visit, ctx.app.tz) if home.last_visit else None)
 
 
 # --- steps and forms -----------------------------------------------------------------------------
@@ -232,13 +234,16 @@ def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str,
     if raw is None and draft is not None:
         raw = draft.answers
     prefix = f"f-{form_id}"
+    base = f"/moment/{enrolment.id}/steg/{module_id}/{step_id}"
     questions = question_views(package, form_id, form["questions"], prefix, "../../", raw, errors,
                                form.get("description"))
     tz = ctx.app.tz
     view = FormView(form_id=form_id, html_id=prefix, title=form["title"],
                     description=_form_texts_description(package, form_id, form), required=bool(form.get("required")),
                     page_comments=bool(form.get("page_comments")), questions=questions,
-                    action=f"{step_id}/formular/{form_id}", comments_action=f"{step_id}/formular/{form_id}/kommentarer",
+                    # Absolute, and the step's own URL: a page shown again after a refused POST is at the
+                    # same address as the step, so every relative link of the body still works (issue 15).
+                    action=base, comments_action=base,
                     can_write=patient_access(enrolment, ctx.now.astimezone(tz).date()).write, notice=notice,
                     errors=error_list(questions),
                     draft_saved=fmt_time(draft.updated_at, tz) if draft is not None else None,
@@ -259,31 +264,41 @@ def _form_texts_description(package: Package, form_id: str, form: dict):
 
 
 def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[dict, dict, dict],
-                form_state: dict[str, dict] | None = None, status: int = 200, notice: str | None = None) -> Response:
-    """A step page: the package's content with working forms in place of the static ones."""
+                form_state: dict[str, dict] | None = None, status: int = 200, notice: str | None = None,
+                error_heading: str | None = None, error_text: str | None = None) -> Response:
+    """A step page: the package's content with working forms in place of the static ones.
+
+    Errors of its forms are gathered into one summary at the top of the page (the error-summary
+    pattern: a red box with a link to each field, which gets the focus), never into the notice.
+    """
     module, section, step = found
     body = step_body(package, module["id"], step["id"])
     if body is None:
         raise AppError(503, "Steget går inte att visa just nu. Kontakta din vårdenhet om det inte går.")
     form_state = form_state or {}
     parts = []
-    has_errors = False
+    problems: list[tuple[str, str]] = []
     for part in body.parts:
         if isinstance(part, FormSlot):
             view = build_form(ctx, enrolment, package, module["id"], step["id"], part.form_id,
                               **form_state.get(part.form_id, {}))
             if view is not None:
-                has_errors = has_errors or bool(view.errors) or bool(view.comment_error)
+                problems += [(anchor, f"{label} – {message}") for anchor, label, message in view.errors]
+                if view.comment_error:
+                    problems.append((f"kommentar-{view.form_id}", view.comment_error))
                 parts.append(("form", view))
         else:
             parts.append(("html", part))
+    has_errors = bool(problems)
     previous, following = neighbours(ctx, enrolment, package, module["id"], step["id"])
     readout = step.get("readout")
     title = f"{'Fel: ' if has_errors else ''}{step['title']} – {module['title']}"
+    summary = ErrorSummary(error_heading or "Något behöver rättas", problems, error_text) if problems else None
     return render(ctx, "step.html", status=status, title=title,
                   enrolment_nav=nav(ctx, enrolment, package, "step"), module=module, section=section, step=step,
                   body=body, parts=parts, previous=previous, following=following, notice=notice,
-                  pdf=f"../../filer/{step['pdf']}" if step.get("pdf") else None,
+                  error_summary=summary,
+                  pdf=f"/moment/{enrolment.id}/filer/{step['pdf']}" if step.get("pdf") else None,
                   scripts=[f"/moment/{enrolment.id}/filer/assets/readout.js"]
                   if readout and "assets/readout.js" in package.files else [])
 
@@ -321,9 +336,33 @@ def _form_of_step(package: Package, found, form_id: str) -> dict:
     return form
 
 
+@router.post("/moment/{eid}/steg/{module_id}/{step_id}")
+def step_post(eid: int, module_id: str, step_id: str, ctx: PatientDep, form: CsrfForm) -> Response:
+    """A form of the step (`_form`): submit, save a draft (`_action=draft`) or comment (`_action=comment`).
+
+    The forms post to the step's own address, so a page shown again with errors is at the
+    step's address: its relative links and the next post work, and nothing typed is lost.
+    """
+    action = first(form, "_action")
+    if action == "comment":
+        return _comment(ctx, eid, module_id, step_id, first(form, "_form"), form)
+    return _answers(ctx, eid, module_id, step_id, first(form, "_form"), form)
+
+
 @router.post("/moment/{eid}/steg/{module_id}/{step_id}/formular/{form_id}")
 def form_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: PatientDep, form: CsrfForm) -> Response:
-    """Save a draft (`_action=draft`) or submit; a rejected submission keeps the draft and shows errors."""
+    """Save a draft (`_action=draft`) or submit (the older address; the page posts to the step itself)."""
+    return _answers(ctx, eid, module_id, step_id, form_id, form)
+
+
+@router.post("/moment/{eid}/steg/{module_id}/{step_id}/formular/{form_id}/kommentarer")
+def comment_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: PatientDep, form: CsrfForm) -> Response:
+    """A page comment under a form (the older address; the page posts to the step itself)."""
+    return _comment(ctx, eid, module_id, step_id, form_id, form)
+
+
+def _answers(ctx: Ctx, eid: int, module_id: str, step_id: str, form_id: str, form: dict[str, list[str]]) -> Response:
+    """Save a draft or submit; a rejected submission keeps the draft and shows the errors."""
     enrolment, package, found = load_step(ctx, eid, module_id, step_id)
     definition = _form_of_step(package, found, form_id)
     raw = answers_of(form)
@@ -340,13 +379,13 @@ def form_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: Patient
         ctx.commit()
         state = {form_id: {"raw": raw, "errors": exc.errors}}
         return render_step(ctx, enrolment, package, found, state, status=422,
-                           notice="Formuläret skickades inte. Några svar behöver rättas; dina svar är sparade som utkast.")
+                           error_heading="Formuläret skickades inte",
+                           error_text="Några svar behöver rättas. Dina svar är sparade som utkast.")
     return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?skickat={form_id}{anchor}")
 
 
-@router.post("/moment/{eid}/steg/{module_id}/{step_id}/formular/{form_id}/kommentarer")
-def comment_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: PatientDep, form: CsrfForm) -> Response:
-    """A page comment under a form."""
+def _comment(ctx: Ctx, eid: int, module_id: str, step_id: str, form_id: str, form: dict[str, list[str]]) -> Response:
+    """A page comment under a form; an empty or too long one is shown again with the error."""
     enrolment, package, found = load_step(ctx, eid, module_id, step_id)
     definition = _form_of_step(package, found, form_id)
     try:
@@ -358,7 +397,8 @@ def comment_post(eid: int, module_id: str, step_id: str, form_id: str, ctx: Pati
         enrolment, package, found = load_step(ctx, eid, module_id, step_id)
         ctx.audit("comment.read", enrolment, f"form:{form_id}")
         state = {form_id: {"comment_error": exc.message, "comment_value": first(form, "body")[:20000]}}
-        return render_step(ctx, enrolment, package, found, state, status=422, notice=exc.message)
+        return render_step(ctx, enrolment, package, found, state, status=422,
+                           error_heading="Kommentaren sparades inte")
     return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?kommenterat={form_id}#kommentarer-{form_id}")
 
 
@@ -388,7 +428,8 @@ def plan_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentP
             continue
         prefix = f"tillfalle-{occ.at:%Y%m%d%H%M}"
         mine = posted is not None and posted.get("key") == occ.key
-        fields = question_views(package, f"plan:{plan.plan_id or plan.id}", definition["fields"], prefix, "../../",
+        fields = question_views(package, f"plan:{plan.plan_id or plan.id}", definition["fields"], prefix,
+                                f"/moment/{enrolment.id}/",
                                 posted["raw"] if mine else None, posted.get("errors") if mine else None)
         view = occasion_view(occ, tz, fields)
         if mine:
@@ -405,7 +446,8 @@ def plan_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentP
                     schedule_text=schedule_text(plan.days, plan.repeat_every_weeks, None), window_text=window_text,
                     allow_comments=plan.allow_comments, open=open_views,
                     next_text=fmt_time(upcoming.at, tz) if upcoming else None, headers=headers, rows=rows,
-                    chart=chart, chart_summary=summary, result_label=label, goal_text=goal_text)
+                    chart=chart, chart_summary=summary, result_label=label, goal_text=goal_text,
+                    next_opens=day_text(upcoming.opens_at, tz) if upcoming else None)
 
 
 @router.get("/moment/{eid}/aktivitetsplaner/{plan_pk}")
@@ -436,8 +478,13 @@ def registration_post(eid: int, plan_pk: int, ctx: PatientDep, form: CsrfForm) -
                   else None, "comment": first(form, "_comment")[:20000], "message": exc.message}
         view = plan_view(ctx, enrolment, package, plan, definition, posted)
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
+        items = [(anchor, f"{label} – {message}") for occ in view.open for anchor, label, message in error_list(occ.fields)]
+        if not items:  # too early, too late, twice: about the occasion, not a field
+            mine = next((occ for occ in view.open if occ.key == key), None)
+            items = [(f"{mine.html_id}-rubrik" if mine else "registrera", exc.message)]
+        summary = ErrorSummary("Registreringen sparades inte", items)
         return render(ctx, "plan.html", status=exc.status, title=f"Fel: {view.title}",
-                      enrolment_nav=nav(ctx, enrolment, package, "plan"), plan=view, notice=exc.message,
+                      enrolment_nav=nav(ctx, enrolment, package, "plan"), plan=view, error_summary=summary,
                       can_write=True)
     return redirect(f"/moment/{eid}/aktivitetsplaner/{plan_pk}?registrerat=1#resultat")
 
@@ -482,10 +529,12 @@ def new_thread_post(eid: int, ctx: PatientDep, form: CsrfForm) -> Response:
         ctx.db.rollback()
         enrolment, package = load_enrolment(ctx, eid)
         ctx.audit("message.compose", enrolment)
+        errors = {"subject": (exc.errors or {}).get("subject"), "body": (exc.errors or {}).get("body")}
+        items = [(anchor, errors[key]) for key, anchor in (("subject", "amne"), ("body", "meddelande")) if errors[key]]
         return render(ctx, "new_thread.html", status=422, title="Fel: Nytt meddelande",
                       enrolment_nav=nav(ctx, enrolment, package, "messages"), subject=first(form, "subject")[:200],
-                      body=first(form, "body")[:20000], notice=exc.message,
-                      errors={"subject": (exc.errors or {}).get("subject"), "body": (exc.errors or {}).get("body")})
+                      body=first(form, "body")[:20000], errors=errors,
+                      error_summary=ErrorSummary("Meddelandet skickades inte", items or [("amne", exc.message)]))
     return redirect(f"/moment/{eid}/meddelanden/{thread.id}?skickat=1#senaste")
 
 
@@ -505,9 +554,10 @@ def _thread_page(ctx: Ctx, enrolment: Enrolment, package: Package, thread: Messa
                  "author": "Du" if m.sender_role.value == "patient" else "Din behandlare",
                  "when": fmt_time(m.created_at, tz), "body": m.body,
                  "read": fmt_time(m.read_at, tz) if m.read_at else None} for m in thread.messages]
-    return render(ctx, "thread.html", status=status, title=thread.subject,
+    return render(ctx, "thread.html", status=status, title=f"{'Fel: ' if error else ''}{thread.subject}",
                   enrolment_nav=nav(ctx, enrolment, package, "messages"), thread=thread, messages=messages,
                   error=error, body=body, notice=notice,
+                  error_summary=ErrorSummary("Svaret skickades inte", [("svar", error)]) if error else None,
                   can_write=patient_access(enrolment, ctx.now.astimezone(tz).date()).write)
 
 

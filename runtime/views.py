@@ -32,6 +32,8 @@ from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_loca
 from runtime.services.access import ROLE_NAMES, Action, allowed, roles
 
 REQUIRED = "måste besvaras"
+#: A scale with at most this many steps is shown as one horizontal row of numbered boxes.
+SCALE_MAX_STEPS = 11
 
 
 def fmt_number(x: float | int) -> str:
@@ -116,6 +118,19 @@ class CommentView:
     when: str
     body: str
     mine: bool
+
+
+@dataclass(frozen=True)
+class ErrorSummary:
+    """The error summary at the top of a page (issue 15): a heading, a sentence, a link to each field.
+
+    `items` are (id of the field, message); the layout shows the summary first in <main>,
+    red, and runtime.js moves the focus to it.
+    """
+
+    heading: str
+    items: list[tuple[str, str]]
+    text: str | None = None
 
 
 @dataclass
@@ -217,9 +232,18 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
             view.choices = [Choice(f"{base}-{i + 1}", str(o["value"]), o["label"], str(o["value"]) in values)
                             for i, o in enumerate(q.get("options", []))]
         elif kind == "scale":
-            view.widget = "radio"
+            steps = scale_choices(q)
             view.choices = [Choice(f"{base}-{i + 1}", text, label, text in values)
-                            for i, (_, text, label) in enumerate(scale_choices(q))]
+                            for i, (_, text, label) in enumerate(steps)]
+            # Issue 15: a labelled horizontal scale when it fits (at most 11 steps, words only at the ends);
+            # otherwise the steps as a list of radio buttons, each with its own words.
+            ends = [label for _, text, label in steps[1:-1] if label != text]
+            if len(steps) <= SCALE_MAX_STEPS and not ends:
+                view.widget = "scale"
+                view.scale_ends = tuple(label.removeprefix(text).removeprefix(" – ")
+                                        for _, text, label in (steps[0], steps[-1]))
+            else:
+                view.widget = "radio"
         elif kind == "display":
             view.widget = "display"
             view.html = texts["display"].get(q["id"])
@@ -352,6 +376,7 @@ class PlanView:
     chart_summary: str | None
     result_label: str | None
     goal_text: str | None
+    next_opens: str | None = None  # when the next occasion can be registered ("2 mars 2026 kl. 00.00")
 
 
 def schedule_text(days: dict[str, str], every: int, start: datetime | None) -> str:
@@ -381,6 +406,9 @@ def plan_results(definition: dict, rows: list[Registration], goal: float | None,
     if field_def is None or field_def["type"] not in CHART_KINDS:
         return headers, table, None, None, None, None
     svg, summary, goal_text = _chart(field_def, rows, goal, tz, chart_id)
+    if not any(r.values.get(field_def["id"]) not in (None, "") for r in rows):
+        # Issue 15: no chart of nothing (no 0–1 axis); the page says there are no registrations yet.
+        return headers, table, None, None, field_def["label"], goal_text
     return headers, table, Markup(svg), summary, field_def["label"], goal_text
 
 

@@ -59,6 +59,7 @@ POLL_SECONDS = 30.0
 #: Put in `error` while a worker is sending a row: other workers leave it alone.
 CLAIMED = "Skickas…"
 NO_CONTACT = "Patienten har ingen e-postadress och inget mobilnummer i tjänsten."
+NO_NOTICES = "Patienten har valt att inte få aviseringar (Mina uppgifter)."
 ERROR_MAX = 300
 
 #: What may cause a staff notification (the flag kinds).
@@ -241,10 +242,14 @@ def outbox_of(ctx: Ctx) -> Waker | None:
 
 
 def patient_channel(patient: User) -> tuple[NoticeChannel, str] | None:
-    """E-mail when the patient has an address, else SMS to a usable mobile number, else None."""
-    if patient.email:
+    """The channel the patient chose (issue 15), when its address is there; without a choice e-mail when
+    the patient has an address, else SMS to a usable mobile number; else (or for "none") None."""
+    wanted = patient.notice_channel
+    if wanted == "none":
+        return None
+    if patient.email and wanted in (None, "email"):
         return NoticeChannel.email, patient.email
-    if patient.phone and normalise_phone(patient.phone):
+    if patient.phone and normalise_phone(patient.phone) and wanted in (None, "sms"):
         return NoticeChannel.sms, patient.phone
     return None
 
@@ -259,7 +264,8 @@ def notify_patient(ctx: Ctx, enrolment: Enrolment) -> Notification:
     found = patient_channel(patient)
     subject, _ = patient_text(ctx.app.settings, "")
     row = Notification(enrolment_id=enrolment.id, recipient_id=patient.id, created_at=ctx.now, subject=subject,
-                       channel=found[0] if found else NoticeChannel.email, error=None if found else NO_CONTACT)
+                       channel=found[0] if found else NoticeChannel.email,
+                       error=None if found else NO_NOTICES if patient.notice_channel == "none" else NO_CONTACT)
     ctx.db.add(row)
     ctx.db.flush()
     if found:
@@ -267,7 +273,7 @@ def notify_patient(ctx: Ctx, enrolment: Enrolment) -> Notification:
         record(ctx, enrolment, EventKind.notified, f"Avisering om nytt meddelande till patienten med {how}.")
         _wake_after_commit(ctx.db, outbox_of(ctx))
     else:
-        record(ctx, enrolment, EventKind.notified, "Ingen avisering: " + NO_CONTACT)
+        record(ctx, enrolment, EventKind.notified, "Ingen avisering: " + row.error)
     ctx.audit("notice.create", enrolment, f"notification:{row.id}")
     return row
 

@@ -15,7 +15,7 @@ everything is checked again here against program.json and the schedule.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -23,11 +23,23 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import forms as formcheck
 from runtime.context import AppError, Ctx, not_found
-from runtime.enrolments import module_tree, patient_access, plan_definition, plan_schedule
+from runtime.enrolments import (
+    ModuleView,
+    StepView,
+    form_location,
+    module_tree,
+    patient_access,
+    plan_definition,
+    plan_schedule,
+    visible_plans,
+)
 from runtime.models import (
+    AccessLogEntry,
     AuthorRole,
+    Contact,
     Enrolment,
     EnrolmentPlan,
+    EventKind,
     Flag,
     FlagKind,
     FormDraft,
@@ -37,11 +49,18 @@ from runtime.models import (
     PageComment,
     Registration,
     StepOpening,
+    StepSetting,
+    User,
 )
 from runtime.packages import Package
-from runtime.schedule import find_occasion, format_day, format_local, last_day, parse_occasion_key
+from runtime.schedule import find_occasion, format_day, format_local, last_day, open_occasions, parse_occasion_key
+from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile
+from runtime.services.events import record
 from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
+
+#: Contacts on one start page, at most (the patient's and the care staff's together).
+CONTACTS_MAX = 30
 
 
 def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
@@ -368,3 +387,150 @@ def plan_goal(ctx: Ctx, enrolment: Enrolment, definition: dict[str, Any]) -> flo
                             .order_by(Registration.occasion_at.desc())).first()
     value = latest.values.get(source["field"]) if latest is not None else None
     return float(value) if isinstance(value, int | float) else None
+
+
+# --- the home page (issue 15) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """Something new (or to do now) on the home page; `href` is relative to /moment/<id>/."""
+
+    text: str
+    href: str
+
+
+@dataclass
+class Home:
+    """The patient's home page: modules with progress, where to go on, what is new since last time."""
+
+    modules: list[ModuleView]
+    resume: StepView | None  # the step opened last ("Fortsätt där du var")
+    next_step: StepView | None  # the first step after it not opened yet
+    last_visit: datetime | None  # the patient's last request in an earlier session
+    news: list[NewItem]
+    open_module: str | None  # the module whose steps show unfolded: where the next step is
+
+
+def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
+    """When the patient last did anything in this enrolment before this session (from the access log)."""
+    started = ctx.session.created_at if ctx.session is not None else ctx.now
+    return ctx.db.scalar(select(func.max(AccessLogEntry.at))
+                         .where(AccessLogEntry.enrolment_id == enrolment.id, AccessLogEntry.actor_id == ctx.user.id,
+                                AccessLogEntry.actor_role == "patient", AccessLogEntry.at < started))
+
+
+def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
+    """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
+    modules = module_tree(ctx.db, enrolment, package)
+    steps = [s for m in modules for s in m.steps]
+    visible = {(s.module_id, s.id): s for s in steps}
+    latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
+                            .where(StepOpening.enrolment_id == enrolment.id)
+                            .order_by(StepOpening.last_opened_at.desc(), StepOpening.id.desc())).all()
+    resume = next((visible[(m, st)] for m, st in latest if (m, st) in visible), None)
+    start = steps.index(resume) + 1 if resume is not None else 0
+    next_step = next((s for s in steps[start:] if not s.opened), None)
+    since = last_visit(ctx, enrolment)
+    news: list[NewItem] = []
+    unread = unread_messages(ctx, enrolment)
+    if unread:
+        news.append(NewItem(f"{unread} {'nytt meddelande' if unread == 1 else 'nya meddelanden'} från din "
+                            "behandlare", "meddelanden"))
+    comment_forms = ctx.db.scalars(select(PageComment.form_id).where(
+        PageComment.enrolment_id == enrolment.id, PageComment.author_role == AuthorRole.therapist,
+        PageComment.read_at.is_(None)).distinct().order_by(PageComment.form_id))
+    for form_id in comment_forms:
+        where, form = form_location(enrolment, package, form_id), package.form(form_id)
+        if where is not None and form is not None:
+            news.append(NewItem(f"Din behandlare har kommenterat ”{form['title']}”",
+                                f"steg/{where[0]}/{where[1]}#kommentarer-{form_id}"))
+    if since is not None:
+        for module in modules:
+            row = next((m for m in enrolment.modules if m.module_id == module.id), None)
+            if row is not None and row.changed_at is not None and row.changed_at > since:
+                news.append(NewItem(f"Ny modul: {module.title}", f"#modul-{module.id}"))
+        shown = ctx.db.execute(select(StepSetting.module_id, StepSetting.step_id).where(
+            StepSetting.enrolment_id == enrolment.id, StepSetting.visible.is_(True), StepSetting.changed_at > since))
+        for m, st in shown:
+            if (m, st) in visible and not visible[(m, st)].opened:
+                news.append(NewItem(f"Nytt steg: {visible[(m, st)].title}", visible[(m, st)].url))
+    tz = ctx.app.tz
+    for plan in visible_plans(enrolment):
+        definition = plan_definition(plan, package) or {}
+        schedule = plan_schedule(plan)
+        if schedule is None:  # a plan stored without a usable schedule (issue 14) has nothing to register
+            continue
+        done = {r.occasion_at for r in registrations(ctx, plan)}
+        if any(o.at not in done for o in open_occasions(schedule, tz, ctx.now)):
+            news.append(NewItem(f"Du kan registrera i ”{definition.get('title', 'Aktivitetsplan')}” nu",
+                                f"aktivitetsplaner/{plan.id}"))
+    where = next_step or resume or (steps[0] if steps else None)
+    return Home(modules, resume, next_step, since, news, where.module_id if where else None)
+
+
+# --- the patient's own settings (issue 15, point 9) ------------------------------------------------
+
+#: How a patient may want notices of new messages, as "Mina uppgifter" offers them.
+NOTICE_CHOICES = {"email": "E-post", "sms": "SMS", "none": "Inga aviseringar"}
+
+
+def save_notice_settings(ctx: Ctx, channel: str, email_text: str, phone_text: str) -> User:
+    """The patient's choice of notices and where they go (for all their programs).
+
+    Refuses with 422 and a message per field (`channel`, `email`, `phone`): an address
+    that is not usable, or the chosen way without its address.
+    """
+    errors: dict[str, str] = {}
+    if channel not in NOTICE_CHOICES:
+        errors["channel"] = "Välj hur du vill få aviseringar."
+    email = phone = None
+    try:
+        email = clean_email(email_text)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    try:
+        phone = clean_mobile(phone_text)
+    except ValueError as exc:
+        errors["phone"] = str(exc)
+    if channel == "email" and not email and "email" not in errors:
+        errors["email"] = "Skriv din e-postadress, eller välj ett annat sätt att få aviseringar."
+    if channel == "sms" and not phone and "phone" not in errors:
+        errors["phone"] = "Skriv ditt mobilnummer, eller välj ett annat sätt att få aviseringar."
+    if errors:
+        raise AppError(422, next(iter(errors.values())), errors=errors)
+    me = ctx.db.get(User, ctx.user.id)
+    me.notice_channel, me.email, me.phone = channel, email, phone
+    ctx.audit("patient.settings.update", patient_id=me.id)
+    return me
+
+
+def add_own_contact(ctx: Ctx, enrolment: Enrolment, data: ContactData) -> Contact:
+    """A contact the patient adds to their own start page (the method support: "Patienten kan själv lägga
+    till kontakter"); 422 with a message per field when something is not usable."""
+    require_write(ctx, enrolment)
+    cleaned, errors = check_contact(ContactData(data.name, data.role, data.phone, data.email, None, None,
+                                                AuthorRole.patient))
+    if len(enrolment.contacts) >= CONTACTS_MAX and not errors:
+        errors["name"] = f"Du kan ha högst {CONTACTS_MAX} kontakter."
+    if errors:
+        raise AppError(422, next(iter(errors.values())), errors=errors)
+    row = Contact(name=cleaned.name, role=cleaned.role, phone=cleaned.phone, email=cleaned.email,
+                  added_by=AuthorRole.patient, position=len(enrolment.contacts))
+    enrolment.contacts.append(row)
+    ctx.db.flush()
+    record(ctx, enrolment, EventKind.customised, f"Patienten lade till kontakten ”{cleaned.name}”.")
+    ctx.audit("contact.create", enrolment, f"contact:{row.id}")
+    return row
+
+
+def remove_own_contact(ctx: Ctx, enrolment: Enrolment, contact_id: int) -> None:
+    """Remove a contact the patient added themselves (those from the care staff stay)."""
+    require_write(ctx, enrolment)
+    row = next((c for c in enrolment.contacts if c.id == contact_id), None)
+    if row is None or row.added_by != AuthorRole.patient:
+        raise not_found()
+    enrolment.contacts.remove(row)
+    ctx.db.flush()
+    record(ctx, enrolment, EventKind.customised, f"Patienten tog bort kontakten ”{row.name}”.")
+    ctx.audit("contact.delete", enrolment, f"contact:{contact_id}")

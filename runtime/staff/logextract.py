@@ -32,6 +32,7 @@ from runtime.audit import RECEIPT_TARGET, log_extract
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.models import AccessLogEntry, Enrolment, PurgeReceipt, Unit, User, UserKind
 from runtime.purge import subject_key
+from runtime.services import accesslog
 from runtime.services.access import Action, require
 from runtime.staff.common import render_staff
 from runtime.views import fmt_time
@@ -44,6 +45,10 @@ ACTION_TEXT = {
     "account.sessions.read": "Visade sina inloggningar",
     "account.sessions.end_others": "Loggade ut sig överallt annars",
     "account.password.change": "Bytte lösenord",
+    "account.settings.read": "Visade sina inställningar",
+    "patient.settings.update": "Ändrade sina inställningar för aviseringar",
+    "contact.create": "Lade till en kontakt",
+    "contact.delete": "Tog bort en kontakt",
     "enrolment.list": "Visade listan över program",
     "enrolment.read": "Läste momentet",
     "enrolment.create": "Startade momentet",
@@ -327,7 +332,11 @@ def own_extract(ctx: PatientDep) -> Response:
     ctx.audit("log.extract", target="loggutdrag:csv" if wants_csv(ctx) else "loggutdrag:tabell",
               patient_id=ctx.user.id)
     entries = log_extract(ctx.db, ctx.user.id, receipts)
-    rows = extract_rows(ctx.db, ctx.app.tz, entries, {ctx.user.id} | {r.former_user_id for r in receipts}, "Du")
+    subject_ids = {ctx.user.id} | {r.former_user_id for r in receipts}
     if wants_csv(ctx):
-        return csv_response(rows, today(ctx))
-    return render(ctx, "log_extract.html", title="Vem har läst dina uppgifter", rows=rows)
+        return csv_response(extract_rows(ctx.db, ctx.app.tz, entries, subject_ids, "Du"), today(ctx))
+    # Issue 15: plain sentences, newest first, a page at a time (the CSV file keeps every column).
+    asked = ctx.request.query_params.get("sida", "1")
+    page = accesslog.log_page(ctx, entries, subject_ids, int(asked) if asked.isdigit() else 1,
+                              lambda at: fmt_time(at, ctx.app.tz))
+    return render(ctx, "log_extract.html", title="Vem har läst dina uppgifter", log=page)

@@ -52,7 +52,7 @@ from runtime.services.messages import (
     threads_with_counts,
     write_refusal,
 )
-from runtime.services.notify import NO_CONTACT
+from runtime.services.notify import NO_CONTACT, NO_NOTICES
 from runtime.staff.common import render_staff
 from runtime.views import time_text
 from runtime.web import CsrfForm, Ctx, StaffDep, first, redirect
@@ -173,8 +173,8 @@ def notice_text(row: Notification | None, tz) -> str:
     how = "e-post" if row.channel.value == "email" else "SMS"
     if row.sent_at is not None:
         return f"Aviserad med {how} {time_text(row.sent_at, tz)}."
-    if row.error == NO_CONTACT:
-        return "Ingen avisering: " + NO_CONTACT
+    if row.error in (NO_CONTACT, NO_NOTICES):
+        return "Ingen avisering: " + row.error
     if row.error and not row.error.startswith("Skickas"):
         return f"Aviseringen med {how} kunde inte skickas. Meddelandet finns ändå i patientens inkorg."
     return f"Avisering med {how} skickas."

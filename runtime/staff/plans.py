@@ -88,7 +88,9 @@ TYPE_NAMES = {**EDITABLE_TYPES, "single": "Ett val", "multi": "Flera val", "scal
 NOTICES = {"sparat": "Inställningarna är sparade.", "oforandrat": "Inget ändrades.",
            "innehall": "Frågorna och texterna är sparade för den här patienten.",
            "aterstallt": "Planen är återställd till programmets version.",
-           "skapad": "Den egna aktivitetsplanen är skapad. Aktivera den när den är klar."}
+           "skapad": "Den egna aktivitetsplanen är skapad. Aktivera den när den är klar.",
+           # Issue 15: a plan activated as it was made is not to be activated again.
+           "skapad-aktiverad": "Den egna aktivitetsplanen är skapad och aktiverad. Patienten ser den nu."}
 
 
 
@@ -801,7 +803,7 @@ def new_plan_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
         ctx.audit("plan.compose", enrolment)
         return _render_new(ctx, enrolment, package, content, settings, status=422)
     plan = create_own_plan(ctx, enrolment, definition, values)
-    return redirect(f"{_base(enrolment)}/{plan.id}?skapad=1")
+    return redirect(f"{_base(enrolment)}/{plan.id}?{'skapad-aktiverad' if plan.activated else 'skapad'}=1")
 
 
 #: Where on the forms a problem with a field's key is shown (others go to the field's label).

@@ -24,6 +24,7 @@ from runtime.models import (
 MATRIX = [
     ("GET", "/moment/{e}", None),
     ("GET", "/moment/{e}/steg/start/valkommen", None),
+    ("POST", "/moment/{e}/steg/start/mitt-mal", "page"),
     ("POST", "/moment/{e}/steg/start/mitt-mal/formular/mal", "page"),
     ("POST", "/moment/{e}/steg/start/mitt-mal/formular/mal/kommentarer", "page"),
     ("GET", "/moment/{e}/aktivitetsplaner/{p}", None),
@@ -51,7 +52,7 @@ MATRIX = [
     ("POST", "/api/v1/enrolments/{e}/threads/{t}/messages", {"body": "x"}),
 ]
 
-PAGE_BODY = {"_action": "submit", "mal": "x", "body": "x", "subject": "x", "_occasion": "2026-03-02T18:00:00Z",
+PAGE_BODY = {"_action": "submit", "_form": "mal", "mal": "x", "body": "x", "subject": "x", "_occasion": "2026-03-02T18:00:00Z",
              "steg": "1"}
 
 

@@ -112,7 +112,7 @@ def test_form_submit__missing_required_refused_and_draft_kept(app, people, anna)
     e = people.enrolment_a
     response = anna.post(FORM.format(e=e), {"_action": "submit", "namn": "Mitt mål", "roker": "nej"})
     assert response.status_code == 422
-    assert "Rätta 1 svar" in response.text and "Svara på frågan." in response.text
+    assert "Formuläret skickades inte" in response.text and "Svara på frågan." in response.text
     assert 'aria-invalid="true"' in response.text
     assert rows(app, FormSubmission) == []
     assert rows(app, FormDraft)[0].answers["namn"] == ["Mitt mål"]
@@ -182,7 +182,7 @@ def test_plan_page__open_occasion_schedule_and_results(app, people, anna):
     assert "Måndag kl. 19.00 och onsdag kl. 19.00, varje vecka." in page.text
     assert 'name="_occasion" value="2026-03-02T18:00:00Z"' in page.text
     assert "2026-02-25T18:00:00Z" not in page.text  # its window closed on 27 February
-    assert "Du har inte registrerat något än." in page.text
+    assert "Du har inga registreringar än" in page.text
 
 
 def test_registration__saved_then_shown_as_chart_and_table(app, people, anna):
@@ -239,6 +239,9 @@ def test_plan_goal__taken_from_the_goal_plan(app, people, anna, clock):
     with app.state.stegvis.db.session() as db:
         db.add(Registration(plan_id=people.plans_a["stegmal"], occasion_at=datetime(2026, 2, 23, 8, tzinfo=UTC),
                             values={"mal": 9000}, registered_at=clock.now()))
+        # One registration to chart (issue 15: a plan without registrations shows no chart at all).
+        db.add(Registration(plan_id=people.plans_a["steg"], occasion_at=datetime(2026, 2, 23, 18, tzinfo=UTC),
+                            values={"steg": 5000}, registered_at=clock.now()))
     page = anna.get(PLAN.format(e=people.enrolment_a, p=people.plans_a["steg"])).text
     assert "Ditt mål: 9\u00a0000 steg." in page and "Mål 9" in page
 

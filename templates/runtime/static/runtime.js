@@ -20,3 +20,13 @@
     update();
   });
 })();
+
+// The error-summary pattern (issue 15): a page shown again with errors moves the focus to
+// its summary at the top, so a screen reader reads it and the keyboard starts there.
+(function () {
+  "use strict";
+  var summary = document.querySelector(".rt-error-summary[tabindex]");
+  if (summary) {
+    summary.focus();
+  }
+})();
