@@ -118,6 +118,34 @@ def _step_key(identity: dict[str, str], readout: Readout) -> str:
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+def voice_sentences(wanted: set[str], engine: Engine, cache: SentenceCache, jobs: int,
+                    progress: Progress = NO_PROGRESS) -> tuple[dict[str, Pcm], int]:
+    """Trimmed PCM of every spoken sentence: from the sentence cache, or synthesised (in `jobs`
+    threads) and cached. Returns the voices and how many were synthesised. Shared by readouts
+    and films, so a sentence said in both is synthesised once."""
+    voices: dict[str, Pcm] = {}
+    missing = []
+    for spoken in sorted(wanted):
+        pcm = cache.get(spoken)
+        if pcm is None:
+            missing.append(spoken)
+        else:
+            voices[spoken] = pcm
+
+    def synthesize(spoken: str) -> tuple[str, Pcm]:
+        pcm = trim(engine.synthesize(spoken))
+        cache.put(spoken, pcm)
+        return spoken, pcm
+
+    progress.start("Meningar", len(missing))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for spoken, pcm in pool.map(synthesize, missing):
+            voices[spoken] = pcm
+            progress.advance()
+    progress.done()
+    return voices, len(missing)
+
+
 def render_audio(readouts: dict[Step, Readout], engine: Engine, cache_root: Path, jobs: int,
                  progress: Progress = NO_PROGRESS) -> AudioResult:
     """Synthesise what the cache lacks, then build every step's MP3 and cues.
@@ -145,30 +173,11 @@ def render_audio(readouts: dict[Step, Readout], engine: Engine, cache_root: Path
         result.files[mp3_path], result.files[vtt_path] = mp3, vtt
         result.provenance[mp3_path] = identity
 
-    wanted = sorted({s.spoken for _, r, _ in todo for s in r.sentences})
-    voices: dict[str, Pcm] = {}
-    missing = []
-    for spoken in wanted:
-        pcm = cache.get(spoken)
-        if pcm is None:
-            missing.append(spoken)
-        else:
-            voices[spoken] = pcm
-
-    def synthesize(spoken: str) -> tuple[str, Pcm]:
-        pcm = trim(engine.synthesize(spoken))
-        cache.put(spoken, pcm)
-        return spoken, pcm
-
-    progress.start("Meningar", len(missing))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for spoken, pcm in pool.map(synthesize, missing):
-            voices[spoken] = pcm
-            progress.advance()
-    progress.done()
+    voices, synthesized = voice_sentences({s.spoken for _, r, _ in todo for s in r.sentences}, engine, cache,
+                                          jobs, progress)
     # Counted in distinct sentences: a sentence said in two steps is synthesised once.
-    result.synthesized = len(missing)
-    result.cached = len({s.spoken for r in readouts.values() for s in r.sentences}) - len(missing)
+    result.synthesized = synthesized
+    result.cached = len({s.spoken for r in readouts.values() for s in r.sentences}) - synthesized
 
     work = [[(s.id, s.text, s.pause_ms, voices[s.spoken]) for s in readout.sentences] for _, readout, _ in todo]
     progress.start("Ljudfiler", len(work))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -29,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from builder.progress import NO_PROGRESS, Progress
-from builder.render.audio import SentenceCache, _store, write_vtt
+from builder.render.audio import SentenceCache, _store, voice_sentences, write_vtt
 from builder.render.storyboard import FilmEncoder, FilmError, FilmPlan
 from builder.speech.engines import Engine
-from builder.speech.pcm import Pcm, normalise, resample, silence, trim, write_wav
+from builder.speech.pcm import Pcm, normalise, resample, silence, write_wav
 
 #: Silence before a scene's first sentence (the new picture fades in meanwhile) and after its last.
 LEAD_MS = 900
@@ -210,22 +209,7 @@ def render_films(plans: dict[str, FilmPlan], engine: Engine, media: dict[str, Pa
         return _with_provenance(result, plans)
 
     cache = SentenceCache(cache_root, engine)
-    voices: dict[str, Pcm] = {}
-    missing = []
-    for spoken in sorted({s.spoken for plan in todo for s in plan.sentences}):
-        pcm = cache.get(spoken)
-        if pcm is None:
-            missing.append(spoken)
-        else:
-            voices[spoken] = pcm
-
-    def synthesize(spoken: str) -> tuple[str, Pcm]:
-        pcm = trim(engine.synthesize(spoken))
-        cache.put(spoken, pcm)
-        return spoken, pcm
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        voices.update(pool.map(synthesize, missing))
+    voices, _ = voice_sentences({s.spoken for plan in todo for s in plan.sentences}, engine, cache, jobs)
     progress.start("Filmer", len(todo))
     for plan in todo:
         assert plan.digest is not None and plan.mp4 is not None and plan.vtt is not None
