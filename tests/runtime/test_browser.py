@@ -99,6 +99,18 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def submit_health_profile(driver, click, minutes: str, wish: str) -> None:
+    """Open "Min hälsa i dag" from the patient's start page, answer it and send it."""
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.LINK_TEXT, "Min hälsa i dag").click()
+    for name, value in ANSWERS_RADIO.items():
+        click(driver.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]'))
+    driver.find_element(By.NAME, "fysisk-aktivitet-minuter").send_keys(minutes)
+    driver.find_element(By.NAME, "vill-forandra").send_keys(wish)
+    click(driver.find_element(By.CSS_SELECTOR, 'button[name="_action"][value="submit"]'))
+
+
 def axe_problems(driver) -> list[str]:
     """Serious and critical axe-core violations of the current page."""
     driver.execute_script(AXE.read_text("utf-8"))
@@ -239,12 +251,7 @@ def test_therapist_workflow_in_chromium__start_hide_step_flag_review_hide_flag_a
     log_in("greta", "greta-losen-1", "Introduktion till programmet")
     assert "Vad betyder FRAMÅT?" not in browser.page_source
     assert "Så fungerar programmet" in browser.page_source or "Min hälsa i dag" in browser.page_source
-    browser.find_element(By.LINK_TEXT, "Min hälsa i dag").click()
-    for name, value in ANSWERS_RADIO.items():
-        click(browser.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]'))
-    browser.find_element(By.NAME, "fysisk-aktivitet-minuter").send_keys("120")
-    browser.find_element(By.NAME, "vill-forandra").send_keys("Gå mer i skogen.")
-    click(browser.find_element(By.CSS_SELECTOR, 'button[name="_action"][value="submit"]'))
+    submit_health_profile(browser, click, "120", "Gå mer i skogen.")
     wait_for("Tack! Dina svar är skickade")
     log_out()
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import make_settings
 from oidc.testprovider import missing as provider_missing
 from oidc.testprovider import provider_configs, start_provider
-from test_browser import ANSWERS_RADIO, axe_problems, browser  # noqa: F401  (browser is a fixture)
+from test_browser import axe_problems, browser, submit_health_profile  # noqa: F401  (browser is a fixture)
 from test_browser import missing as browser_missing
 
 from runtime.app import create_app
@@ -118,12 +118,7 @@ def test_therapist_and_patient_log_in_through_the_provider__start_enrolment_subm
     # Greta, by e-identification (personnummer), sees her program at once and submits a form.
     log_in("Logga in med e-legitimation", "greta", "Introduktion till programmet")
     check("patient start")
-    browser.find_element(By.LINK_TEXT, "Min hälsa i dag").click()
-    for name, value in ANSWERS_RADIO.items():
-        click(browser.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]'))
-    browser.find_element(By.NAME, "fysisk-aktivitet-minuter").send_keys("90")
-    browser.find_element(By.NAME, "vill-forandra").send_keys("Cykla till jobbet.")
-    click(browser.find_element(By.CSS_SELECTOR, 'button[name="_action"][value="submit"]'))
+    submit_health_profile(browser, click, "90", "Cykla till jobbet.")
     wait_for("Tack! Dina svar är skickade")
     log_out()
 
