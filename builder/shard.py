@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from builder.config import BuildConfig
 from builder.model import Module, Program, Step
+from builder.render.chrome import chrome_for
 from builder.render.html import render_step_pages
 from builder.render.parallel import Forked, can_fork
-from builder.render.chrome import chrome_for
 from builder.render.storyboard import FilmPlan, film_plans
 from builder.speech.lexicon import Lexicon
 from builder.summaries import SummaryStore, apply_summary, content_key, summarise
