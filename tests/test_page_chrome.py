@@ -106,6 +106,22 @@ def test_finnish_pages__chrome_in_finnish__ok(tree, capsys):
             assert swedish not in html
 
 
+def test_finnish_reviewer_pages__overview_and_form_page_in_finnish__ok(tree, capsys):
+    code, out = build(["fi", "--out", "dist", "--cache", "cache", "--no-audio", "--no-pdf"], capsys)
+    assert code == 0, out
+    package = tree / "dist" / "litet-fi" / "1.0.0"
+    overview = (package / "index.html").read_text("utf-8")
+    assert "<title>Yleiskatsaus tarkastajille – Pieni ohjelma</title>" in overview
+    assert "Yleiskatsaus tarkastajille: moduuleja 1, vaiheita 2, lomakkeita 1 ja aktiviteettisuunnitelmia 0." in overview
+    assert '<h2 id="grupp-1">Perusmoduulit</h2>' in overview
+    assert "LIX" not in overview  # a Swedish measure: not shown for other languages
+    form = (package / "formular" / "mina-svar.html").read_text("utf-8")
+    assert "<caption>Tietoa lomakkeesta</caption>" in form and "<h2>Tältä lomake näyttää</h2>" in form
+    assert "<li>Lomakkeet</li>" in form  # the breadcrumb
+    for swedish in ("Översikt", "Formulär", "Obligatoriskt", "Så ser formuläret ut", ">Ja<", ">Nej<"):
+        assert swedish not in overview + form
+
+
 @pytest.mark.skipif(not ESPEAK, reason="espeak-ng is not installed")
 def test_finnish_pages__player_in_finnish__ok(tree, capsys):
     code, out = build(["fi", "--out", "dist", "--cache", "cache", "--no-pdf", "--tts", "espeak"], capsys)
@@ -208,6 +224,7 @@ def test_catalogues__every_message_translated_with_its_placeholders__ok():
 
 def test_chrome__swedish_is_the_source__msgids_unchanged():
     sv = chrome_for(TEMPLATES, "sv")
+    assert [sv.weekday(i) for i in (0, 6)] == ["måndag", "söndag"]  # plan pages: as WEEKDAY_ORDER had them
     assert not sv.missing and sv.catalogue is None
     assert sv("Hoppa till innehållet") == "Hoppa till innehållet"
     assert sv.date(dt.date(2026, 12, 2)) == "2 december 2026" and sv.number(0.5) == "0,5"

@@ -7,7 +7,8 @@ and writes dates and numbers the way the language does (Babel).
 
 The text an author writes is translated by translators (`builder.translation`); what the
 builder itself writes (a skip link, "Lyssna på sidan", the pager, "Skicka in", "Källor",
-"Senast granskad 2 december 2026" …) comes from gettext catalogues with the Swedish text as
+"Senast granskad 2 december 2026", the reviewers' pages …; not the therapist guide, which is
+Swedish) comes from gettext catalogues with the Swedish text as
 msgid, one per language: `templates/locales/<lang>/LC_MESSAGES/pages.po` (domain `pages`,
 shipped with the templates package). Swedish needs none: it is the source. A language
 without a catalogue gets the Swedish chrome (the build says so: PAGES-001). Catalogues are
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import jinja2
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -142,6 +143,10 @@ class Chrome:
         if is_source_language(self.shown):
             return f"{x:g}".replace(".", ",")
         return format_decimal(x, locale=self.locale, group_separator=False)
+
+    def weekday(self, index: int) -> str:
+        """A weekday's name (0 = Monday) as the language writes it inside a sentence: måndag, maanantai."""
+        return get_day_names("wide", locale=self.locale)[index]
 
     @functools.cached_property
     def language_name(self) -> str:

@@ -64,6 +64,9 @@ class FormView:
 
 #: How a band list of `bands_by_sex` is named in captions: "Tolkning av summan för kvinnor".
 SEX_PLURAL = {"kvinna": "kvinnor", "man": "män"}
+#: The captions of the interpretation tables (translated by a page's chrome).
+BAND_CAPTIONS = {None: N_("Tolkning av summan"), "kvinna": N_("Tolkning av summan för kvinnor"),
+                 "man": N_("Tolkning av summan för män")}
 
 
 @dataclass
@@ -72,12 +75,12 @@ class BandTable:
     rows: list[tuple[str, str, str]]  # (range, label, text)
 
 
-def band_tables(scoring: Scoring) -> list[BandTable]:
+def band_tables(scoring: Scoring, chrome: Chrome = SWEDISH) -> list[BandTable]:
     """The interpretation tables of a score: one, or one per sex (empty when there are no bands)."""
     out = []
     for sex, bands in scoring.band_sets().items():
         if bands:
-            caption = "Tolkning av summan" + (f" för {SEX_PLURAL[sex]}" if sex else "")
+            caption = chrome(BAND_CAPTIONS[sex or None])
             out.append(BandTable(caption, [(f"{_fmt(b.min)}–{_fmt(b.max)}", b.label, b.text or "") for b in bands]))
     return out
 

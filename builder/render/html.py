@@ -41,7 +41,7 @@ from builder.reads import (
     STRUCTURE,
     Reads,
 )
-from builder.render.chrome import N_, SWEDISH, Chrome, chrome_for
+from builder.render.chrome import N_, SWEDISH, Chrome, chrome_for, is_source_language
 from builder.render.forms import band_tables, form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
@@ -59,6 +59,7 @@ from stegvis_package.paths import fragment_path
 KIND = {"core": N_("Grundmodul"), "deepening": N_("Fördjupningsmodul")}
 START = {"current": N_("Aktuell från start"), "upcoming": N_("Kommande (aktiveras av behandlaren)")}
 CALLOUT = {"info": N_("Information"), "tip": N_("Tips"), "warning": N_("Viktigt")}
+KIND_PLURAL = {"core": N_("Grundmoduler"), "deepening": N_("Fördjupningsmoduler")}
 WEEKDAY_ORDER = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 STYLESHEET = "assets/stegvis.css"
 READOUT_SCRIPT = "assets/readout.js"
@@ -300,11 +301,12 @@ class PageRenderer:
                    if any(d.name == "form" and d.arg == form_id for d in s.body.directives)]
         view = form_view(form_id, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m),
                          chrome=self.chrome)
-        self.render("form_page.html", page, title=f"Formulär: {fd.form.title}", form=view, source=fd.form,
-                    bands=band_tables(fd.form.scoring) if fd.form.scoring else [],
+        self.render("form_page.html", page, title=self.chrome("Formulär: %(title)s", title=fd.form.title),
+                    form=view, source=fd.form,
+                    bands=band_tables(fd.form.scoring, self.chrome) if fd.form.scoring else [],
                     used_in=used_in, fhir=self.rel(page, f"fhir/Questionnaire-{form_id}.json"),
                     breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
-                                Crumb("Formulär", None), Crumb(fd.form.title, None)])
+                                Crumb(self.chrome("Formulär"), None), Crumb(fd.form.title, None)])
 
     def plan(self, plan_id: str) -> None:
         page = plan_page(plan_id)
@@ -314,19 +316,21 @@ class PageRenderer:
         plan = pd.plan
         registration = form_view(plan_id, _plan_as_form(plan), lambda t: self.markdown(page, t),
                                  lambda m: self.media_url(page, m), prefix=f"p-{plan_id}", chrome=self.chrome)
-        days = [(d, plan.schedule.days[d]) for d in WEEKDAY_ORDER if d in plan.schedule.days]
+        days = [(self.chrome.weekday(i), plan.schedule.days[d]) for i, d in enumerate(WEEKDAY_ORDER)
+                if d in plan.schedule.days]
         goal = None
         if plan.results and plan.results.goal_from:
             other = self.program.plans[plan.results.goal_from.plan]
-            goal = (f"Målet patienten sätter i ”{other.plan.title}”", self.rel(page, plan_page(other.id)))
+            goal = (self.chrome("Målet patienten sätter i %(plan)s", plan=self.chrome.quoted(other.plan.title)),
+                    self.rel(page, plan_page(other.id)))
         elif plan.results and plan.results.goal is not None:
             goal = (f"{plan.results.goal:g}", None)
         charted = next((f.label for f in plan.fields if plan.results and f.id == plan.results.field), None)
-        self.render("plan.html", page, title=f"Aktivitetsplan: {plan.title}", plan=plan,
+        self.render("plan.html", page, title=self.chrome("Aktivitetsplan: %(title)s", title=plan.title), plan=plan,
                     description=self.markdown(page, plan.description) if plan.description else None,
                     registration=registration, days=days, goal=goal, charted=charted,
                     breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
-                                Crumb("Aktivitetsplaner", None), Crumb(plan.title, None)])
+                                Crumb(self.chrome("Aktivitetsplaner"), None), Crumb(plan.title, None)])
 
     def overview(self) -> None:
         page = "index.html"
@@ -340,6 +344,8 @@ class PageRenderer:
         for pid in self.program.plans:
             self.note(PLAN, pid)
         groups = []
+        chrome = self.chrome
+        swedish = is_source_language(self.program.meta.language)  # LIX is a Swedish measure
         for kind in ("core", "deepening"):
             modules = [m for m in self.program.modules if m.meta.kind == kind]
             if not modules:
@@ -351,15 +357,16 @@ class PageRenderer:
                     steps = []
                     for st in s.steps:
                         value, words = step_lix(st)
-                        steps.append({"step": st, "url": step_page(st), "lix": f"{value:.0f}",
+                        steps.append({"step": st, "url": step_page(st), "lix": f"{value:.0f}" if swedish else None,
                                       "lix_level": lix_level(value), "words": words,
                                       "forms": [d.arg for d in st.body.directives if d.name == "form"]})
                     sections.append((s.title, steps))
-                rows.append({"module": m, "url": module_page(m), "start": START[m.meta.start], "sections": sections})
-            groups.append((KIND[kind] + "er", rows))
+                rows.append({"module": m, "url": module_page(m), "start": chrome(START[m.meta.start]),
+                             "sections": sections})
+            groups.append((chrome(KIND_PLURAL[kind]), rows))
         forms = [{"id": fid, "form": fd.form, "url": form_page(fid)} for fid, fd in self.program.forms.items()]
         plans = [{"id": pid, "plan": pd.plan, "url": plan_page(pid)} for pid, pd in self.program.plans.items()]
-        self.render("overview.html", page, title="Översikt för granskare", groups=groups, forms=forms, plans=plans,
+        self.render("overview.html", page, title=chrome("Översikt för granskare"), groups=groups, forms=forms, plans=plans,
                     step_count=len(self.program.steps))
 
 

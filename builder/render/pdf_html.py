@@ -30,9 +30,9 @@ from builder.links import is_external, media_key, resolve_step_link, step_index
 from builder.markdown import Directive
 from builder.model import Module, Program, Step
 from builder.paths import media_names, module_pdf, program_pdf, step_pdf
-from builder.render.chrome import N_, SWEDISH, Chrome, chrome_for
+from builder.render.chrome import SWEDISH, Chrome, chrome_for
 from builder.render.forms import QuestionView, form_view
-from builder.render.html import CALLOUT, KIND, START, make_environment, outdated_note
+from builder.render.html import CALLOUT, KIND, KIND_PLURAL, START, make_environment, outdated_note
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
 from builder.render.sources import about_step
 from builder.schema.form import Form
@@ -43,7 +43,6 @@ BASE_URL = "file:///stegvis-media/"
 #: Scales with more steps than this are printed as a line to write a number on.
 MAX_SCALE_BOXES = 11
 TEXTAREA_LINES = 5
-KIND_PLURAL = {"core": N_("Grundmoduler"), "deepening": N_("Fördjupningsmoduler")}
 
 _SENTINEL = "<!--stegvis:fragments-->"
 _HEADING_ID = re.compile(r'<(h[1-6]) id="([^"]+)"')
