@@ -231,6 +231,8 @@ def test_chrome__swedish_is_the_source__msgids_unchanged():
     fi = chrome_for(TEMPLATES, "fi-FI")  # a region subtag falls back to the language's catalogue
     assert fi.catalogue == TEMPLATES / LOCALES / "fi" / "LC_MESSAGES" / "pages.po"
     assert fi("Skicka in") == "Lähetä" and fi.date(dt.date(2026, 12, 2)) == "2. joulukuuta 2026"
+    assert fi.weekday(0) == "maanantai" and fi.number(0.5) == "0,5" and fi.language_name == "Suomi"
+    assert chrome_for(TEMPLATES, "en").number(0.5) == "0.5"
 
 
 # --- C4: no catalogue → Swedish chrome and PAGES-001 -----------------------------------------------

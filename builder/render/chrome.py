@@ -145,14 +145,14 @@ class Chrome:
         return format_decimal(x, locale=self.locale, group_separator=False)
 
     def weekday(self, index: int) -> str:
-        """A weekday's name (0 = Monday) as the language writes it inside a sentence: måndag, maanantai."""
-        return get_day_names("wide", locale=self.locale)[index]
+        """A weekday's name (0 = Monday) standing alone, as in a table's row: måndag, maanantai."""
+        return get_day_names("wide", context="stand-alone", locale=self.locale)[index]
 
     @functools.cached_property
     def language_name(self) -> str:
         """The program's language named in itself, as a caption track's label: Svenska, Suomi."""
         try:
-            name = _babel_locale(self.language, strict=True).get_display_name() or self.language
+            name = _babel_locale(self.language, strict=True).get_language_name() or self.language
         except (UnknownLocaleError, ValueError):
             name = self.language
         return name[:1].upper() + name[1:]
