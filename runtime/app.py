@@ -22,6 +22,7 @@ from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.context import AppError, AppState, not_found
 from runtime.db import Database, DatabaseBusy
+from runtime.i18n import Catalogues, catalogue_folder
 from runtime.identity import install_log_redaction
 from runtime.oidc import OidcClient
 from runtime.oidc_login import OidcLoginProvider, form_action_origins
@@ -60,7 +61,8 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     if scan:
         store.scan()
     state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
-                     local_accounts=LocalAccountProvider(settings, db))
+                     local_accounts=LocalAccountProvider(settings, db),
+                     catalogues=Catalogues.load(catalogue_folder(TEMPLATES)))
     if settings.local_accounts:
         state.providers[state.local_accounts.name] = state.local_accounts
     for config in settings.oidc_providers:  # e-identification and SITHS (runtime/oidc.py, issue #13)

@@ -12,10 +12,11 @@ Must not: import FastAPI or Starlette, or keep per-request or per-app state in m
 
 from __future__ import annotations
 
+import gettext as gettext_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from runtime.audit import write_access, write_access_each
 from runtime.auth import LocalAccountProvider, LoginProvider
 from runtime.clock import Clock
 from runtime.db import Database
+from runtime.i18n import N_, SOURCE_LANGUAGE, Catalogues, format_day, format_moment
 from runtime.models import Enrolment, LoginSession, User
 from runtime.packages import PackageStore
 from runtime.settings import RuntimeSettings
@@ -54,6 +56,12 @@ class AppState:
     missed_checks: dict[int, datetime] = field(default_factory=dict)
     #: Refused requests logged per person in the current minute: user id -> (minute, count) (runtime.web).
     refusals_logged: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: The patient pages' translations, one per language with a catalogue (runtime.i18n); read at app start.
+    catalogues: Catalogues = field(default_factory=Catalogues)
+
+    def available_languages(self) -> dict[str, str]:
+        """The languages a patient's pages can be shown in, code -> name in itself (Svenska, Suomi, English)."""
+        return self.catalogues.available_languages()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -71,20 +79,39 @@ class AppState:
         return "__Host-stegvis-login" if self.settings.cookie_secure else "stegvis-login"
 
 
-class AppError(Exception):
-    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API)."""
+#: The title of an error page by status, when the error names none (marked for the catalogues).
+ERROR_TITLES = {400: N_("Felaktig begäran"), 401: N_("Logga in"), 403: N_("Inte tillåtet"), 404: N_("Hittades inte"),
+                409: N_("Redan gjort"), 422: N_("Kontrollera uppgifterna"), 503: N_("Inte tillgängligt just nu")}
 
-    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None) -> None:
+
+class AppError(Exception):
+    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API).
+
+    `message` and `title` are Swedish and are also msgids: written inside `N_()` where the
+    error is raised, they are translated where a patient's page shows them
+    (`runtime.web.error_response`). Values go in `params` (`%(name)s` in the message), so
+    that the msgid stays one string; `message` is the Swedish text with them filled in.
+    """
+
+    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        self.msgid, self.params = message, params or {}
+        message = message % self.params if params else message
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
-        self.title = title or {400: "Felaktig begäran", 401: "Logga in", 403: "Inte tillåtet", 404: "Hittades inte",
-                               409: "Redan gjort", 422: "Kontrollera uppgifterna",
-                               503: "Inte tillgängligt just nu"}.get(status, "Något gick fel")
+        self.title = title or ERROR_TITLES.get(status, N_("Något gick fel"))
+        #: The language of the page that raised it (set by the request context; None: the request's default).
+        self.language: str | None = None
+
+    def translated(self, translations: gettext_module.NullTranslations) -> tuple[str, str]:
+        """The title and message in the language of `translations`."""
+        message = translations.gettext(self.msgid)
+        return translations.gettext(self.title), message % self.params if self.params else message
 
 
 def not_found() -> AppError:
     """The one answer to every id the user may not see: the same as for an id that does not exist."""
-    return AppError(404, "Sidan finns inte, eller så har du inte tillgång till den.")
+    return AppError(404, N_("Sidan finns inte, eller så har du inte tillgång till den."))
 
 
 class UnitOfWork:
@@ -153,6 +180,44 @@ class Ctx:
     user: User | None = None
     #: What a service read once for this unit of work (say, the staff member's roles).
     memo: dict[str, Any] = field(default_factory=dict)
+    #: The language of the patient's pages and messages (runtime.i18n); set it with `use_language`.
+    language: str = SOURCE_LANGUAGE
+
+    def use_language(self, code: str | None) -> str:
+        """Show this unit of work's patient pages and messages in `code` ("fi", "en"; "sv" is the source).
+
+        A language without a catalogue falls back to Swedish; the setting `force_language`
+        (tests, demonstrations) wins over `code`. Returns the language now in use. Staff
+        pages stay Swedish whatever is set here (`runtime.web.render`).
+        """
+        self.language = self.app.catalogues.language(self.app.settings.force_language or code)
+        return self.language
+
+    @property
+    def translations(self) -> gettext_module.NullTranslations:
+        """The translations of this unit of work's language."""
+        return self.app.catalogues.translations(self.language)
+
+    def gettext(self, message: str, **params: Any) -> str:
+        """A Swedish string in this unit of work's language, `%(name)s` placeholders filled from `params`."""
+        text = self.translations.gettext(message)
+        return text % params if params else text
+
+    _ = gettext
+
+    def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
+        """The singular or plural form for `n` in this unit of work's language; `%(num)s` is `n`."""
+        return self.translations.ngettext(singular, plural, n) % {"num": n, **params}
+
+    def format_day(self, day: date | datetime, weekday: bool = False, year: bool = True) -> str:
+        """A day in words in this language ("2 mars 2026"); a datetime is taken in the app's time zone."""
+        if isinstance(day, datetime):
+            day = day.astimezone(self.app.tz).date()
+        return format_day(day, self.language, weekday=weekday, year=year)
+
+    def format_moment(self, moment: datetime, weekday: bool = False) -> str:
+        """A day and time in this language, in the app's time zone ("2 mars 2026 kl. 18.05")."""
+        return format_moment(moment, self.app.tz, self.translations, self.language, weekday=weekday)
 
     @property
     def db(self) -> Session:

@@ -65,6 +65,7 @@ from runtime.web import (
     login_csrf_token,
     not_found,
     package_file_response,
+    page_values,
     redirect,
     render,
     set_login_cookie,
@@ -249,10 +250,12 @@ def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str,
                     draft_saved=fmt_time(draft.updated_at, tz) if draft is not None else None,
                     comment_error=comment_error, comment_value=comment_value)
     if raw is None and not errors:
-        # Empty forms look the same for everyone: render their questions once per package.
+        # Empty forms look the same for everyone who reads the same language: render their questions once
+        # per package and language.
         template = ctx.app.templates.get_template("_form_questions.html")
-        view.questions_html = package.cached(f"formhtml:{form_id}",
-                                             lambda: Markup(template.render(questions=questions)))
+        language = page_values(ctx.app, ctx.language, "_form_questions.html")
+        view.questions_html = package.cached(f"formhtml:{form_id}:{language['page_language']}",
+                                             lambda: Markup(template.render(questions=questions, **language)))
     view.submissions = [submission_view(form["questions"], s, tz) for s in services.submissions(ctx, enrolment, form_id)]
     if view.page_comments:
         view.comments = [comment_view(c, tz) for c in services.page_comments(ctx, enrolment, form_id)]

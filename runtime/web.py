@@ -46,6 +46,7 @@ from runtime.audit import write_access
 from runtime.auth import SessionLookup, find_session, touch_session
 from runtime.context import AppError, AppState, Ctx, UnitOfWork
 from runtime.context import not_found as not_found  # named here for the routes
+from runtime.i18n import SOURCE_LANGUAGE
 from runtime.models import Enrolment, UserKind
 from runtime.packages import Package
 from runtime.patient_files import patient_may_fetch
@@ -130,6 +131,12 @@ class RequestCtx(Ctx):
         self.uow.close(error=False)
 
     @property
+    def page_language(self) -> str:
+        """The language of this request's pages: Swedish for staff, else the context's (`use_language`)."""
+        staff = self.user is not None and self.user.kind == UserKind.staff
+        return SOURCE_LANGUAGE if staff or self.request.url.path.startswith(STAFF_PATHS) else self.language
+
+    @property
     def must_change_password(self) -> bool:
         """Whether this session was opened with a one-time password not yet changed."""
         lookup = self.lookup
@@ -151,9 +158,11 @@ async def _context(request: Request) -> AsyncIterator[RequestCtx]:
     # inside the route's one thread; what is left to commit is committed here, in a worker.
     state: AppState = request.app.state.stegvis
     ctx = RequestCtx(state, UnitOfWork(state.db), state.clock.now(), request=request)
+    ctx.use_language(None)  # Swedish, or the setting force_language; a route may choose the patient's (issue 18)
     try:
         yield ctx
     except AppError as exc:
+        exc.language = ctx.page_language
         await run_in_threadpool(ctx.finish, True)
         if exc.status in (403, 404) and ctx.user is not None:
             await run_in_threadpool(record_refusal, ctx)
@@ -360,16 +369,36 @@ def make_templates() -> jinja2.Environment:
     templates (which it still reloads when a file changes), so a second app (each test
     makes one) does not compile every template again.
     """
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             extensions=["jinja2.ext.i18n"])
+    # Swedish (the msgids themselves) unless a render passes its language's callables (`page_values`).
+    env.install_null_translations(newstyle=True)
+    return env
+
+
+#: Paths of the staff's pages, whose errors are Swedish whatever the language of the request.
+STAFF_PATHS = "/personal"
+#: Templates that are Swedish whatever the language of the request (the staff's pages, issue 18).
+STAFF_TEMPLATES = "staff/"
+
+
+def page_values(state: AppState, language: str, template: str) -> dict[str, Any]:
+    """The language values of a render: `page_language` (the layout's lang=) and the template's `_`, `ngettext`.
+
+    Staff templates are always Swedish; a language without a catalogue is Swedish too.
+    """
+    language = SOURCE_LANGUAGE if template.startswith(STAFF_TEMPLATES) else state.catalogues.language(language)
+    return {"page_language": language, **state.catalogues.template_callables(language)}
 
 
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """A page: the template with the layout's common values."""
+    """A page: the template with the layout's common values, in the language of `ctx` (staff pages in Swedish)."""
     values.setdefault("enrolment_nav", None)
     values.setdefault("package", None)
     values.setdefault("notice", None)
     values.setdefault("scripts", [])
+    values.update(page_values(ctx.app, ctx.language, template))
     page = ctx.app.templates.get_template(template).render(user=ctx.user, csrf_token=ctx.csrf_token, **values)
     ctx.commit()  # in the route's thread, so finishing the request needs no further hop
     return HTMLResponse(page, status_code=status)
@@ -397,9 +426,14 @@ def error_response(request: Request, error: AppError) -> Response:
     if isinstance(error, PasswordChangeRequired):
         return redirect(error.location)
     state: AppState = request.app.state.stegvis
+    language = error.language or state.settings.force_language
+    if request.url.path.startswith(STAFF_PATHS):
+        language = SOURCE_LANGUAGE
+    values = page_values(state, language or SOURCE_LANGUAGE, "error.html")
+    title, message = error.translated(state.catalogues.translations(values["page_language"]))
     page = state.templates.get_template("error.html").render(
         user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],
-        title=error.title, message=error.message)
+        title=title, message=message, **values)
     return HTMLResponse(page, status_code=error.status)
 
 
