@@ -33,6 +33,8 @@ from runtime.enrolments import (
     plan_schedule,
     visible_plans,
 )
+from runtime.i18n import N_
+from runtime.language import LanguageRefused, Reading, check_language, reading, swedish_name
 from runtime.models import (
     AccessLogEntry,
     AuthorRole,
@@ -71,6 +73,7 @@ def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
     if not access.read:
         raise AppError(403, f"{access.reason} Kontakta din vårdenhet om du har frågor.", title="Ingen åtkomst")
+    ctx.use_language(enrolment.language)  # the patient's pages and messages in the enrolment's language (issue 18)
     package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
     if package is None:
         raise AppError(503, "Programmet går inte att visa just nu. Försök igen om en stund, "
@@ -78,9 +81,19 @@ def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     return enrolment, package
 
 
+def text_of(ctx: Ctx, enrolment: Enrolment, package: Package) -> Reading:
+    """The enrolment's program in its language: which package each part is shown from (once per unit of work)."""
+    key = f"reading:{enrolment.id}:{enrolment.language}:{package.program_id}/{package.version}"
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = reading(ctx.app.store, enrolment, package)
+    return found
+
+
 def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
     """The visible steps before and after a step, in reading order (None at either end)."""
-    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
+    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False,
+                                    text=text_of(ctx, enrolment, package)) for s in m.steps]
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
         return None, None
@@ -422,7 +435,8 @@ def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
 
 def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
-    modules = module_tree(ctx.db, enrolment, package)
+    text = text_of(ctx, enrolment, package)
+    modules = module_tree(ctx.db, enrolment, package, text=text)
     steps = [s for m in modules for s in m.steps]
     visible = {(s.module_id, s.id): s for s in steps}
     latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
@@ -441,7 +455,8 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
         PageComment.enrolment_id == enrolment.id, PageComment.author_role == AuthorRole.therapist,
         PageComment.read_at.is_(None)).distinct().order_by(PageComment.form_id))
     for form_id in comment_forms:
-        where, form = form_location(enrolment, package, form_id), package.form(form_id)
+        where, shown = form_location(enrolment, package, form_id), text.form(form_id)
+        form = shown[1] if shown is not None else None
         if where is not None and form is not None:
             news.append(NewItem(f"Din behandlare har kommenterat ”{form['title']}”",
                                 f"steg/{where[0]}/{where[1]}#kommentarer-{form_id}"))
@@ -457,7 +472,7 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
                 news.append(NewItem(f"Nytt steg: {visible[(m, st)].title}", visible[(m, st)].url))
     tz = ctx.app.tz
     for plan in visible_plans(enrolment):
-        definition = plan_definition(plan, package) or {}
+        definition = text.plan(plan) or {}
         schedule = plan_schedule(plan)
         if schedule is None:  # a plan stored without a usable schedule (issue 14) has nothing to register
             continue
@@ -534,3 +549,25 @@ def remove_own_contact(ctx: Ctx, enrolment: Enrolment, contact_id: int) -> None:
     ctx.db.flush()
     record(ctx, enrolment, EventKind.customised, f"Patienten tog bort kontakten ”{row.name}”.")
     ctx.audit("contact.delete", enrolment, f"contact:{contact_id}")
+
+
+def set_language(ctx: Ctx, enrolment: Enrolment, code: str) -> bool:
+    """The patient's choice of language for one of their programs (issue 18); True when it changed.
+
+    Only a language the enrolment's program version can be read in is accepted (422 otherwise).
+    Reading is allowed in maintenance, so choosing the language is too. Recorded as an event
+    for the therapist and in the access log, like other changes to an enrolment.
+    """
+    try:
+        language = check_language(ctx.app.store, enrolment.program_id, enrolment.program_version, code)
+    except LanguageRefused:
+        message = N_("Välj ett språk i listan.")
+        raise AppError(422, message, errors={"language": message}) from None
+    if language == enrolment.language:
+        return False
+    before = enrolment.language
+    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language))
+    record(ctx, enrolment, EventKind.customised,
+           f"Patienten bytte språk: {swedish_name(before)} → {swedish_name(language)}.")
+    ctx.audit("enrolment.language.update", enrolment, f"language:{language}")
+    return True
