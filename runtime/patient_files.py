@@ -36,6 +36,14 @@ def patient_may_fetch(enrolment: Enrolment, package: Package, rel: str, base: Pa
     entry = package.entry(rel)
     if entry is None or entry.audience is not Audience.PATIENT:
         return False
+    if base is not package and entry.step is None and entry.module is None and entry.used_by is None:
+        # A translation ships the base's media; one that only untranslated steps show has no scope in
+        # the translation's manifest, but the base's (same path, same content hash) says whom it is for.
+        from_base = base.entry(rel)
+        if from_base is not None:
+            if from_base.audience is not Audience.PATIENT:
+                return False
+            entry = from_base
     if entry.step is not None:
         return _step_open(enrolment, base, entry.step)
     if entry.module is not None:

@@ -427,3 +427,25 @@ def test_translation_removed__enrolment_in_finnish_reads_swedish(app, people, an
     page = anna.get(f"/moment/{people.enrolment_a}/steg/start/mitt-mal").text
     assert "Skriv ditt mål här nedan." in page and "Röker du?" in page
     assert "Tätä osaa ei ole vielä käännetty kielellesi" in page
+
+
+def test_translation_files__every_file_by_its_audience_and_the_base_rules(app, people, anna):
+    """Each file of the translation package: staff and source never; a base file's scope holds in the translation.
+
+    The translation ships the base's media, but a medium only its untranslated steps use has no
+    `used_by` in the translation's manifest; the base's says whom it is for (andas.mp3: only
+    the deepening module's step, which is not open to the patient), and that rule holds.
+    """
+    store = app.state.stegvis.store
+    translation, base = store.get(FI, "0.1.0"), store.get("testprogram", "0.1.0")
+    hidden_audio = next(rel for rel in translation.files if rel.startswith("media/ljud/andas.") and rel.endswith(".mp3"))
+    assert translation.entry(hidden_audio).used_by is None and base.entry(hidden_audio).used_by == ["fordjupning/mer"]
+    seen = {}
+    for rel, entry in sorted(translation.manifest.files.items()):
+        status = anna.get(f"/moment/{people.enrolment_a}/sprak/fi/{rel}").status_code
+        seen[rel] = status
+        if entry.audience.value != "patient" or rel == hidden_audio:
+            assert status == 404, rel
+        else:
+            assert status == 200, rel
+    assert sorted(set(seen.values())) == [200, 404]
