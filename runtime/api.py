@@ -479,7 +479,8 @@ def _registration(r) -> RegistrationOut:
 def _plan(ctx: Ctx, eid: int, plan_pk: int):
     enrolment, package = load_enrolment(ctx, eid)
     plan = next((p for p in visible_plans(enrolment) if p.id == plan_pk), None)
-    definition = plan_definition(plan, package) if plan is not None else None
+    # Its texts in the enrolment's language (issue 18); registrations are checked on the base's (services.register).
+    definition = services.text_of(ctx, enrolment, package).plan(plan) if plan is not None else None
     if definition is None:
         raise not_found()
     return enrolment, package, plan, definition
@@ -490,7 +491,8 @@ def api_plans(eid: int, ctx: PatientDep) -> list[PlanSummary]:
     """Activated activity plans."""
     enrolment, package = load_enrolment(ctx, eid)
     ctx.audit("plan.list", enrolment)
-    return [PlanSummary(id=p.id, plan_id=p.plan_id, title=(plan_definition(p, package) or {}).get("title", ""))
+    words = services.text_of(ctx, enrolment, package)
+    return [PlanSummary(id=p.id, plan_id=p.plan_id, title=(words.plan(p) or {}).get("title", ""))
             for p in visible_plans(enrolment)]
 
 

@@ -204,7 +204,7 @@ def enrolment_list(ctx: PatientDep) -> Response:
     items = []
     for e in rows:
         package = ctx.app.store.get(e.program_id, e.program_version)
-        items.append({"id": e.id, "title": package.title if package else e.program_id,
+        items.append({"id": e.id, "title": services.text_of(ctx, e, package).title if package else e.program_id,
                       "started": fmt_time(e.started_at, ctx.app.tz)})
     return render(ctx, "enrolments.html", title="Dina program", items=items,
                   reason=closed_reason(everything, today) if not items else None)

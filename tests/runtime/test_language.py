@@ -224,6 +224,10 @@ def test_api__language_titles_and_forms_in_it(app, people, anna):
     assert "scoring" not in form["definition"] and "points" not in roker["options"][0]
     step = anna.api("GET", f"/api/v1/enrolments/{people.enrolment_a}/steps/start/mitt-mal").json()
     assert step["title"] == "Tavoitteeni"
+    plans = anna.api("GET", f"/api/v1/enrolments/{people.enrolment_a}/plans").json()
+    assert sorted(p["title"] for p in plans) == ["Askelmäärä", "Askeltavoitteeni"]
+    plan = anna.api("GET", f"/api/v1/enrolments/{people.enrolment_a}/plans/{people.plans_a['steg']}").json()
+    assert plan["definition"]["fields"][0]["label"] == "Askelmäärä"
 
 
 # --- L2: patient files of a translation package --------------------------------------------------------
