@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from runtime import accounts
 from runtime.enrolments import patient_access, patient_enrolments
-from runtime.i18n import N_
+from runtime.i18n import N_, NP_
 from runtime.language import language_codes, native_name
 from runtime.models import Contact, User, UserKind
 from runtime.services import patient as services
@@ -118,18 +118,21 @@ def _details_page(ctx: Ctx, status: int = 200, notices: dict | None = None, cont
     for box in boxes:
         items += [(f"kontakt-{box.enrolment_id}-{k}", v) for k, v in box.errors.items()]
     items += [(f"sprak-{c.enrolment_id}", c.error) for c in languages if c.error]
-    heading = "Inställningarna sparades inte" if errors else "Kontakten lades inte till"
+    heading = (N_("Inställningarna sparades inte") if errors else
+               N_("Språket sparades inte") if language_error else N_("Kontakten lades inte till"))
     ctx.audit("account.settings.read", patient_id=ctx.user.id)
-    return render(ctx, "account.html", status=status, title=("Fel: " if items else "") + "Mina uppgifter",
+    title = N_("Fel: %(title)s", title=MY_DETAILS) if items else MY_DETAILS
+    return render(ctx, "account.html", status=status, title=title,
                   has_password=accounts.own_username(ctx) is not None, local_accounts=ctx.app.local_accounts.enabled,
                   choices=services.NOTICE_CHOICES, values=values, errors=errors, boxes=boxes,
-                  notice=ctx.gettext(notice) if notice else None, languages=languages,
+                  notice=notice, languages=languages,
                   error_summary=ErrorSummary(heading, items) if items else None)
 
 
 NOTICE_ANCHORS = {"channel": "avisering-email", "email": "epost", "phone": "mobil"}
-SAVED = {"sparat": "Dina inställningar för aviseringar är sparade.", "tillagd": "Kontakten är tillagd.",
-         "borttagen": "Kontakten är borttagen.", "sprak": N_("Språket är sparat.")}
+SAVED = {"sparat": N_("Dina inställningar för aviseringar är sparade."), "tillagd": N_("Kontakten är tillagd."),
+         "borttagen": N_("Kontakten är borttagen."), "sprak": N_("Språket är sparat.")}
+MY_DETAILS = N_("Mina uppgifter")
 
 
 @router.get("/mina-uppgifter")
@@ -164,7 +167,7 @@ def my_language_post(ctx: PatientDep, form: CsrfForm) -> Response:
         if exc.status != 422:
             raise
         ctx.db.rollback()
-        return _details_page(ctx, 422, language_error=(enrolment.id, ctx.gettext(exc.msgid)))
+        return _details_page(ctx, 422, language_error=(enrolment.id, exc.message))
     return redirect(f"/mina-uppgifter?sprak=1#sprak-{enrolment.id}")
 
 
@@ -197,11 +200,14 @@ def my_contact_remove(ctx: PatientDep, form: CsrfForm) -> Response:
 # --- password ------------------------------------------------------------------------------------
 
 
+CHANGE_PASSWORD = N_("Byt lösenord")
+
+
 def _password_page(ctx: Ctx, status: int = 200, errors: list[tuple[str, str]] | None = None) -> Response:
     available = ctx.app.local_accounts.enabled and accounts.own_username(ctx) is not None
-    notice = "Ditt lösenord är bytt. Du är utloggad på alla andra ställen." \
+    notice = N_("Ditt lösenord är bytt. Du är utloggad på alla andra ställen.") \
         if status == 200 and ctx.request.query_params.get("klart") else None
-    return _render(ctx, "account_password.html", status=status, title=("Fel: " if errors else "") + "Byt lösenord",
+    return _render(ctx, "account_password.html", status=status, title=N_("Fel: %(title)s", title=CHANGE_PASSWORD) if errors else CHANGE_PASSWORD,
                    available=available, forced=ctx.must_change_password, errors=errors or [],
                    field_errors=dict(errors or []), notice=notice, action=PASSWORD_PAGES[ctx.user.kind],
                    min_length=accounts.PASSWORD_MIN, max_length=accounts.PASSWORD_MAX,
@@ -259,9 +265,9 @@ def _sessions_page(ctx: Ctx) -> Response:
     notice = None
     if ended is not None and ended.isdigit():
         count = int(ended)
-        notice = ("Du var inte inloggad någon annanstans." if count == 0 else
-                  f"Du är utloggad på {count} {'annat ställe' if count == 1 else 'andra ställen'}.")
-    return _render(ctx, "account_sessions.html", title="Inloggningar", sessions=rows, notice=notice,
+        notice = (N_("Du var inte inloggad någon annanstans.") if count == 0 else
+                  NP_("Du är utloggad på %(num)s annat ställe.", "Du är utloggad på %(num)s andra ställen.", count))
+    return _render(ctx, "account_sessions.html", title=N_("Inloggningar"), sessions=rows, notice=notice,
                    action=SESSIONS_PAGES[ctx.user.kind], others=sum(1 for s in rows if not s.current),
                    back=SESSIONS_PAGES[ctx.user.kind].rsplit("/", 1)[0])
 

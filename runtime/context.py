@@ -12,7 +12,6 @@ Must not: import FastAPI or Starlette, or keep per-request or per-app state in m
 
 from __future__ import annotations
 
-import gettext as gettext_module
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,8 +26,8 @@ from runtime.audit import write_access, write_access_each
 from runtime.auth import LocalAccountProvider, LoginProvider
 from runtime.clock import Clock
 from runtime.db import Database
-from runtime.i18n import N_, SOURCE_LANGUAGE, Catalogues, format_day, format_moment
-from runtime.models import Enrolment, LoginSession, User
+from runtime.i18n import N_, SOURCE_LANGUAGE, Catalogues, Day, Language, Moment
+from runtime.models import Enrolment, LoginSession, User, UserKind
 from runtime.packages import PackageStore
 from runtime.settings import RuntimeSettings
 
@@ -79,7 +78,7 @@ class AppState:
         return "__Host-stegvis-login" if self.settings.cookie_secure else "stegvis-login"
 
 
-#: The title of an error page by status, when the error names none (marked for the catalogues).
+#: The title of an error page by status, when the error names none.
 ERROR_TITLES = {400: N_("Felaktig begäran"), 401: N_("Logga in"), 403: N_("Inte tillåtet"), 404: N_("Hittades inte"),
                 409: N_("Redan gjort"), 422: N_("Kontrollera uppgifterna"), 503: N_("Inte tillgängligt just nu")}
 
@@ -87,26 +86,17 @@ ERROR_TITLES = {400: N_("Felaktig begäran"), 401: N_("Logga in"), 403: N_("Inte
 class AppError(Exception):
     """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API).
 
-    `message` and `title` are Swedish and are also msgids: written inside `N_()` where the
-    error is raised, they are translated where a patient's page shows them
-    (`runtime.web.error_response`). Values go in `params` (`%(name)s` in the message), so
-    that the msgid stays one string; `message` is the Swedish text with them filled in.
+    A message (or title, or field error) made with `runtime.i18n.N_` is shown on a patient's
+    page in the patient's language (`runtime.web.error_response`, the templates); as a
+    string it is Swedish, which is what the API and the staff pages show.
     """
 
-    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None,
-                 params: dict[str, Any] | None = None) -> None:
-        self.msgid, self.params = message, params or {}
-        message = message % self.params if params else message
+    def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
         self.title = title or ERROR_TITLES.get(status, N_("Något gick fel"))
         #: The language of the page that raised it (set by the request context; None: the request's default).
         self.language: str | None = None
-
-    def translated(self, translations: gettext_module.NullTranslations) -> tuple[str, str]:
-        """The title and message in the language of `translations`."""
-        message = translations.gettext(self.msgid)
-        return translations.gettext(self.title), message % self.params if self.params else message
 
 
 def not_found() -> AppError:
@@ -190,34 +180,46 @@ class Ctx:
         (tests, demonstrations) wins over `code`. Returns the language now in use. Staff
         pages stay Swedish whatever is set here (`runtime.web.render`).
         """
-        self.language = self.app.catalogues.language(self.app.settings.force_language or code)
+        self.language = self.app.catalogues.language(self.app.settings.force_language or code).code
         return self.language
 
     @property
-    def translations(self) -> gettext_module.NullTranslations:
-        """The translations of this unit of work's language."""
-        return self.app.catalogues.translations(self.language)
+    def page_language(self) -> str:
+        """The language of the pages this unit of work renders: Swedish for staff, else `language`."""
+        staff = self.user is not None and self.user.kind == UserKind.staff
+        return SOURCE_LANGUAGE if staff else self.language
 
-    def gettext(self, message: str, **params: Any) -> str:
-        """A Swedish string in this unit of work's language, `%(name)s` placeholders filled from `params`."""
-        text = self.translations.gettext(message)
-        return text % params if params else text
+    @property
+    def lang(self) -> Language:
+        """This unit of work's language with its translations."""
+        return self.app.catalogues.language(self.language)
+
+    def gettext(self, message: str, /, **params: Any) -> str:
+        """A Swedish string in this unit of work's language now, `%(name)s` filled from `params`.
+
+        For a message shown later, or to someone else, make it with `runtime.i18n.N_` instead.
+        """
+        return self.lang.gettext(message, **params)
 
     _ = gettext
 
-    def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
         """The singular or plural form for `n` in this unit of work's language; `%(num)s` is `n`."""
-        return self.translations.ngettext(singular, plural, n) % {"num": n, **params}
+        return self.lang.ngettext(singular, plural, n, **params)
 
-    def format_day(self, day: date | datetime, weekday: bool = False, year: bool = True) -> str:
-        """A day in words in this language ("2 mars 2026"); a datetime is taken in the app's time zone."""
+    def localise(self, value: Any) -> Any:
+        """A `runtime.i18n.Localised` value (N_, Day, Moment) in this unit of work's language; else as it is."""
+        return self.lang.localise(value)
+
+    def day(self, day: date | datetime, weekday: bool = False, year: bool = True) -> Day:
+        """A day in words ("2 mars 2026"; a datetime in the app's time zone), shown in the page's language."""
         if isinstance(day, datetime):
             day = day.astimezone(self.app.tz).date()
-        return format_day(day, self.language, weekday=weekday, year=year)
+        return Day(day, weekday=weekday, year=year)
 
-    def format_moment(self, moment: datetime, weekday: bool = False) -> str:
-        """A day and time in this language, in the app's time zone ("2 mars 2026 kl. 18.05")."""
-        return format_moment(moment, self.app.tz, self.translations, self.language, weekday=weekday)
+    def moment(self, moment: datetime, weekday: bool = False) -> Moment:
+        """A day and time in the app's time zone ("2 mars 2026 kl. 18.05"), shown in the page's language."""
+        return Moment(moment, self.app.tz, weekday=weekday)
 
     @property
     def db(self) -> Session:

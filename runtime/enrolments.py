@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from runtime.i18n import N_
 from runtime.language import Reading
 from runtime.models import (
     AuthorRole,
@@ -45,7 +46,7 @@ from runtime.schedule import Schedule, format_day, start_in_range
 
 @dataclass(frozen=True)
 class Access:
-    """What the patient may do in an enrolment today; `reason` says why not, in Swedish."""
+    """What the patient may do in an enrolment today; `reason` says why not (Swedish, shown in the reader's language)."""
 
     read: bool
     write: bool
@@ -58,18 +59,18 @@ def patient_access(enrolment: Enrolment, today: date) -> Access:
         return Access(True, True)
     if enrolment.status == EnrolmentStatus.maintenance:
         if enrolment.maintenance_until is not None and today <= enrolment.maintenance_until:
-            return Access(True, False, f"Programmet är i vidmakthållande till och med "
-                                       f"{format_day(enrolment.maintenance_until)}. Du kan läsa allt innehåll, men "
-                                       "formulär, kommentarer, registreringar och meddelanden är stängda.")
-        return Access(False, False, "Tiden för vidmakthållande är slut.")
-    return Access(False, False, "Programmet är avslutat.")
+            return Access(True, False, N_("Programmet är i vidmakthållande till och med %(day)s. Du kan läsa allt "
+                                          "innehåll, men formulär, kommentarer, registreringar och meddelanden är "
+                                          "stängda.", day=format_day(enrolment.maintenance_until)))
+        return Access(False, False, N_("Tiden för vidmakthållande är slut."))
+    return Access(False, False, N_("Programmet är avslutat."))
 
 
 #: Why a patient cannot log in or open anything: every enrolment has ended or its maintenance has passed.
-CLOSED_ENDED = "Ditt program är avslutat, så du kan inte längre logga in. Kontakta din vårdenhet om du har frågor."
-CLOSED_MAINTENANCE = ("Ditt program är avslutat: tiden för vidmakthållande är slut, så du kan inte längre logga in. "
-                      "Kontakta din vårdenhet om du har frågor.")
-CLOSED_NONE = "Du har inget program i tjänsten just nu. Kontakta din vårdenhet om du tror att det är fel."
+CLOSED_ENDED = N_("Ditt program är avslutat, så du kan inte längre logga in. Kontakta din vårdenhet om du har frågor.")
+CLOSED_MAINTENANCE = N_("Ditt program är avslutat: tiden för vidmakthållande är slut, så du kan inte längre logga in. "
+                        "Kontakta din vårdenhet om du har frågor.")
+CLOSED_NONE = N_("Du har inget program i tjänsten just nu. Kontakta din vårdenhet om du tror att det är fel.")
 
 
 def patient_enrolments(db: Session, patient_id: int) -> list[Enrolment]:

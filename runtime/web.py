@@ -46,7 +46,7 @@ from runtime.audit import write_access
 from runtime.auth import SessionLookup, find_session, touch_session
 from runtime.context import AppError, AppState, Ctx, UnitOfWork
 from runtime.context import not_found as not_found  # named here for the routes
-from runtime.i18n import SOURCE_LANGUAGE
+from runtime.i18n import N_, SOURCE_LANGUAGE, localise_output
 from runtime.models import Enrolment, UserKind
 from runtime.packages import Package
 from runtime.patient_files import patient_may_fetch
@@ -73,7 +73,7 @@ class LoginRequired(AppError):
     """No valid session: pages redirect to the login page, the API answers 401."""
 
     def __init__(self) -> None:
-        super().__init__(401, "Du behöver logga in.")
+        super().__init__(401, N_("Du behöver logga in."))
 
 
 def client_address(request: Request, settings: RuntimeSettings) -> str:
@@ -96,8 +96,8 @@ class PasswordChangeRequired(AppError):
 
     def __init__(self, kind: UserKind) -> None:
         self.location = PASSWORD_PAGES[kind]
-        super().__init__(403, f"Du behöver byta ditt engångslösenord innan du kan fortsätta. Gör det på "
-                              f"{self.location}.", title="Byt lösenord")
+        super().__init__(403, N_("Du behöver byta ditt engångslösenord innan du kan fortsätta. Gör det på "
+                                 "%(page)s.", page=self.location), title=N_("Byt lösenord"))
 
 
 @dataclass
@@ -130,11 +130,15 @@ class RequestCtx(Ctx):
             touch_session(self.db, lookup, self.now)  # an expired session is deleted even on error
         self.uow.close(error=False)
 
+    def use_language(self, code: str | None) -> str:
+        """`Ctx.use_language`, also remembered on the request for errors answered outside the route."""
+        self.request.state.stegvis_language = super().use_language(code)
+        return self.request.state.stegvis_language
+
     @property
     def page_language(self) -> str:
-        """The language of this request's pages: Swedish for staff, else the context's (`use_language`)."""
-        staff = self.user is not None and self.user.kind == UserKind.staff
-        return SOURCE_LANGUAGE if staff or self.request.url.path.startswith(STAFF_PATHS) else self.language
+        """The language of this request's pages: Swedish for staff and under /personal, else `Ctx.page_language`."""
+        return SOURCE_LANGUAGE if self.request.url.path.startswith(STAFF_PATHS) else super().page_language
 
     @property
     def must_change_password(self) -> bool:
@@ -243,7 +247,7 @@ def require_patient(ctx: CtxDep) -> RequestCtx:
     if ctx.must_change_password:
         raise PasswordChangeRequired(ctx.user.kind)
     if ctx.user.kind != UserKind.citizen:
-        raise AppError(403, "Den här delen är för patienter. Logga in med ett patientkonto.")
+        raise AppError(403, N_("Den här delen är för patienter. Logga in med ett patientkonto."))
     return ctx
 
 
@@ -280,7 +284,7 @@ def _origin_ok(request: Request, settings: RuntimeSettings) -> bool:
 def check_origin(request: Request, settings: RuntimeSettings) -> None:
     """Refuse a state-changing request that a browser says comes from another site."""
     if not _origin_ok(request, settings):
-        raise AppError(403, "Begäran kom från en annan webbplats och stoppades.")
+        raise AppError(403, N_("Begäran kom från en annan webbplats och stoppades."))
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
@@ -310,7 +314,7 @@ async def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
     if ctx.session is None:
         raise LoginRequired()
     if not same_token(sent, ctx.session.csrf_token):
-        raise AppError(403, "Sidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
+        raise AppError(403, N_("Sidan hade gått ut. Ladda om sidan och försök igen."), title=N_("Försök igen"))
     return form
 
 
@@ -346,7 +350,8 @@ def check_login_csrf(request: Request, state: AppState, sent: str) -> None:
     check_origin(request, state.settings)
     cookie = request.cookies.get(state.login_cookie, "")
     if not same_token(sent, cookie):
-        raise AppError(403, "Inloggningssidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
+        raise AppError(403, N_("Inloggningssidan hade gått ut. Ladda om sidan och försök igen."),
+                       title=N_("Försök igen"))
 
 
 def set_session_cookie(response: Response, state: AppState, token: str) -> None:
@@ -371,34 +376,33 @@ def make_templates() -> jinja2.Environment:
     """
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             extensions=["jinja2.ext.i18n"])
+                             extensions=["jinja2.ext.i18n"], finalize=localise_output)
     # Swedish (the msgids themselves) unless a render passes its language's callables (`page_values`).
     env.install_null_translations(newstyle=True)
     return env
 
 
-#: Paths of the staff's pages, whose errors are Swedish whatever the language of the request.
-STAFF_PATHS = "/personal"
 #: Templates that are Swedish whatever the language of the request (the staff's pages, issue 18).
 STAFF_TEMPLATES = "staff/"
+#: Paths of the staff's pages, whose errors are Swedish whatever the language of the request.
+STAFF_PATHS = "/personal"
 
 
 def page_values(state: AppState, language: str, template: str) -> dict[str, Any]:
-    """The language values of a render: `page_language` (the layout's lang=) and the template's `_`, `ngettext`.
+    """The language values of a render: `page_language` (the layout's lang=), `_language`, `_`, `ngettext`.
 
     Staff templates are always Swedish; a language without a catalogue is Swedish too.
     """
-    language = SOURCE_LANGUAGE if template.startswith(STAFF_TEMPLATES) else state.catalogues.language(language)
-    return {"page_language": language, **state.catalogues.template_callables(language)}
+    return state.catalogues.template_values(SOURCE_LANGUAGE if template.startswith(STAFF_TEMPLATES) else language)
 
 
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """A page: the template with the layout's common values, in the language of `ctx` (staff pages in Swedish)."""
+    """A page: the template with the layout's common values, in the page's language (staff pages in Swedish)."""
     values.setdefault("enrolment_nav", None)
     values.setdefault("package", None)
     values.setdefault("notice", None)
     values.setdefault("scripts", [])
-    values.update(page_values(ctx.app, ctx.language, template))
+    values.update(page_values(ctx.app, ctx.page_language, template))
     page = ctx.app.templates.get_template(template).render(user=ctx.user, csrf_token=ctx.csrf_token, **values)
     ctx.commit()  # in the route's thread, so finishing the request needs no further hop
     return HTMLResponse(page, status_code=status)
@@ -426,14 +430,14 @@ def error_response(request: Request, error: AppError) -> Response:
     if isinstance(error, PasswordChangeRequired):
         return redirect(error.location)
     state: AppState = request.app.state.stegvis
-    language = error.language or state.settings.force_language
+    # The language of the page that failed (an error raised by a route or its dependencies), else that of
+    # the request (set by its context, when it got that far), else the forced one or Swedish.
+    language = error.language or getattr(request.state, "stegvis_language", None) or state.settings.force_language
     if request.url.path.startswith(STAFF_PATHS):
         language = SOURCE_LANGUAGE
-    values = page_values(state, language or SOURCE_LANGUAGE, "error.html")
-    title, message = error.translated(state.catalogues.translations(values["page_language"]))
     page = state.templates.get_template("error.html").render(
         user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],
-        title=title, message=message, **values)
+        title=error.title, message=error.message, **page_values(state, language or SOURCE_LANGUAGE, "error.html"))
     return HTMLResponse(page, status_code=error.status)
 
 
@@ -519,7 +523,8 @@ class _Refused(Exception):
         self.error = error
 
 
-TOO_LARGE = "Det du skickade är för stort. Korta ner texten eller dela upp den och försök igen."
+TOO_LARGE = N_("Det du skickade är för stort. Korta ner texten eller dela upp den och försök igen.")
+TOO_LARGE_TITLE = N_("För stort")
 
 
 def _count_json_keys(body: bytes, limit: int) -> None:
@@ -530,7 +535,7 @@ def _count_json_keys(body: bytes, limit: int) -> None:
         nonlocal seen
         seen += len(pairs)
         if seen > limit:
-            raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+            raise _Refused(AppError(413, TOO_LARGE, title=TOO_LARGE_TITLE))
         return dict(pairs)
 
     try:
@@ -569,7 +574,7 @@ class RequestLimits:
             return
         try:
             if self.allowed_hosts and _host(scope) not in self.allowed_hosts:
-                raise _Refused(AppError(400, "Begäran gick till en adress som tjänsten inte svarar på."))
+                raise _Refused(AppError(400, N_("Begäran gick till en adress som tjänsten inte svarar på.")))
             if not path_ids_in_range(scope["path"]):
                 raise _Refused(not_found())
             receive = await self._checked_body(scope, receive)
@@ -582,7 +587,7 @@ class RequestLimits:
         headers = dict(scope.get("headers") or ())
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+            raise _Refused(AppError(413, TOO_LARGE, title=TOO_LARGE_TITLE))
         if scope["method"] not in UNSAFE_METHODS:
             return receive
         chunks, size, more = [], 0, True
@@ -593,7 +598,7 @@ class RequestLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+                raise _Refused(AppError(413, TOO_LARGE, title=TOO_LARGE_TITLE))
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from runtime.context import AppError, Ctx
 from runtime.enrolments import create_enrolment, step_visible
+from runtime.i18n import N_
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.language import LanguageRefused, check_language, swedish_name
 from runtime.models import (
@@ -70,7 +71,7 @@ def clean_email(text: str | None) -> str | None:
     if not value:
         return None
     if len(value) > EMAIL_MAX or not _EMAIL.match(value):
-        raise ValueError("Skriv en giltig e-postadress, till exempel namn@exempel.se.")
+        raise ValueError(N_("Skriv en giltig e-postadress, till exempel namn@exempel.se."))
     return value
 
 
@@ -84,10 +85,10 @@ def clean_mobile(text: str | None) -> str | None:
     elif value.startswith("0"):
         value = "+46" + value[1:]
     if not re.fullmatch(r"\+[1-9]\d{7,14}", value):
-        raise ValueError("Skriv ett mobilnummer med siffror, till exempel 070-123 45 67.")
+        raise ValueError(N_("Skriv ett mobilnummer med siffror, till exempel 070-123 45 67."))
     if value.startswith("+46") and not re.fullmatch(r"\+467\d{8}", value):
-        raise ValueError("Det ser inte ut som ett svenskt mobilnummer. Avisering med sms kräver ett mobilnummer, "
-                         "till exempel 070-123 45 67.")
+        raise ValueError(N_("Det ser inte ut som ett svenskt mobilnummer. Avisering med sms kräver ett mobilnummer, "
+                            "till exempel 070-123 45 67."))
     return value
 
 
@@ -289,17 +290,17 @@ def check_contact(c: ContactData) -> tuple[ContactData, dict[str, str]]:
     values = {k: " ".join((getattr(c, k) or "").split()) or None for k in CONTACT_LIMITS}
     errors = {}
     if not values["name"]:
-        errors["name"] = "Skriv kontaktens namn."
+        errors["name"] = N_("Skriv kontaktens namn.")
     for key, limit in CONTACT_LIMITS.items():
         if values[key] and len(values[key]) > limit:
-            errors[key] = f"Högst {limit} tecken."
+            errors[key] = N_("Högst %(limit)s tecken.", limit=limit)
     if values["phone"] and "phone" not in errors and not re.fullmatch(r"\+?[0-9][0-9 \-()]{3,}", values["phone"]):
-        errors["phone"] = "Skriv telefonnumret med siffror, till exempel 0920-123 45."
+        errors["phone"] = N_("Skriv telefonnumret med siffror, till exempel 0920-123 45.")
     if values["email"] and "email" not in errors:
         try:
             clean_email(values["email"])
         except ValueError as exc:
-            errors["email"] = str(exc)
+            errors["email"] = exc.args[0]  # a runtime.i18n.Text, shown in the reader's language
     if values["url"] and "url" not in errors and not re.fullmatch(r"https://[^\s]+", values["url"]):
         errors["url"] = "Skriv en webbadress som börjar med https://."
     return ContactData(added_by=c.added_by, **values), errors

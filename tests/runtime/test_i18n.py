@@ -19,7 +19,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from runtime.app import create_app
-from runtime.i18n import N_, SOURCE_LANGUAGE, Catalogues
+from runtime.i18n import SOURCE_LANGUAGE, Catalogues
 from runtime.settings import TEMPLATES
 from tests.runtime.conftest import ROOT, Browser, make_settings, seed
 
@@ -89,9 +89,9 @@ def test_catalogues__swedish_first_then_each_with_a_catalogue_named_in_itself():
     catalogues = Catalogues.load(LOCALES)
     assert catalogues.available_languages() == {"sv": "Svenska", "en": "English", "fi": "Suomi"}
     assert list(catalogues.available_languages()) == ["sv", "en", "fi"]
-    assert catalogues.translations("fi").gettext(N_("Logga ut")) == "Kirjaudu ulos"
-    assert catalogues.translations("de").gettext("Logga ut") == "Logga ut"
-    assert catalogues.language("de") == SOURCE_LANGUAGE
+    assert catalogues.language("fi").gettext("Logga ut") == "Kirjaudu ulos"
+    assert catalogues.language("de").gettext("Logga ut") == "Logga ut"
+    assert catalogues.language("de").code == SOURCE_LANGUAGE
 
 
 # --- pages ---------------------------------------------------------------------------------------
@@ -182,5 +182,5 @@ def test_error_page__in_the_patients_language__ok(app_in):
     page = _visit(application, "anna", "/moment/999999")
     assert page.status_code == 404
     assert _html_lang(page.text) == "fi"
-    assert "Ei löytynyt" in page.text and "Sivua ei ole olemassa" in page.text and "Etusivulle" in page.text
+    assert "Sivua ei löytynyt" in page.text and "Sivua ei ole, tai sinulla ei ole oikeutta" in page.text and "Etusivulle" in page.text
     assert "Hittades inte" not in page.text
