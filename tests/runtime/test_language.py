@@ -453,3 +453,30 @@ def test_translation_files__every_file_by_its_audience_and_the_base_rules(app, p
         else:
             assert status == 200, rel
     assert sorted(set(seen.values())) == [200, 404]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (the offline voice)")
+def test_step__translated__readout_from_the_translation(tmp_path, app, people, anna):
+    """With readouts, a translated step's MP3 and sentence cues are the translation's (Finnish voice), served to the patient."""
+    from builder.config import BuildConfig
+    from builder.diagnostics import Diagnostics
+    from builder.pipeline import build_dir
+
+    out = tmp_path / "out"
+    outcome = build_dir(ROOT / "tests" / "fixtures" / "minimal-fi",
+                        BuildConfig(out=out, audio=True, pdf=False, tts="espeak", cache=tmp_path / "cache",
+                                    source_date_epoch=1700000000), Diagnostics())
+    assert outcome.package is not None
+    target = app.state.stegvis.store.root / FI / "0.1.0"
+    shutil.rmtree(target)
+    shutil.copytree(out / FI / "0.1.0", target)
+    app.state.stegvis.store.scan()
+    translation = app.state.stegvis.store.translation("testprogram", "0.1.0", "fi")
+    readout = translation.step("start", "mitt-mal")[2]["readout"]
+    assert translation.manifest.audio[readout["mp3"]]["voice"].startswith("fi")
+    _set_language(app, people.enrolment_a, "fi")
+    page = anna.get(f"/moment/{people.enrolment_a}/steg/start/mitt-mal").text
+    assert f'src="../../sprak/fi/{readout["mp3"]}"' in page
+    assert f'src="../../sprak/fi/{readout["cues"]}" srclang="fi"' in page
+    for rel in (readout["mp3"], readout["cues"]):
+        assert anna.get(f"/moment/{people.enrolment_a}/sprak/fi/{rel}").status_code == 200
