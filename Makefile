@@ -16,7 +16,7 @@ TEST_DEBIAN_PACKAGES := chromium chromium-driver postgresql
 AXE := tests/runtime/node_modules/axe-core/axe.min.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: build test check lint clean system test-system serve oidc-demo
+.PHONY: build test check lint clean system test-system serve oidc-demo catalogues
 
 build: $(STAMP) system
 	$(BIN)/stegvis build
@@ -30,6 +30,15 @@ serve: $(STAMP) system
 
 test: $(STAMP) system test-system $(AXE)
 	$(BIN)/python -m pytest
+
+# The runtime's catalogues (issue 18, docs/translations.md): extract the patient pages' strings into
+# runtime.pot, then merge them into every language's runtime.po (new strings come in untranslated, never
+# fuzzy; strings gone from the sources are dropped). tests/runtime/test_i18n.py fails until all are translated.
+LOCALES := templates/runtime/locales
+catalogues: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o $(LOCALES)/runtime.pot --add-location=file --sort-output \
+	  -c "Translators:" --project Stegvis --version 1 --msgid-bugs-address "" --copyright-holder "" .
+	$(BIN)/pybabel update -D runtime -i $(LOCALES)/runtime.pot -d $(LOCALES) --no-fuzzy-matching --ignore-obsolete
 
 # Then the import contracts of .importlinter (DESIGN.md, "Layers"; import-linter comes with
 # the test extra).

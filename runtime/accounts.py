@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from runtime.auth import LoginFailed, LoginThrottled, normalise_password
 from runtime.context import Ctx
+from runtime.i18n import N_
 from runtime.models import LocalCredential, LoginSession, UserKind
 from runtime.settings import RuntimeSettings
 
@@ -54,14 +55,15 @@ COMMON_PASSWORDS = frozenset({
 })
 
 #: The messages of the password form, by rule.
-TOO_SHORT = f"Lösenordet måste ha minst {PASSWORD_MIN} tecken. En mening av några ord är lätt att minnas."
-TOO_LONG = f"Lösenordet får ha högst {PASSWORD_MAX} tecken."
-HAS_USERNAME = "Lösenordet får inte innehålla ditt användarnamn."
-TOO_COMMON = "Lösenordet är för vanligt och lätt att gissa. Välj ett annat, till exempel en mening av några ord."
-NOT_SAME = "Lösenorden är inte likadana. Skriv samma nya lösenord i båda fälten."
-SAME_AS_NOW = "Det nya lösenordet måste skilja sig från det du har nu."
-CURRENT_MISSING = "Skriv ditt nuvarande lösenord."
-CURRENT_WRONG = "Det nuvarande lösenordet stämmer inte."
+TOO_SHORT = N_("Lösenordet måste ha minst %(min)s tecken. En mening av några ord är lätt att minnas.", min=PASSWORD_MIN)
+TOO_LONG = N_("Lösenordet får ha högst %(max)s tecken.", max=PASSWORD_MAX)
+HAS_USERNAME = N_("Lösenordet får inte innehålla ditt användarnamn.")
+TOO_COMMON = N_("Lösenordet är för vanligt och lätt att gissa. Välj ett annat, till exempel en mening av några ord.")
+NOT_SAME = N_("Lösenorden är inte likadana. Skriv samma nya lösenord i båda fälten.")
+SAME_AS_NOW = N_("Det nya lösenordet måste skilja sig från det du har nu.")
+CURRENT_MISSING = N_("Skriv ditt nuvarande lösenord.")
+CURRENT_WRONG = N_("Det nuvarande lösenordet stämmer inte.")
+NO_PASSWORD = N_("Du har inget lösenord i Stegvis att byta.")
 
 #: Field ids of the password form (the error summary links to them).
 FIELD_CURRENT, FIELD_NEW, FIELD_REPEAT = "nuvarande", "nytt", "nytt-igen"
@@ -108,7 +110,7 @@ def change_password(ctx: Ctx, current: str, new: str, repeat: str, address: str)
     provider = ctx.app.local_accounts
     username = own_username(ctx)
     if username is None:
-        return [(FIELD_NEW, "Du har inget lösenord i Stegvis att byta.")]
+        return [(FIELD_NEW, NO_PASSWORD)]
     errors = password_errors(new, repeat, username)
     if not current:
         errors.insert(0, (FIELD_CURRENT, CURRENT_MISSING))
@@ -117,7 +119,7 @@ def change_password(ctx: Ctx, current: str, new: str, repeat: str, address: str)
     try:
         found = provider.check(username, current, address, ctx.now)
     except LoginThrottled as exc:
-        return [(FIELD_CURRENT, str(exc))]
+        return [(FIELD_CURRENT, exc.args[0])]
     except LoginFailed:
         return [(FIELD_CURRENT, CURRENT_WRONG)]
     if found.user_id != ctx.user.id:  # the username moved to someone else in between: refuse
@@ -150,14 +152,14 @@ _SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Wi
 def browser_summary(user_agent: str | None) -> str:
     """"Firefox på Windows" from a User-Agent header; the other cases said plainly."""
     if not user_agent:
-        return "Okänd webbläsare"
+        return N_("Okänd webbläsare")
     browser = next((name for mark, name in _BROWSERS if mark in user_agent), None)
     system = next((name for mark, name in _SYSTEMS if mark in user_agent), None)
     if browser and system:
-        return f"{browser} på {system}"
+        return N_("%(browser)s på %(system)s", browser=browser, system=system)
     if browser or system:
-        return browser or f"Webbläsare på {system}"
-    return "Annat program: " + user_agent[:40]
+        return browser or N_("Webbläsare på %(system)s", system=system)
+    return N_("Annat program: %(agent)s", agent=user_agent[:40])
 
 
 def live_sessions(db: Session, user_id: int, settings: RuntimeSettings, now: datetime) -> list[LoginSession]:

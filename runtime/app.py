@@ -22,6 +22,7 @@ from runtime.auth import LocalAccountProvider
 from runtime.clock import Clock, SystemClock
 from runtime.context import AppError, AppState, not_found
 from runtime.db import Database, DatabaseBusy
+from runtime.i18n import N_, Catalogues, catalogue_folder
 from runtime.identity import install_log_redaction
 from runtime.oidc import OidcClient
 from runtime.oidc_login import OidcLoginProvider, form_action_origins
@@ -60,7 +61,8 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     if scan:
         store.scan()
     state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
-                     local_accounts=LocalAccountProvider(settings, db))
+                     local_accounts=LocalAccountProvider(settings, db),
+                     catalogues=Catalogues.load(catalogue_folder(TEMPLATES)))
     if settings.local_accounts:
         state.providers[state.local_accounts.name] = state.local_accounts
     for config in settings.oidc_providers:  # e-identification and SITHS (runtime/oidc.py, issue #13)
@@ -99,7 +101,7 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     @app.exception_handler(DatabaseBusy)
     async def on_busy(request: Request, exc: DatabaseBusy) -> Response:
         log.error("Databasen var upptagen för länge; begäran avbröts.")
-        return error_response(request, AppError(503, "Tjänsten är hårt belastad just nu. Försök igen om en stund."))
+        return error_response(request, AppError(503, N_("Tjänsten är hårt belastad just nu. Försök igen om en stund.")))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -112,13 +114,13 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
         if exc.status_code == 404:
             return error_response(request, not_found())
         if exc.status_code == 405:
-            return error_response(request, AppError(405, "Det går inte att göra så här på den här sidan."))
-        return error_response(request, AppError(exc.status_code, "Begäran kunde inte utföras."))
+            return error_response(request, AppError(405, N_("Det går inte att göra så här på den här sidan.")))
+        return error_response(request, AppError(exc.status_code, N_("Begäran kunde inte utföras.")))
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> Response:
         log.exception("Internt fel i %s %s", request.method, request.url.path)
-        return error_response(request, AppError(500, "Något gick fel hos oss. Försök igen om en stund."))
+        return error_response(request, AppError(500, N_("Något gick fel hos oss. Försök igen om en stund.")))
 
     return app
 

@@ -35,6 +35,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from runtime.db import Database
+from runtime.i18n import N_
 from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind
 from runtime.settings import Argon2Params, RuntimeSettings
 from runtime.throttle import Throttle, throttle_message
@@ -71,7 +72,7 @@ class LoginProvider(Protocol):
 
 
 #: The one answer to every failed password login: unknown name, wrong password, disabled account.
-WRONG = "Fel användarnamn eller lösenord."
+WRONG = N_("Fel användarnamn eller lösenord.")
 
 
 def normalise_username(username: str | None) -> str:

@@ -12,6 +12,10 @@ its max and names its ends; a duration's axis is in hours and minutes), a time o
 points on a clock-time axis that is cut where the registrations leave the longest gap,
 so a bedtime at 23.30 and one at 00.30 lie an hour apart, not 23 hours; a single
 choice bars that count how often each option was chosen.
+
+The words (the <desc>, the legend, the summary under the chart) are in the language
+given (`runtime.i18n.Language`; Swedish by default, as the staff's pages have them): the
+patient's page passes the patient's.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from babel.lists import format_list
+
 from runtime.forms import duration_text
+from runtime.i18n import SWEDISH, Language
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 56
@@ -70,49 +77,65 @@ def clock_text(minutes: float) -> str:
 
 
 def describe(title: str, points: list[Point], goal: float | None, unit: str | None,
-             scale: ScaleAxis | None = None) -> str:
-    """A Swedish sentence or three that say what the chart shows."""
-    return _describe(title, points, goal, lambda v: f"{_fmt(v)}{f' {unit}' if unit else ''}", scale)
+             scale: ScaleAxis | None = None, language: Language = SWEDISH) -> str:
+    """A sentence or three that say what the chart shows."""
+    return _describe(title, points, goal, lambda v: f"{_fmt(v)}{f' {unit}' if unit else ''}", scale, language)
 
 
-def describe_durations(title: str, points: list[Point], goal: float | None) -> str:
+def describe_durations(title: str, points: list[Point], goal: float | None, language: Language = SWEDISH) -> str:
     """What a duration chart shows, in hours and minutes."""
-    return _describe(title, points, goal, duration_text)
+    return _describe(title, points, goal, lambda v: language.localise(duration_text(v)), language=language)
+
+
+def _none_yet(title: str, language: Language) -> str:
+    return language.gettext("%(title)s: inga registreringar ännu.", title=title)
+
+
+def _how_many(title: str, points: list[Point], language: Language) -> str:
+    # Swedish has always said "1 registreringar" here (kept as it was); the other languages need the singular.
+    return language.ngettext("%(title)s: %(num)s registreringar från %(first)s till %(last)s.",
+                             "%(title)s: %(num)s registreringar från %(first)s till %(last)s.", len(points),
+                             title=title, first=points[0].label, last=points[-1].label)
 
 
 def _describe(title: str, points: list[Point], goal: float | None, text: Callable[[float], str],
-              scale: ScaleAxis | None = None) -> str:
+              scale: ScaleAxis | None = None, language: Language = SWEDISH) -> str:
     if not points:
-        out = f"{title}: inga registreringar ännu."
+        out = _none_yet(title, language)
     else:
         values = [p.value for p in points]
-        out = (f"{title}: {len(points)} registreringar från {points[0].label} till {points[-1].label}. "
-               f"Lägsta värde {text(min(values))}, högsta {text(max(values))}, senaste {text(values[-1])}.")
+        out = _how_many(title, points, language) + " " + language.gettext(
+            "Lägsta värde %(low)s, högsta %(high)s, senaste %(last)s.", low=text(min(values)),
+            high=text(max(values)), last=text(values[-1]))
     if scale is not None and scale.ends:
-        ends = " och ".join(f"{_fmt(v)} betyder {label.lower()}" for v, label in sorted(scale.ends.items()))
-        out += f" Skalan går från {_fmt(scale.low)} till {_fmt(scale.high)}; {ends}."
+        ends = [language.gettext("%(value)s betyder %(label)s", value=_fmt(v), label=label.lower())
+                for v, label in sorted(scale.ends.items())]
+        out += " " + language.gettext("Skalan går från %(low)s till %(high)s; %(ends)s.", low=_fmt(scale.low),
+                                      high=_fmt(scale.high), ends=format_list(ends, locale=language.code))
     if goal is not None:
-        out += f" Målet är {text(goal)}."
+        out += " " + language.gettext("Målet är %(goal)s.", goal=text(goal))
     return out
 
 
-def describe_times(title: str, points: list[Point]) -> str:
+def describe_times(title: str, points: list[Point], language: Language = SWEDISH) -> str:
     """What a time-of-day chart shows: earliest, latest and last clock time."""
     if not points:
-        return f"{title}: inga registreringar ännu."
+        return _none_yet(title, language)
     unwrapped = _unwrap([p.value for p in points])
-    return (f"{title}: {len(points)} registreringar från {points[0].label} till {points[-1].label}. "
-            f"Tidigast kl. {clock_text(min(unwrapped))}, senast kl. {clock_text(max(unwrapped))}, "
-            f"senaste kl. {clock_text(unwrapped[-1])}.")
+    return _how_many(title, points, language) + " " + language.gettext(
+        "Tidigast kl. %(earliest)s, senast kl. %(latest)s, senaste kl. %(last)s.",
+        earliest=clock_text(min(unwrapped)), latest=clock_text(max(unwrapped)), last=clock_text(unwrapped[-1]))
 
 
-def describe_counts(title: str, counts: list[tuple[str, int]]) -> str:
+def describe_counts(title: str, counts: list[tuple[str, int]], language: Language = SWEDISH) -> str:
     """What a count chart shows: how often each option was chosen."""
     total = sum(n for _, n in counts)
     if not total:
-        return f"{title}: inga registreringar ännu."
-    each = ", ".join(f"{label} {n} {'gång' if n == 1 else 'gånger'}" for label, n in counts)
-    return f"{title}: {total} registreringar. {each}."
+        return _none_yet(title, language)
+    each = ", ".join(language.ngettext("%(label)s %(num)s gång", "%(label)s %(num)s gånger", n, label=label)
+                     for label, n in counts)
+    return language.ngettext("%(title)s: %(num)s registreringar. %(each)s.", "%(title)s: %(num)s registreringar. %(each)s.",
+                             total, title=title, each=each)
 
 
 # --- drawing ---------------------------------------------------------------------------------------
@@ -156,13 +179,15 @@ def _plot(parts: list[str], points: list[Point], values: list[float], low: float
     return y
 
 
-def _goal(parts: list[str], y: Callable[[float], float], goal: float | None, text: str) -> None:
+def _goal(parts: list[str], y: Callable[[float], float], goal: float | None, text: str,
+          language: Language = SWEDISH) -> None:
     if goal is None:
         return
     parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(goal):.1f}" y2="{y(goal):.1f}" '
                  f'stroke="{GOAL}" stroke-width="2" stroke-dasharray="8 6"/>')
+    label = language.gettext("Mål %(goal)s", goal=text)
     parts.append(f'<text x="{WIDTH - RIGHT}" y="{y(goal) - 6:.1f}" text-anchor="end" font-size="13" '
-                 f'fill="{GOAL}">Mål {escape(text)}</text>')
+                 f'fill="{GOAL}">{escape(label)}</text>')
 
 
 def _legend(parts: list[str], text: str, height: int = HEIGHT) -> None:
@@ -171,13 +196,13 @@ def _legend(parts: list[str], text: str, height: int = HEIGHT) -> None:
 
 
 def line_chart(chart_id: str, title: str, points: list[Point], goal: float | None = None,
-               unit: str | None = None, scale: ScaleAxis | None = None) -> str:
+               unit: str | None = None, scale: ScaleAxis | None = None, language: Language = SWEDISH) -> str:
     """An accessible SVG line chart of the points, with the goal as a dashed line.
 
     With `scale`, the axis runs from the scale's lowest to its highest value (every value
     when there are at most 10 steps) and the legend says what the ends mean.
     """
-    parts = _open(chart_id, title, describe(title, points, goal, unit, scale))
+    parts = _open(chart_id, title, describe(title, points, goal, unit, scale, language))
     values = [p.value for p in points]
     if scale is not None:
         bottom, top = scale.low, scale.high
@@ -188,26 +213,28 @@ def line_chart(chart_id: str, title: str, points: list[Point], goal: float | Non
         bottom = min(values + [0])
         ticks = [bottom + (top - bottom) * i / 4 for i in range(5)]
     y = _plot(parts, points, values, bottom, top, [(v, _fmt(v)) for v in ticks])
-    _goal(parts, y, goal, _fmt(goal) if goal is not None else "")
+    _goal(parts, y, goal, _fmt(goal) if goal is not None else "", language)
     if scale is not None and scale.ends:
         legend = " · ".join(f"{_fmt(v)} = {label}" for v, label in sorted(scale.ends.items()))
     else:
-        legend = f"Linje: {unit}" if unit else "Linje: värde"
-    _legend(parts, legend + (" · streckad linje: mål" if goal is not None else ""))
+        legend = language.gettext("Linje: %(unit)s", unit=unit) if unit else language.gettext("Linje: värde")
+    _legend(parts, legend + (" · " + language.gettext("streckad linje: mål") if goal is not None else ""))
     return "\n".join(parts)
 
 
-def duration_chart(chart_id: str, title: str, points: list[Point], goal: float | None = None) -> str:
+def duration_chart(chart_id: str, title: str, points: list[Point], goal: float | None = None,
+                   language: Language = SWEDISH) -> str:
     """A line chart of durations (minutes) whose axis reads in hours and minutes."""
-    parts = _open(chart_id, title, describe_durations(title, points, goal))
+    parts = _open(chart_id, title, describe_durations(title, points, goal, language))
     values = [p.value for p in points]
     top = max(values + ([goal] if goal is not None else []) + [0])
     step = next((s for s in (15, 30, 60, 120, 180, 240, 360) if top <= 5 * s), 480)
     high = max(step, math.ceil(top / step) * step)
-    ticks = [(float(v), duration_text(v)) for v in range(0, int(high) + 1, step)]
+    ticks = [(float(v), language.localise(duration_text(v))) for v in range(0, int(high) + 1, step)]
     y = _plot(parts, points, values, 0, high, ticks)
-    _goal(parts, y, goal, duration_text(goal) if goal is not None else "")
-    _legend(parts, "Linje: timmar och minuter" + (" · streckad linje: mål" if goal is not None else ""))
+    _goal(parts, y, goal, language.localise(duration_text(goal)) if goal is not None else "", language)
+    _legend(parts, language.gettext("Linje: timmar och minuter")
+            + (" · " + language.gettext("streckad linje: mål") if goal is not None else ""))
     return "\n".join(parts)
 
 
@@ -226,9 +253,9 @@ def _unwrap(minutes: list[float]) -> list[float]:
     return [m % DAY + (DAY if m % DAY < start else 0) for m in minutes]
 
 
-def time_chart(chart_id: str, title: str, points: list[Point]) -> str:
+def time_chart(chart_id: str, title: str, points: list[Point], language: Language = SWEDISH) -> str:
     """Points on a clock-time axis (values: minutes after midnight) that may cross midnight."""
-    parts = _open(chart_id, title, describe_times(title, points))
+    parts = _open(chart_id, title, describe_times(title, points, language))
     values = _unwrap([p.value for p in points])
     if values:
         low, high = math.floor(min(values) / 60) * 60, math.ceil(max(values) / 60) * 60
@@ -242,15 +269,15 @@ def time_chart(chart_id: str, title: str, points: list[Point]) -> str:
     high = math.ceil(high / step) * step
     ticks = [(float(v), clock_text(v)) for v in range(int(low), int(high) + 1, step)]
     _plot(parts, points, values, low, high, ticks, line=False)
-    _legend(parts, "Punkter: klockslag")
+    _legend(parts, language.gettext("Punkter: klockslag"))
     return "\n".join(parts)
 
 
-def count_chart(chart_id: str, title: str, counts: list[tuple[str, int]]) -> str:
+def count_chart(chart_id: str, title: str, counts: list[tuple[str, int]], language: Language = SWEDISH) -> str:
     """Horizontal bars: how many times each option (in the plan's order) was chosen."""
     label_w, row = 220, 36
     height = TOP + row * max(len(counts), 1) + BOTTOM
-    parts = _open(chart_id, title, describe_counts(title, counts), height)
+    parts = _open(chart_id, title, describe_counts(title, counts, language), height)
     top = max([n for _, n in counts] + [1])
     high = max(top, 4) if top <= 10 else int(_nice_max(top))
     plot_w = WIDTH - label_w - RIGHT - 24
@@ -272,5 +299,5 @@ def count_chart(chart_id: str, title: str, counts: list[tuple[str, int]]) -> str
             parts.append(f'<rect x="{label_w}" y="{middle - row * 0.35:.1f}" width="{x(n) - label_w:.1f}" '
                          f'height="{row * 0.7:.1f}" fill="{LINE}"/>')
         parts.append(f'<text x="{x(n) + 6:.1f}" y="{middle + 5:.1f}" font-size="13" fill="{TEXT}">{n}</text>')
-    _legend(parts, "Staplar: antal gånger", height)
+    _legend(parts, language.gettext("Staplar: antal gånger"), height)
     return "\n".join(parts)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,7 +26,8 @@ from runtime.audit import write_access, write_access_each
 from runtime.auth import LocalAccountProvider, LoginProvider
 from runtime.clock import Clock
 from runtime.db import Database
-from runtime.models import Enrolment, LoginSession, User
+from runtime.i18n import N_, SOURCE_LANGUAGE, Catalogues, Day, Language, Moment
+from runtime.models import Enrolment, LoginSession, User, UserKind
 from runtime.packages import PackageStore
 from runtime.settings import RuntimeSettings
 
@@ -54,6 +55,12 @@ class AppState:
     missed_checks: dict[int, datetime] = field(default_factory=dict)
     #: Refused requests logged per person in the current minute: user id -> (minute, count) (runtime.web).
     refusals_logged: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: The patient pages' translations, one per language with a catalogue (runtime.i18n); read at app start.
+    catalogues: Catalogues = field(default_factory=Catalogues)
+
+    def available_languages(self) -> dict[str, str]:
+        """The languages a patient's pages can be shown in, code -> name in itself (Svenska, Suomi, English)."""
+        return self.catalogues.available_languages()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -71,20 +78,30 @@ class AppState:
         return "__Host-stegvis-login" if self.settings.cookie_secure else "stegvis-login"
 
 
+#: The title of an error page by status, when the error names none.
+ERROR_TITLES = {400: N_("Felaktig begäran"), 401: N_("Logga in"), 403: N_("Inte tillåtet"), 404: N_("Hittades inte"),
+                409: N_("Redan gjort"), 422: N_("Kontrollera uppgifterna"), 503: N_("Inte tillgängligt just nu")}
+
+
 class AppError(Exception):
-    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API)."""
+    """An error to show: HTTP status, a Swedish title and message (and per-field errors for the API).
+
+    A message (or title, or field error) made with `runtime.i18n.N_` is shown on a patient's
+    page in the patient's language (`runtime.web.error_response`, the templates); as a
+    string it is Swedish, which is what the API and the staff pages show.
+    """
 
     def __init__(self, status: int, message: str, title: str | None = None, errors: dict | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.errors = status, message, errors
-        self.title = title or {400: "Felaktig begäran", 401: "Logga in", 403: "Inte tillåtet", 404: "Hittades inte",
-                               409: "Redan gjort", 422: "Kontrollera uppgifterna",
-                               503: "Inte tillgängligt just nu"}.get(status, "Något gick fel")
+        self.title = title or ERROR_TITLES.get(status, N_("Något gick fel"))
+        #: The language of the page that raised it (set by the request context; None: the request's default).
+        self.language: str | None = None
 
 
 def not_found() -> AppError:
     """The one answer to every id the user may not see: the same as for an id that does not exist."""
-    return AppError(404, "Sidan finns inte, eller så har du inte tillgång till den.")
+    return AppError(404, N_("Sidan finns inte, eller så har du inte tillgång till den."))
 
 
 class UnitOfWork:
@@ -153,6 +170,56 @@ class Ctx:
     user: User | None = None
     #: What a service read once for this unit of work (say, the staff member's roles).
     memo: dict[str, Any] = field(default_factory=dict)
+    #: The language of the patient's pages and messages (runtime.i18n); set it with `use_language`.
+    language: str = SOURCE_LANGUAGE
+
+    def use_language(self, code: str | None) -> str:
+        """Show this unit of work's patient pages and messages in `code` ("fi", "en"; "sv" is the source).
+
+        A language without a catalogue falls back to Swedish; the setting `force_language`
+        (tests, demonstrations) wins over `code`. Returns the language now in use. Staff
+        pages stay Swedish whatever is set here (`runtime.web.render`).
+        """
+        self.language = self.app.catalogues.language(self.app.settings.force_language or code).code
+        return self.language
+
+    @property
+    def page_language(self) -> str:
+        """The language of the pages this unit of work renders: Swedish for staff, else `language`."""
+        staff = self.user is not None and self.user.kind == UserKind.staff
+        return SOURCE_LANGUAGE if staff else self.language
+
+    @property
+    def lang(self) -> Language:
+        """This unit of work's language with its translations."""
+        return self.app.catalogues.language(self.language)
+
+    def gettext(self, message: str, /, **params: Any) -> str:
+        """A Swedish string in this unit of work's language now, `%(name)s` filled from `params`.
+
+        For a message shown later, or to someone else, make it with `runtime.i18n.N_` instead.
+        """
+        return self.lang.gettext(message, **params)
+
+    _ = gettext
+
+    def ngettext(self, singular: str, plural: str, n: int, /, **params: Any) -> str:
+        """The singular or plural form for `n` in this unit of work's language; `%(num)s` is `n`."""
+        return self.lang.ngettext(singular, plural, n, **params)
+
+    def localise(self, value: Any) -> Any:
+        """A `runtime.i18n.Localised` value (N_, Day, Moment) in this unit of work's language; else as it is."""
+        return self.lang.localise(value)
+
+    def day(self, day: date | datetime, weekday: bool = False, year: bool = True) -> Day:
+        """A day in words ("2 mars 2026"; a datetime in the app's time zone), shown in the page's language."""
+        if isinstance(day, datetime):
+            day = day.astimezone(self.app.tz).date()
+        return Day(day, weekday=weekday, year=year)
+
+    def moment(self, moment: datetime, weekday: bool = False) -> Moment:
+        """A day and time in the app's time zone ("2 mars 2026 kl. 18.05"), shown in the page's language."""
+        return Moment(moment, self.app.tz, weekday=weekday)
 
     @property
     def db(self) -> Session:

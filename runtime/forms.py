@@ -2,7 +2,7 @@
 
 Input: a form's (or plan's) question list as program.json has it, and raw answers:
 question id -> list of strings (a browser form) or JSON values (the API). Output:
-typed answers, or a Swedish message per question. The same rules hold whatever the
+typed answers, or a message per question (Swedish, shown in the patient's language: runtime.i18n). The same rules hold whatever the
 browser did: a question hidden by `show_if` is dropped, a required question that is
 shown must be answered, a value must be one the question allows. A plan's time of day
 is stored as "HH:MM", a duration as whole minutes (0–1440 unless the field says less).
@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from runtime.i18n import N_, Alternatives, Number
+
 DISPLAY = "display"
 #: Longest text for a one-line `text` question without its own max_length.
 TEXT_LINE_MAX = 500
@@ -37,8 +39,9 @@ DURATION_MAX = 24 * 60
 _CLOCK = re.compile(r"(\d{1,2})[:.](\d{2})|(\d{2})(\d{2})")
 _DURATION = re.compile(r"(?:(\d{1,2})\s*(?:h|t|tim|timme|timmar)\.?)?\s*(?:(\d{1,4})\s*(?:m|min|minut|minuter)?\.?)?")
 _HOURS_MINUTES = re.compile(r"(\d{1,2}):(\d{2})")
-TIME_ERROR = "Skriv klockslaget som TT:MM, till exempel 22:30."
-DURATION_ERROR = "Skriv tiden som timmar:minuter eller minuter, till exempel 7:30 eller 45."
+TIME_ERROR = N_("Skriv klockslaget som TT:MM, till exempel 22:30.")
+DURATION_ERROR = N_("Skriv tiden som timmar:minuter eller minuter, till exempel 7:30 eller 45.")
+SCALE_ERROR = N_("Välj ett värde på skalan.")
 #: The dates a date answer may be (issue 14): any birth date or appointment, nothing at the calendar's ends.
 EARLIEST_ANSWER_DAY = date(1900, 1, 1)
 LATEST_ANSWER_DAY = date(2100, 12, 31)
@@ -102,6 +105,11 @@ def _fmt(x: float) -> str:
     return f"{x:g}".replace(".", ",")
 
 
+def _number_text(x: float) -> Number:
+    """A bound or step in a message: Swedish as `_fmt` writes it, in the reader's language where shown."""
+    return Number(x, _fmt(x))
+
+
 def _number(text: str) -> float | None:
     cleaned = text.strip().replace("\u2212", "-").replace(" ", "").replace("\u00a0", "").replace(",", ".")
     if not re.fullmatch(r"-?\d+(\.\d+)?", cleaned):
@@ -151,8 +159,10 @@ def duration_text(minutes: int | float) -> str:
     hours, rest = divmod(abs(total), 60)
     sign = "-" if total < 0 else ""
     if not hours:
-        return f"{sign}{rest} min"
-    return f"{sign}{hours} tim" + (f" {rest} min" if rest else "")
+        return N_("%(sign)s%(minutes)s min", sign=sign, minutes=rest)
+    if not rest:
+        return N_("%(sign)s%(hours)s tim", sign=sign, hours=hours)
+    return N_("%(sign)s%(hours)s tim %(minutes)s min", sign=sign, hours=hours, minutes=rest)
 
 
 def clock_minutes(hhmm: str) -> int:
@@ -171,9 +181,9 @@ def _check_time_or_duration(q: Mapping, values: list[str]) -> tuple[Any, str | N
     low = q.get("min") if q.get("min") is not None else 0
     high = q.get("max") if q.get("max") is not None else DURATION_MAX
     if minutes < low:
-        return None, f"Tiden ska vara minst {duration_text(low)}."
+        return None, N_("Tiden ska vara minst %(time)s.", time=duration_text(low))
     if minutes > high:
-        return None, f"Tiden får vara högst {duration_text(high)}."
+        return None, N_("Tiden får vara högst %(time)s.", time=duration_text(high))
     return minutes, None
 
 
@@ -186,55 +196,58 @@ def _check_one(q: Mapping, values: list[str], max_text: int) -> tuple[Any, str |
             text = " ".join(text.split())
         limit = q.get("max_length") or (TEXT_LINE_MAX if kind == "text" else max_text)
         if len(text) > limit:
-            return None, f"Texten är för lång: högst {limit} tecken, du har skrivit {len(text)}."
+            return None, N_("Texten är för lång: högst %(limit)s tecken, du har skrivit %(length)s.", limit=limit,
+                              length=len(text))
         return text, None
     if kind == "single":
         if len(values) != 1:
-            return None, "Välj ett av alternativen."
+            return None, N_("Välj ett av alternativen.")
         for option in q.get("options", []):
             if _as_text(option["value"]) == values[0]:
                 return option["value"], None
-        return None, "Välj ett av alternativen."
+        return None, N_("Välj ett av alternativen.")
     if kind == "multi":
         options = {_as_text(o["value"]): o["value"] for o in q.get("options", [])}
         if any(v not in options for v in values):
-            return None, "Välj bland alternativen."
+            return None, N_("Välj bland alternativen.")
         chosen = set(values)
         alone = [o for o in q.get("options", []) if o.get("exclusive") and _as_text(o["value"]) in chosen]
         if alone and len(chosen) > 1:
-            names = " eller ".join(f"”{o['label']}”" for o in alone)
-            return None, f"Du kan inte välja {names} tillsammans med något annat. Välj bara det, eller ta bort det."
+            names = Alternatives([f"”{o['label']}”" for o in alone])
+            return None, N_("Du kan inte välja %(names)s tillsammans med något annat. Välj bara det, eller ta bort det.",
+                            names=names)
         return [o["value"] for o in q.get("options", []) if _as_text(o["value"]) in chosen], None
     if kind in ("scale", "number"):
         if len(values) != 1:
-            return None, "Skriv ett tal." if kind == "number" else "Välj ett värde på skalan."
+            return None, N_("Skriv ett tal.") if kind == "number" else SCALE_ERROR
         value = _number(values[0])
         low, high, step = q.get("min"), q.get("max"), q.get("step")
         if kind == "scale":
             step = step or 1
         if value is None:
-            return None, "Skriv ett tal, till exempel 12 eller 1,5." if kind == "number" else "Välj ett värde på skalan."
+            return None, N_("Skriv ett tal, till exempel 12 eller 1,5.") if kind == "number" else SCALE_ERROR
         if low is not None and value < low:
-            return None, f"Talet ska vara minst {_fmt(low)}." if kind == "number" else "Välj ett värde på skalan."
+            return None, N_("Talet ska vara minst %(low)s.", low=_number_text(low)) if kind == "number" else SCALE_ERROR
         if high is not None and value > high:
-            return None, f"Talet får vara högst {_fmt(high)}." if kind == "number" else "Välj ett värde på skalan."
+            return None, N_("Talet får vara högst %(high)s.", high=_number_text(high)) if kind == "number" \
+                else SCALE_ERROR
         if not _on_step(value, low, step):
-            return None, f"Talet ska gå jämnt upp i steg om {_fmt(step)}."
+            return None, N_("Talet ska gå jämnt upp i steg om %(step)s.", step=_number_text(step))
         return (int(value) if value.is_integer() else value), None
     if kind in ("time", "duration"):
         return _check_time_or_duration(q, values)
     if kind == "date":
         if len(values) != 1:
-            return None, "Skriv ett datum som ÅÅÅÅ-MM-DD."
+            return None, N_("Skriv ett datum som ÅÅÅÅ-MM-DD.")
         try:
             day = date.fromisoformat(values[0].strip())
         except ValueError:
-            return None, "Skriv ett datum som ÅÅÅÅ-MM-DD, till exempel 2026-03-02."
+            return None, N_("Skriv ett datum som ÅÅÅÅ-MM-DD, till exempel 2026-03-02.")
         if not EARLIEST_ANSWER_DAY <= day <= LATEST_ANSWER_DAY:  # issue 14: 0001-01-01 was accepted
-            return None, (f"Skriv ett datum mellan {EARLIEST_ANSWER_DAY.isoformat()} och "
-                          f"{LATEST_ANSWER_DAY.isoformat()}.")
+            return None, N_("Skriv ett datum mellan %(first)s och %(last)s.", first=EARLIEST_ANSWER_DAY.isoformat(),
+                            last=LATEST_ANSWER_DAY.isoformat())
         return day.isoformat(), None
-    return None, "Frågan kan inte besvaras."
+    return None, N_("Frågan kan inte besvaras.")
 
 
 def check_answers(questions: list[Mapping], raw: Mapping[str, list[str]], max_text: int = 10000) -> Checked:
@@ -248,8 +261,8 @@ def check_answers(questions: list[Mapping], raw: Mapping[str, list[str]], max_te
         values = [v for v in raw.get(q["id"], []) if v is not None and str(v).strip() != ""]
         if not values:
             if q.get("required"):
-                result.errors[q["id"]] = "Svara på frågan." if q["type"] not in ("single", "multi", "scale") \
-                    else "Välj ett svar."
+                result.errors[q["id"]] = N_("Svara på frågan.") if q["type"] not in ("single", "multi", "scale") \
+                    else N_("Välj ett svar.")
             continue
         value, error = _check_one(q, [str(v) for v in values], max_text)
         if error:

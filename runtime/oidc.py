@@ -47,6 +47,8 @@ from urllib.parse import urlencode, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from runtime.i18n import N_
+
 log = logging.getLogger("stegvis.runtime.oidc")
 
 WELL_KNOWN = "/.well-known/openid-configuration"
@@ -244,8 +246,8 @@ class OidcError(Exception):
         self.message = message or REFUSED
 
 
-REFUSED = "Inloggningen kunde inte slutföras. Försök igen, och kontakta din vårdenhet om det inte går."
-UNAVAILABLE = "Inloggningstjänsten svarar inte just nu. Försök igen om en stund."
+REFUSED = N_("Inloggningen kunde inte slutföras. Försök igen, och kontakta din vårdenhet om det inte går.")
+UNAVAILABLE = N_("Inloggningstjänsten svarar inte just nu. Försök igen om en stund.")
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from runtime.audit import write_access
 from runtime.auth import LoginFailed
 from runtime.enrolments import login_refusal
+from runtime.i18n import N_
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.models import LoginSession, OidcPendingLogin, OidcSessionToken, UnitRole, User, UserKind
 from runtime.oidc import REFUSED, OidcClient, OidcError, OidcProviderConfig, origin, secret_hash
@@ -43,20 +44,20 @@ log = logging.getLogger("stegvis.runtime.oidc")
 #: The HSA-id of a person: as runtime/staff/admin.py checks it when an access administrator enters one.
 HSA_ID = re.compile(r"SE\d{10}-[A-Z0-9]{1,30}")
 
-NO_PROGRAM = ("Du har inget pågående program här. Om du har kommit överens med en behandlare om att börja ett "
-              "program, kontakta din vårdenhet: när behandlaren har startat programmet kan du logga in. "
-              "Har du frågor om din vård, kontakta din vårdenhet, till exempel via 1177.")
+NO_PROGRAM = N_("Du har inget pågående program här. Om du har kommit överens med en behandlare om att börja ett "
+                "program, kontakta din vårdenhet: när behandlaren har startat programmet kan du logga in. "
+                "Har du frågor om din vård, kontakta din vårdenhet, till exempel via 1177.")
 STAFF_UNKNOWN = ("Ditt HSA-id {hsa} har inget konto i Stegvis. Be behörighetsadministratören på din vårdenhet "
                  "att lägga till dig med ditt HSA-id och ge dig en roll.")
 STAFF_NO_ROLE = ("Du har ingen roll på någon vårdenhet i Stegvis just nu. Be behörighetsadministratören på din "
                  "vårdenhet att ge dig en roll.")
 STAFF_BAD_ID = ("Inloggningstjänsten lämnade inget giltigt HSA-id. Kontakta behörighetsadministratören på din "
                 "vårdenhet.")
-PATIENT_BAD_ID = ("Inloggningstjänsten lämnade inget giltigt personnummer eller samordningsnummer. Kontakta din "
-                  "vårdenhet om det inte går att logga in.")
-DISABLED = "Kontot är avstängt. Kontakta din vårdenhet."
-EXPIRED = "Inloggningen tog för lång tid eller har redan använts. Börja om och logga in igen."
-CANCELLED = "Inloggningen avbröts. Försök igen när du vill."
+PATIENT_BAD_ID = N_("Inloggningstjänsten lämnade inget giltigt personnummer eller samordningsnummer. Kontakta din "
+                    "vårdenhet om det inte går att logga in.")
+DISABLED = N_("Kontot är avstängt. Kontakta din vårdenhet.")
+EXPIRED = N_("Inloggningen tog för lång tid eller har redan använts. Börja om och logga in igen.")
+CANCELLED = N_("Inloggningen avbröts. Försök igen när du vill.")
 
 
 class NoProgram(LoginFailed):
@@ -220,11 +221,11 @@ def match_person(db: Session, provider: OidcLoginProvider, identity: str, now: d
     try:
         user = provider.authenticate(db, {"identity": identity}, now)
     except NoProgram as exc:
-        raise LoginRefused("no_enrolment", str(exc), no_program=True) from None
+        raise LoginRefused("no_enrolment", exc.args[0], no_program=True) from None  # args[0]: a translatable Text
     except StaffRefused as exc:
         raise LoginRefused("staff_refused", str(exc)) from None
     except LoginFailed as exc:
-        raise LoginRefused("person_refused", str(exc)) from None
+        raise LoginRefused("person_refused", exc.args[0]) from None
     refusal = login_refusal(db, user, today)
     if refusal is not None:
         raise LoginRefused("no_open_enrolment", refusal, patient_id=user.id, no_program=True)

@@ -22,6 +22,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from runtime.auth import end_session, start_session
+from runtime.i18n import N_
 from runtime.oidc import OidcError
 from runtime.oidc_login import (
     CANCELLED,
@@ -58,7 +59,7 @@ def base_url(ctx: Ctx) -> str:
 def login_page(ctx: Ctx, status: int, error: str | None) -> Response:
     """The login page again, with what went wrong."""
     token = login_csrf_token(ctx.request, ctx.app)
-    response = render(ctx, "login.html", status=status, title="Fel: Logga in" if error else "Logga in",
+    response = render(ctx, "login.html", status=status, title=N_("Fel: Logga in") if error else N_("Logga in"),
                       login_token=token, error=error, username="",
                       **login_choices(ctx.app.providers, ctx.app.local_accounts.enabled))
     set_login_cookie(response, ctx.app, token)
@@ -102,7 +103,7 @@ def oidc_callback(ctx: CtxDep, name: str, state: str = "", code: str = "", error
     except LoginRefused as refused:
         record_failure(ctx.db, provider.config.name, refused, ctx.now)
         if refused.no_program:
-            return render(ctx, "no_program.html", title="Inget pågående program", message=refused.message)
+            return render(ctx, "no_program.html", title=N_("Inget pågående program"), message=refused.message)
         return login_page(ctx, 403, refused.message)
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)  # a new session at every login: no fixation
@@ -121,4 +122,4 @@ def logged_out(ctx: CtxDep) -> Response:
     ctx.authenticate()
     if ctx.user is not None:
         return redirect("/")
-    return render(ctx, "logged_out.html", title="Du är utloggad")
+    return render(ctx, "logged_out.html", title=N_("Du är utloggad"))

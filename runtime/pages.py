@@ -1,17 +1,19 @@
-"""The patient's pages: server-rendered Swedish HTML that works without JavaScript.
+"""The patient's pages: server-rendered HTML in the patient's language that works without JavaScript.
 
 Every route that shows or changes patient data first loads the enrolment through
 `load_enrolment`, which answers 404 for an enrolment that is not the logged-in
 patient's own; every sub-resource (plan, thread) is looked up within that enrolment.
 Each request writes one access-log row. Every POST carries the CSRF guard
 (`CsrfForm`), and answers 303 to a page that shows the result (post/redirect/get),
-or shows the form again with the errors and the patient's own values.
+or shows the form again with the errors and the patient's own values. Texts are Swedish,
+marked for the catalogues (`N_`), and shown in the language of the page (runtime.i18n).
 
 Must not: put logic in templates; compute here, render there.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
@@ -26,11 +28,11 @@ from runtime.enrolments import (
     login_refusal,
     patient_access,
     patient_enrolments,
-    plan_definition,
     plan_schedule,
     step_readable,
     visible_plans,
 )
+from runtime.i18n import N_, NP_
 from runtime.models import Enrolment, EnrolmentPlan, MessageThread, UserKind
 from runtime.oidc_login import login_choices, logout_url, public_base
 from runtime.packages import Package
@@ -38,6 +40,8 @@ from runtime.schedule import iter_occasions, open_occasions
 from runtime.services import patient as services
 from runtime.services.patient import load_enrolment, neighbours
 from runtime.views import (
+    YOU,
+    YOUR_THERAPIST,
     ErrorSummary,
     FormView,
     PlanView,
@@ -65,6 +69,7 @@ from runtime.web import (
     login_csrf_token,
     not_found,
     package_file_response,
+    page_values,
     redirect,
     render,
     set_login_cookie,
@@ -72,15 +77,25 @@ from runtime.web import (
 )
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("stegvis.runtime.pages")
 
 NOTICES = {
-    "sparat": "Ditt utkast är sparat. Du kan fortsätta senare.",
-    "skickat": "Tack! Dina svar är skickade till din behandlare.",
-    "kommenterat": "Din kommentar är sparad.",
-    "registrerat": "Tack! Din registrering är sparad.",
-    "skickat-meddelande": "Ditt meddelande är skickat.",
+    "sparat": N_("Ditt utkast är sparat. Du kan fortsätta senare."),
+    "skickat": N_("Tack! Dina svar är skickade till din behandlare."),
+    "kommenterat": N_("Din kommentar är sparad."),
+    "registrerat": N_("Tack! Din registrering är sparad."),
+    "skickat-meddelande": N_("Ditt meddelande är skickat."),
 }
 
+
+def _labelled(label: str, message: str) -> str:
+    """A field's error in the error summary: "Hur mår du? – Välj ett svar." (the message in the page's language)."""
+    return N_("%(label)s – %(message)s", label=label, message=message)
+
+
+def _error_title(title: str) -> str:
+    """The title of a page shown again with errors: "Fel: …" (screen readers hear it first)."""
+    return N_("Fel: %(title)s", title=title)
 
 
 def answers_of(form: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -121,7 +136,7 @@ def login_page(ctx: CtxDep) -> Response:
     if ctx.user is not None:
         return redirect("/")
     token = login_csrf_token(ctx.request, ctx.app)
-    response = render(ctx, "login.html", title="Logga in", login_token=token, error=None, username="",
+    response = render(ctx, "login.html", title=N_("Logga in"), login_token=token, error=None, username="",
                       **_choices(ctx))
     set_login_cookie(response, ctx.app, token)
     return response
@@ -141,13 +156,13 @@ def login_submit(ctx: CtxDep, form: FormDep) -> Response:
     except LoginFailed as exc:
         # The try was counted in a transaction of its own (runtime.throttle); the form is shown again.
         token = login_csrf_token(ctx.request, ctx.app)
-        return render(ctx, "login.html", status=exc.status, title="Fel: Logga in", login_token=token,
-                      error=str(exc), username=first(form, "username")[:100], **_choices(ctx))
+        return render(ctx, "login.html", status=exc.status, title=N_("Fel: Logga in"), login_token=token,
+                      error=exc.args[0], username=first(form, "username")[:100], **_choices(ctx))
     refusal = login_refusal(ctx.db, user, ctx.now.astimezone(ctx.app.tz).date())
     if refusal is not None:
         # A patient whose programs are all ended (or whose maintenance has passed) gets no session.
         token = login_csrf_token(ctx.request, ctx.app)
-        return render(ctx, "login.html", status=403, title="Fel: Logga in", login_token=token, error=refusal,
+        return render(ctx, "login.html", status=403, title=N_("Fel: Logga in"), login_token=token, error=refusal,
                       username=first(form, "username")[:100], **_choices(ctx))
     if ctx.session is not None:
         end_session(ctx.db, ctx.session)  # a new session at every login: no fixation
@@ -170,7 +185,7 @@ def logout(ctx: CtxDep, form: CsrfForm) -> Response:
             provider_logout = logout_url(ctx.db, ctx.app.providers, ctx.session, base)  # before its row goes
         end_session(ctx.db, ctx.session)
     ctx.session, ctx.user = None, None
-    response = redirect(provider_logout) if provider_logout else render(ctx, "logged_out.html", title="Du är utloggad")
+    response = redirect(provider_logout) if provider_logout else render(ctx, "logged_out.html", title=N_("Du är utloggad"))
     clear_session_cookie(response, ctx.app)
     return response
 
@@ -181,7 +196,8 @@ def logout(ctx: CtxDep, form: CsrfForm) -> Response:
 def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[str, Any]:
     """The enrolment's navigation: program title, links, unread messages."""
     unread = services.unread_messages(ctx, enrolment)
-    return {"id": enrolment.id, "title": package.title, "current": current, "unread": unread,
+    words = services.text_of(ctx, enrolment, package)
+    return {"id": enrolment.id, "title": words.title, "current": current, "unread": unread,
             "plans": bool(visible_plans(enrolment)),
             "stylesheet": f"/moment/{enrolment.id}/filer/assets/stegvis.css"
             if "assets/stegvis.css" in package.files else None,
@@ -200,9 +216,9 @@ def enrolment_list(ctx: PatientDep) -> Response:
     items = []
     for e in rows:
         package = ctx.app.store.get(e.program_id, e.program_version)
-        items.append({"id": e.id, "title": package.title if package else e.program_id,
+        items.append({"id": e.id, "title": services.text_of(ctx, e, package).title if package else e.program_id,
                       "started": fmt_time(e.started_at, ctx.app.tz)})
-    return render(ctx, "enrolments.html", title="Dina program", items=items,
+    return render(ctx, "enrolments.html", title=N_("Dina program"), items=items,
                   reason=closed_reason(everything, today) if not items else None)
 
 
@@ -211,10 +227,11 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
     """Welcome text, contacts, current modules → sections → visible steps (opened ones marked)."""
     enrolment, package = load_enrolment(ctx, eid)
     home = services.home(ctx, enrolment, package)
-    plans = [{"id": p.id, "title": (plan_definition(p, package) or {}).get("title", "Aktivitetsplan")}
+    words = services.text_of(ctx, enrolment, package)
+    plans = [{"id": p.id, "title": (words.plan(p) or {}).get("title") or services.PLAN}
              for p in visible_plans(enrolment)]
     ctx.audit("enrolment.read", enrolment)
-    return render(ctx, "start.html", title=package.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
+    return render(ctx, "start.html", title=words.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
                   welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=home.modules, plans=plans,
                   pdf=package.program.get("pdf", {}).get("program"), home=home,
                   last_visit=day_text(home.last_visit, ctx.app.tz) if home.last_visit else None)
@@ -226,10 +243,15 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
 def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str, form_id: str,
                raw: dict[str, list[str]] | None = None, errors: dict[str, str] | None = None,
                notice: str | None = None, comment_error: str | None = None, comment_value: str = "") -> FormView | None:
-    """A form of a step with the patient's draft (or the values just posted), errors and history."""
-    form = package.form(form_id)
-    if form is None:
+    """A form of a step with the patient's draft (or the values just posted), errors and history.
+
+    The form's texts come from the enrolment's language where the translation has the form
+    (issue 18); the ids, and so the draft and the answers, are the base program's.
+    """
+    shown = services.text_of(ctx, enrolment, package).form(form_id)
+    if shown is None:
         return None
+    package, form = shown
     draft = services.get_draft(ctx, enrolment, form_id)
     if raw is None and draft is not None:
         raw = draft.answers
@@ -249,10 +271,12 @@ def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str,
                     draft_saved=fmt_time(draft.updated_at, tz) if draft is not None else None,
                     comment_error=comment_error, comment_value=comment_value)
     if raw is None and not errors:
-        # Empty forms look the same for everyone: render their questions once per package.
+        # Empty forms look the same for everyone who reads the same language: render their questions once
+        # per package and language.
         template = ctx.app.templates.get_template("_form_questions.html")
-        view.questions_html = package.cached(f"formhtml:{form_id}",
-                                             lambda: Markup(template.render(questions=questions)))
+        language = page_values(ctx.app, ctx.page_language, "_form_questions.html")
+        view.questions_html = package.cached(f"formhtml:{form_id}:{language['page_language']}",
+                                             lambda: Markup(template.render(questions=questions, **language)))
     view.submissions = [submission_view(form["questions"], s, tz) for s in services.submissions(ctx, enrolment, form_id)]
     if view.page_comments:
         view.comments = [comment_view(c, tz) for c in services.page_comments(ctx, enrolment, form_id)]
@@ -271,10 +295,20 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
     Errors of its forms are gathered into one summary at the top of the page (the error-summary
     pattern: a red box with a link to each field, which gets the focus), never into the notice.
     """
-    module, section, step = found
-    body = step_body(package, module["id"], step["id"])
+    module_id, step_id = found[0]["id"], found[2]["id"]
+    words = services.text_of(ctx, enrolment, package)
+    # The step as the enrolment's language has it (issue 18): the translation's text where it has the
+    # step, else the Swedish with a note; what may be opened was decided on the base package (`found`).
+    shown, (module, section, step) = words.step(module_id, step_id)
+    translated = words.translated(module_id, step_id)
+    body = step_body(shown, module_id, step_id)
+    if body is None and shown is not package:
+        log.error("Översättningen %s %s: steget %s/%s går inte att visa; det visas på svenska.",
+                  shown.program_id, shown.version, module_id, step_id)
+        shown, (module, section, step), translated = package, found, False
+        body = step_body(package, module_id, step_id)
     if body is None:
-        raise AppError(503, "Steget går inte att visa just nu. Kontakta din vårdenhet om det inte går.")
+        raise AppError(503, N_("Steget går inte att visa just nu. Kontakta din vårdenhet om det inte går."))
     form_state = form_state or {}
     parts = []
     problems: list[tuple[str, str]] = []
@@ -283,7 +317,7 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
             view = build_form(ctx, enrolment, package, module["id"], step["id"], part.form_id,
                               **form_state.get(part.form_id, {}))
             if view is not None:
-                problems += [(anchor, f"{label} – {message}") for anchor, label, message in view.errors]
+                problems += [(anchor, _labelled(label, message)) for anchor, label, message in view.errors]
                 if view.comment_error:
                     problems.append((f"kommentar-{view.form_id}", view.comment_error))
                 parts.append(("form", view))
@@ -292,15 +326,18 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
     has_errors = bool(problems)
     previous, following = neighbours(ctx, enrolment, package, module["id"], step["id"])
     readout = step.get("readout")
-    title = f"{'Fel: ' if has_errors else ''}{step['title']} – {module['title']}"
-    summary = ErrorSummary(error_heading or "Något behöver rättas", problems, error_text) if problems else None
+    title = N_("%(step)s – %(module)s", step=step["title"], module=module["title"])
+    if has_errors:
+        title = _error_title(title)
+    summary = ErrorSummary(error_heading or N_("Något behöver rättas"), problems, error_text) if problems else None
     return render(ctx, "step.html", status=status, title=title,
                   enrolment_nav=nav(ctx, enrolment, package, "step"), module=module, section=section, step=step,
                   body=body, parts=parts, previous=previous, following=following, notice=notice,
-                  error_summary=summary,
-                  pdf=f"/moment/{enrolment.id}/filer/{step['pdf']}" if step.get("pdf") else None,
-                  scripts=[f"/moment/{enrolment.id}/filer/assets/readout.js"]
-                  if readout and "assets/readout.js" in package.files else [])
+                  error_summary=summary, content_language=shown.data.program.language,
+                  untranslated=not translated,
+                  pdf=f"/moment/{enrolment.id}/{shown.files_url}/{step['pdf']}" if step.get("pdf") else None,
+                  scripts=[f"/moment/{enrolment.id}/{shown.files_url}/assets/readout.js"]
+                  if readout and "assets/readout.js" in shown.files else [])
 
 
 def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
@@ -379,8 +416,8 @@ def _answers(ctx: Ctx, eid: int, module_id: str, step_id: str, form_id: str, for
         ctx.commit()
         state = {form_id: {"raw": raw, "errors": exc.errors}}
         return render_step(ctx, enrolment, package, found, state, status=422,
-                           error_heading="Formuläret skickades inte",
-                           error_text="Några svar behöver rättas. Dina svar är sparade som utkast.")
+                           error_heading=N_("Formuläret skickades inte"),
+                           error_text=N_("Några svar behöver rättas. Dina svar är sparade som utkast."))
     return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?skickat={form_id}{anchor}")
 
 
@@ -398,7 +435,7 @@ def _comment(ctx: Ctx, eid: int, module_id: str, step_id: str, form_id: str, for
         ctx.audit("comment.read", enrolment, f"form:{form_id}")
         state = {form_id: {"comment_error": exc.message, "comment_value": first(form, "body")[:20000]}}
         return render_step(ctx, enrolment, package, found, state, status=422,
-                           error_heading="Kommentaren sparades inte")
+                           error_heading=N_("Kommentaren sparades inte"))
     return redirect(f"/moment/{eid}/steg/{module_id}/{step_id}?kommenterat={form_id}#kommentarer-{form_id}")
 
 
@@ -409,7 +446,8 @@ def load_plan(ctx: Ctx, eid: int, plan_pk: int) -> tuple[Enrolment, Package, Enr
     """A plan of the patient's own enrolment that is activated and started."""
     enrolment, package = load_enrolment(ctx, eid)
     plan = next((p for p in visible_plans(enrolment) if p.id == plan_pk), None)
-    definition = plan_definition(plan, package) if plan is not None else None
+    # Its texts in the enrolment's language (issue 18); registrations are checked on the base's (services.register).
+    definition = services.text_of(ctx, enrolment, package).plan(plan) if plan is not None else None
     if plan is None or definition is None:
         raise not_found()
     return enrolment, package, plan, definition
@@ -438,10 +476,11 @@ def plan_view(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentP
     upcoming = next((o for o in iter_occasions(schedule, tz) if o.opens_at > ctx.now), None)
     goal = services.plan_goal(ctx, enrolment, definition)
     headers, rows, chart, summary, label, goal_text = plan_results(definition, registered, goal, tz,
-                                                                   f"diagram-{plan.id}")
+                                                                   f"diagram-{plan.id}", ctx.lang)
     window = plan.registration_window_days
-    window_text = ("Du kan registrera samma dag som tillfället." if window == 0 else
-                   f"Du kan registrera från tillfällets dag och {window} dag{'ar' if window > 1 else ''} framåt.")
+    window_text = (N_("Du kan registrera samma dag som tillfället.") if window == 0 else
+                   NP_("Du kan registrera från tillfällets dag och %(num)s dag framåt.",
+                       "Du kan registrera från tillfällets dag och %(num)s dagar framåt.", window))
     return PlanView(id=plan.id, title=definition["title"], description=markdown(definition.get("description")),
                     schedule_text=schedule_text(plan.days, plan.repeat_every_weeks, None), window_text=window_text,
                     allow_comments=plan.allow_comments, open=open_views,
@@ -458,7 +497,7 @@ def plan_page(eid: int, plan_pk: int, ctx: PatientDep) -> Response:
     ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
     notice = NOTICES["registrerat"] if "registrerat" in ctx.request.query_params else None
     return render(ctx, "plan.html", title=view.title, enrolment_nav=nav(ctx, enrolment, package, "plan"),
-                  plan=view, notice=notice,
+                  plan=view, notice=notice, untranslated=not services.text_of(ctx, enrolment, package).plan_translated(plan),
                   can_write=patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write)
 
 
@@ -478,12 +517,13 @@ def registration_post(eid: int, plan_pk: int, ctx: PatientDep, form: CsrfForm) -
                   else None, "comment": first(form, "_comment")[:20000], "message": exc.message}
         view = plan_view(ctx, enrolment, package, plan, definition, posted)
         ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
-        items = [(anchor, f"{label} – {message}") for occ in view.open for anchor, label, message in error_list(occ.fields)]
+        items = [(anchor, _labelled(label, message)) for occ in view.open
+                 for anchor, label, message in error_list(occ.fields)]
         if not items:  # too early, too late, twice: about the occasion, not a field
             mine = next((occ for occ in view.open if occ.key == key), None)
             items = [(f"{mine.html_id}-rubrik" if mine else "registrera", exc.message)]
-        summary = ErrorSummary("Registreringen sparades inte", items)
-        return render(ctx, "plan.html", status=exc.status, title=f"Fel: {view.title}",
+        summary = ErrorSummary(N_("Registreringen sparades inte"), items)
+        return render(ctx, "plan.html", status=exc.status, title=_error_title(view.title),
                       enrolment_nav=nav(ctx, enrolment, package, "plan"), plan=view, error_summary=summary,
                       can_write=True)
     return redirect(f"/moment/{eid}/aktivitetsplaner/{plan_pk}?registrerat=1#resultat")
@@ -500,7 +540,7 @@ def inbox(eid: int, ctx: PatientDep) -> Response:
              "last": fmt_time(t.thread.last_message_at, ctx.app.tz)} for t in services.threads(ctx, enrolment)]
     ctx.audit("inbox.read", enrolment)
     notice = NOTICES["skickat-meddelande"] if "skickat" in ctx.request.query_params else None
-    return render(ctx, "inbox.html", title="Meddelanden", enrolment_nav=nav(ctx, enrolment, package, "messages"),
+    return render(ctx, "inbox.html", title=N_("Meddelanden"), enrolment_nav=nav(ctx, enrolment, package, "messages"),
                   threads=rows, notice=notice,
                   can_write=patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write)
 
@@ -512,7 +552,7 @@ def new_thread_page(eid: int, ctx: PatientDep) -> Response:
     if not patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write:
         return redirect(f"/moment/{eid}/meddelanden")  # the inbox says why messages are closed
     ctx.audit("message.compose", enrolment)
-    return render(ctx, "new_thread.html", title="Nytt meddelande",
+    return render(ctx, "new_thread.html", title=N_("Nytt meddelande"),
                   enrolment_nav=nav(ctx, enrolment, package, "messages"), subject="", body="",
                   errors={"subject": None, "body": None})
 
@@ -531,10 +571,10 @@ def new_thread_post(eid: int, ctx: PatientDep, form: CsrfForm) -> Response:
         ctx.audit("message.compose", enrolment)
         errors = {"subject": (exc.errors or {}).get("subject"), "body": (exc.errors or {}).get("body")}
         items = [(anchor, errors[key]) for key, anchor in (("subject", "amne"), ("body", "meddelande")) if errors[key]]
-        return render(ctx, "new_thread.html", status=422, title="Fel: Nytt meddelande",
+        return render(ctx, "new_thread.html", status=422, title=_error_title(N_("Nytt meddelande")),
                       enrolment_nav=nav(ctx, enrolment, package, "messages"), subject=first(form, "subject")[:200],
                       body=first(form, "body")[:20000], errors=errors,
-                      error_summary=ErrorSummary("Meddelandet skickades inte", items or [("amne", exc.message)]))
+                      error_summary=ErrorSummary(N_("Meddelandet skickades inte"), items or [("amne", exc.message)]))
     return redirect(f"/moment/{eid}/meddelanden/{thread.id}?skickat=1#senaste")
 
 
@@ -551,13 +591,13 @@ def _thread_page(ctx: Ctx, enrolment: Enrolment, package: Package, thread: Messa
                  error: str | None = None, body: str = "", notice: str | None = None) -> HTMLResponse:
     tz = ctx.app.tz
     messages = [{"mine": m.sender_role.value == "patient",
-                 "author": "Du" if m.sender_role.value == "patient" else "Din behandlare",
+                 "author": YOU if m.sender_role.value == "patient" else YOUR_THERAPIST,
                  "when": fmt_time(m.created_at, tz), "body": m.body,
                  "read": fmt_time(m.read_at, tz) if m.read_at else None} for m in thread.messages]
-    return render(ctx, "thread.html", status=status, title=f"{'Fel: ' if error else ''}{thread.subject}",
+    return render(ctx, "thread.html", status=status, title=_error_title(thread.subject) if error else thread.subject,
                   enrolment_nav=nav(ctx, enrolment, package, "messages"), thread=thread, messages=messages,
                   error=error, body=body, notice=notice,
-                  error_summary=ErrorSummary("Svaret skickades inte", [("svar", error)]) if error else None,
+                  error_summary=ErrorSummary(N_("Svaret skickades inte"), [("svar", error)]) if error else None,
                   can_write=patient_access(enrolment, ctx.now.astimezone(tz).date()).write)
 
 
@@ -595,3 +635,17 @@ def package_file(eid: int, path: str, ctx: PatientDep) -> Response:
     """A patient file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
     enrolment, package = load_enrolment(ctx, eid)
     return package_file_response(enrolment, package, path)
+
+
+@router.get("/moment/{eid}/sprak/{language}/{path:path}")
+def translation_file(eid: int, language: str, path: str, ctx: PatientDep) -> Response:
+    """A patient file of a translation of the enrolment's program version (issue 18), by the same rules.
+
+    Any served translation of the enrolment's own program version, not only the enrolment's
+    language: a page loaded before the patient changed language still finds its files.
+    """
+    enrolment, package = load_enrolment(ctx, eid)
+    translation = ctx.app.store.translation(package.program_id, package.version, language)
+    if translation is None:
+        raise not_found()
+    return package_file_response(enrolment, translation, path, base=package)

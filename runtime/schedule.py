@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from runtime.i18n import Day, Moment
+
 WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-          "november", "december")
 
 
 #: The start dates a plan may have (issue 14): far enough either way for any real plan, and far from
@@ -170,14 +170,13 @@ def find_occasion(schedule: Schedule, tz: ZoneInfo, at: datetime) -> Occasion | 
 
 
 def format_day(day: date) -> str:
-    """"måndag 2 mars 2026"."""
-    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}"
+    """"måndag 2 mars 2026" (in the reader's language where a patient's page shows it: runtime.i18n)."""
+    return Day(day, weekday=True)
 
 
 def format_local(moment: datetime, tz: ZoneInfo) -> str:
-    """"måndag 2 mars 2026 kl. 18.00" in the plan's time zone."""
-    local = moment.astimezone(tz)
-    return f"{format_day(local.date())} kl. {local:%H.%M}"
+    """"måndag 2 mars 2026 kl. 18.00" in the plan's time zone (in the reader's language where shown)."""
+    return Moment(moment, tz, weekday=True)
 
 
 def last_day(occ: Occasion, tz: ZoneInfo) -> date:

@@ -105,6 +105,11 @@ class RuntimeSettings(BaseModel):
                                               "Set it only when a proxy always sets (or overwrites) the header.")
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
+    force_language: str | None = Field(default_factory=lambda: _env("STEGVIS_FORCE_LANGUAGE"), description=""
+                                       "Show every patient page in this language (\"fi\", \"en\"; env "
+                                       "STEGVIS_FORCE_LANGUAGE) whatever the enrolment says: for tests, demonstrations "
+                                       "and translators. A language without a catalogue gives Swedish; staff pages "
+                                       "stay Swedish. None: each page in its patient's language (runtime.i18n).")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body, in bytes; a bigger one "
                                 "is refused with 413 before it is read (issue 14).")

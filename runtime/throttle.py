@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from runtime.i18n import N_, NP_
 from runtime.models import LoginThrottle
 from runtime.settings import LoginThrottleParams
 
@@ -50,15 +51,14 @@ def delay_after(failures: int, free: int, first: float, cap: float) -> float:
 
 
 def throttle_message(seconds: float) -> str:
-    """The Swedish answer to a try that must wait."""
+    """The answer to a try that must wait (Swedish; in the reader's language where shown: runtime.i18n)."""
     whole = max(1, int(seconds + 0.999))
     if whole < 120:
-        wait = f"{whole} {'sekund' if whole == 1 else 'sekunder'}"
+        wait = NP_("%(num)s sekund", "%(num)s sekunder", whole)
     else:
-        minutes = (whole + 59) // 60
-        wait = f"{minutes} minuter"
-    return (f"För många misslyckade inloggningsförsök. Vänta {wait} och försök sedan igen. "
-            "Har du glömt lösenordet? Kontakta din vårdenhet.")
+        wait = NP_("%(num)s minut", "%(num)s minuter", (whole + 59) // 60)
+    return N_("För många misslyckade inloggningsförsök. Vänta %(wait)s och försök sedan igen. "
+              "Har du glömt lösenordet? Kontakta din vårdenhet.", wait=wait)
 
 
 class Throttle:

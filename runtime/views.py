@@ -1,11 +1,14 @@
-"""Presentation: view models, Swedish wording and number and date formats for the pages.
+"""Presentation: view models, wording and number and date formats for the pages.
 
 Layer: above the services, beneath the routes. Input: program.json definitions and the
 rows the services read. Output: plain dataclasses the templates only loop over (no logic
 in templates), and texts: numbers the Swedish way (`fmt_number`, `plain_number`), dates
 and times (`day_text`, `time_text`, `fmt_time`), the flag kinds (`FLAG_INFO`). A question
 is the builder's question view (`builder.render.forms.QuestionView`) with the live form's
-value and error. Static parts (Markdown texts, media paths) are cached per package.
+value and error. Static parts (Markdown texts, media paths) are cached per package. What a
+patient reads is Swedish, marked for the catalogues (`runtime.i18n.N_`) and shown in the
+patient's language; dates and numbers are `runtime.i18n` values that format themselves
+per language (issue 18). The staff's texts are Swedish only.
 
 Must not: query the database or change anything.
 """
@@ -13,56 +16,73 @@ Must not: query the database or change anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.lists import format_list
 from markupsafe import Markup
 from sqlalchemy import select
 
-from builder.render.forms import DURATION_HINT, TIME_HINT, Choice, exclusive_note
+from builder.render.forms import Choice
 from builder.render.forms import QuestionView as FormQuestion
 from runtime import accounts, charts
 from runtime.content import markdown, media_file
 from runtime.context import Ctx
 from runtime.forms import band_text, clock_minutes, condition_met, duration_text, missing_for_score
+from runtime.i18n import (
+    N_,
+    SWEDISH,
+    Alternatives,
+    Day,
+    Deferred,
+    Language,
+    Moment,
+    Number,
+    format_time_of_day,
+    weekday_name,
+)
 from runtime.models import FlagKind, FormSubmission, PageComment, Registration, Unit, UnitRole
 from runtime.packages import Package
-from runtime.schedule import MONTHS, WEEKDAYS, Occasion, format_day, format_local, last_day
+from runtime.schedule import WEEKDAYS, Occasion, last_day
 from runtime.services.access import ROLE_NAMES, Action, allowed, roles
 
-REQUIRED = "måste besvaras"
+#: Who wrote a message or comment, as the patient reads it.
+YOU, YOUR_THERAPIST = N_("Du"), N_("Din behandlare")
+#: The builder's hints (builder.render.forms.TIME_HINT, DURATION_HINT), marked for the catalogues:
+#: the same Swedish words (tests/runtime/test_i18n.py checks that they stay the same).
+TIME_HINT_TEXT = N_("klockslag, t.ex. 22:30")
+DURATION_HINT_TEXT = N_("timmar:minuter eller minuter, t.ex. 7:30 eller 45")
 #: A scale with at most this many steps is shown as one horizontal row of numbered boxes.
 SCALE_MAX_STEPS = 11
 
 
 def fmt_number(x: float | int) -> str:
-    """A number the Swedish way: 1,5 and 12 000."""
+    """A number the Swedish way: 1,5 and 12 000 (and as the reader's language writes it, where shown)."""
     text = f"{x:,.10g}" if isinstance(x, float) else f"{x:,}"
-    return text.replace(",", "\u00a0").replace(".", ",")
+    return Number(x, text.replace(",", "\u00a0").replace(".", ","))
 
 
 def day_text(moment: datetime | date | None, tz: ZoneInfo, year: bool = True) -> str:
-    """"2 mars 2026" (or "2 mars") in the local time zone; empty for None."""
+    """"2 mars 2026" (or "2 mars") in the local time zone; empty for None. In the reader's language where shown."""
     if moment is None:
         return ""
     day = moment.astimezone(tz).date() if isinstance(moment, datetime) else moment
-    return f"{day.day} {MONTHS[day.month - 1]}" + (f" {day.year}" if year else "")
+    return Day(day, year=year)
 
 
 def time_text(moment: datetime | None, tz: ZoneInfo) -> str:
-    """"2 mars 2026 kl. 10.05" in the local time zone; empty for None."""
+    """"2 mars 2026 kl. 10.05" in the local time zone; empty for None. In the reader's language where shown."""
     if moment is None:
         return ""
-    return f"{day_text(moment, tz)} kl. {moment.astimezone(tz):%H.%M}"
+    return Moment(moment, tz)
 
 
 def fmt_time(moment: datetime | None, tz: ZoneInfo) -> str:
-    """"2 mars 2026 kl. 14.05" (empty for None)."""
+    """"måndag 2 mars 2026 kl. 14.05" (empty for None). In the reader's language where shown."""
     if moment is None:
         return ""
-    local = moment.astimezone(tz)
-    return f"{format_day(local.date())} kl. {local:%H.%M}"
+    return Moment(moment, tz, weekday=True)
 
 
 @dataclass
@@ -165,7 +185,7 @@ def _form_texts(package: Package, form_id: str, questions: list[dict], descripti
                 out["display"][q["id"]] = markdown(q["label"])
                 if q.get("image"):
                     rel = media_file(package, q["image"])
-                    out["images"][q["id"]] = f"filer/{rel}" if rel else None
+                    out["images"][q["id"]] = f"{package.files_url}/{rel}" if rel else None
         return out
 
     return package.cached(f"formtext:{form_id}", make)
@@ -207,9 +227,9 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
         base = f"{prefix}-{q['id']}"
         values = raw.get(q["id"], [])
         # The same sentence as on the built page and on paper; the server refuses such an option with another.
-        alone = exclusive_note([o["label"] for o in q.get("options", []) if o.get("exclusive")]) \
+        alone = _exclusive_note([o["label"] for o in q.get("options", []) if o.get("exclusive")]) \
             if q["type"] == "multi" else None
-        help_text = " ".join(t for t in (q.get("help"), alone) if t) or None
+        help_text = _sentences(q.get("help"), alone)
         view = QuestionView(id=base, name=q["id"], type=q["type"], widget="input", input_type="text",
                             label=q["label"], required=bool(q.get("required")), help=help_text,
                             help_id=f"{base}-hjalp" if help_text else None,
@@ -221,7 +241,7 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
         elif kind == "date":
             view.input_type = "date"
         elif kind in ("time", "duration"):
-            view.unit = TIME_HINT if kind == "time" else DURATION_HINT
+            view.unit = TIME_HINT_TEXT if kind == "time" else DURATION_HINT_TEXT
             view.attrs.update({"inputmode": "numeric" if kind == "time" else "text", "autocomplete": "off"})
         elif kind == "number":
             view.input_type = "text"
@@ -257,12 +277,29 @@ def question_views(package: Package, owner_id: str, questions: list[dict], prefi
             target = by_id[cond["question"]]
             wanted = [cond["equals"]] if cond.get("any_of") is None else cond["any_of"]
             option_labels = {str(o["value"]): o["label"] for o in target.get("options", [])}
-            shown = " eller ".join(f"”{option_labels.get(str(v), v)}”" for v in wanted)
-            view.condition = f"Besvara bara om du svarade {shown} på frågan ”{target['label']}”."
+            shown = Alternatives([f"”{option_labels.get(str(v), v)}”" for v in wanted])
+            view.condition = N_("Besvara bara om du svarade %(answers)s på frågan ”%(question)s”.", answers=shown,
+                                question=target["label"])
             view.show_if = {"question": target["id"],
                             "values": [str(v).lower() if isinstance(v, bool) else str(v) for v in wanted]}
         views.append(view)
     return views
+
+
+def _sentences(first: str | None, second: str | None) -> str | None:
+    """Two texts (either may be missing) as one, with a space between; a translated one stays translatable."""
+    if not first or not second:
+        return first or second or None
+    return Deferred(lambda language: f"{language.localise(first)} {language.localise(second)}")
+
+
+def _exclusive_note(labels: list[str]) -> str | None:
+    """The sentence that tells which options of a multi question are chosen alone (as
+    builder.render.forms.exclusive_note says it on the built page), in the reader's language."""
+    if not labels:
+        return None
+    return N_("Om du väljer %(names)s ska du inte välja något annat alternativ.",
+              names=Alternatives([f"”{label}”" for label in labels]))
 
 
 def answer_text(q: dict, value: Any) -> str:
@@ -277,7 +314,8 @@ def answer_text(q: dict, value: Any) -> str:
     if q["type"] == "duration" and isinstance(value, int | float):
         return duration_text(value)
     if q["type"] == "time" and isinstance(value, str) and ":" in value:
-        return f"kl. {value.replace(':', '.')}"
+        clock = value
+        return Deferred(lambda language: language.gettext("kl. %(time)s", time=_clock_text(clock, language)))
     return str(value)
 
 
@@ -318,7 +356,7 @@ def submission_view(questions: list[dict], row: FormSubmission, tz: ZoneInfo) ->
 def comment_view(row: PageComment, tz: ZoneInfo) -> CommentView:
     """A page comment with who wrote it."""
     mine = row.author_role.value == "patient"
-    return CommentView("Du" if mine else "Din behandlare", fmt_time(row.created_at, tz), row.body, mine)
+    return CommentView(YOU if mine else YOUR_THERAPIST, fmt_time(row.created_at, tz), row.body, mine)
 
 
 def error_list(views: list[QuestionView]) -> list[tuple[str, str, str]]:
@@ -380,32 +418,48 @@ class PlanView:
 
 
 def schedule_text(days: dict[str, str], every: int, start: datetime | None) -> str:
-    """"Måndag kl. 18.00 och onsdag kl. 18.00, varje vecka."""
+    """"Måndag kl. 18.00 och onsdag kl. 18.00, varje vecka." (in the reader's language where shown)."""
     ordered = sorted(days.items(), key=lambda kv: WEEKDAYS.index(kv[0]))
-    parts = [f"{day} kl. {hhmm.replace(':', '.')}" for day, hhmm in ordered]
-    text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " och " + parts[-1]
-    period = "varje vecka" if every == 1 else f"var {every}:e vecka"
-    return f"{text[0].upper()}{text[1:]}, {period}."
+
+    def words(language: Language) -> str:
+        parts = [language.gettext("%(weekday)s kl. %(time)s", weekday=weekday_name(WEEKDAYS.index(day), language.code),
+                                  time=_clock_text(hhmm, language)) for day, hhmm in ordered]
+        text = format_list(parts, locale=language.code)  # Swedish: "a, b och c"
+        period = language.ngettext("varje vecka", "var %(num)s:e vecka", every)
+        days = text[0].upper() + text[1:]
+        return language.gettext("%(days)s, %(period)s.", days=days, period=period)
+
+    return Deferred(words)
+
+
+def _clock_text(hhmm: str, language: Language) -> str:
+    """A stored "HH:MM" as a time of day in `language` ("18.00", "6:00 PM")."""
+    hours, minutes = hhmm.split(":")
+    return format_time_of_day(time(int(hours), int(minutes)), language.code)
 
 
 def occasion_view(occ: Occasion, tz: ZoneInfo, fields: list[QuestionView]) -> OccasionView:
     """An open occasion with its own copy of the fields (ids made unique per occasion)."""
-    return OccasionView(occ.key, format_local(occ.at, tz), format_day(last_day(occ, tz)),
+    return OccasionView(occ.key, Moment(occ.at, tz, weekday=True), Day(last_day(occ, tz), weekday=True),
                         f"tillfalle-{occ.at:%Y%m%d%H%M}", fields)
 
 
-def plan_results(definition: dict, rows: list[Registration], goal: float | None, tz: ZoneInfo, chart_id: str):
-    """(headers, table rows, chart, summary, result label, goal text) of a plan's registrations."""
+def plan_results(definition: dict, rows: list[Registration], goal: float | None, tz: ZoneInfo, chart_id: str,
+                 language: Language = SWEDISH):
+    """(headers, table rows, chart, summary, result label, goal text) of a plan's registrations.
+
+    The chart's words are in `language` (the patient's page passes the patient's; the staff's are Swedish).
+    """
     fields = [f for f in definition["fields"] if f["type"] != "display"]
-    headers = ["Tillfälle"] + [f["label"] for f in fields] + ["Kommentar"]
-    table = [RegistrationRow(format_local(r.occasion_at, tz),
+    headers = [N_("Tillfälle")] + [f["label"] for f in fields] + [N_("Kommentar")]
+    table = [RegistrationRow(Moment(r.occasion_at, tz, weekday=True),
                              [answer_text(f, r.values[f["id"]]) if f["id"] in r.values else "–" for f in fields],
                              r.comment or "") for r in rows]
     results = definition.get("results") or {}
     field_def = next((f for f in fields if f["id"] == results.get("field")), None)
     if field_def is None or field_def["type"] not in CHART_KINDS:
         return headers, table, None, None, None, None
-    svg, summary, goal_text = _chart(field_def, rows, goal, tz, chart_id)
+    svg, summary, goal_text = _chart(field_def, rows, goal, tz, chart_id, language)
     if not any(r.values.get(field_def["id"]) not in (None, "") for r in rows):
         # Issue 15: no chart of nothing (no 0–1 axis); the page says there are no registrations yet.
         return headers, table, None, None, field_def["label"], goal_text
@@ -417,7 +471,7 @@ CHART_KINDS = ("number", "scale", "duration", "time", "single")
 
 
 def _chart(field_def: dict, rows: list[Registration], goal: float | None, tz: ZoneInfo,
-           chart_id: str) -> tuple[str, str, str | None]:
+           chart_id: str, language: Language) -> tuple[str, str, str | None]:
     """(SVG, summary, goal text) of the charted field: a chart that suits its type (issue 17)."""
     fid, kind, title = field_def["id"], field_def["type"], field_def["label"]
 
@@ -428,16 +482,18 @@ def _chart(field_def: dict, rows: list[Registration], goal: float | None, tz: Zo
         options = [(o["label"], o["value"]) for o in field_def.get("options", [])]
         chosen = [str(r.values[fid]) for r in rows if fid in r.values]
         counts = [(label, chosen.count(str(value))) for label, value in options]
-        return (charts.count_chart(chart_id, title, counts), charts.describe_counts(title, counts), None)
+        return (charts.count_chart(chart_id, title, counts, language), charts.describe_counts(title, counts, language),
+                None)
     if kind == "time":
         points = [charts.Point(day(r), float(clock_minutes(r.values[fid]))) for r in rows
                   if isinstance(r.values.get(fid), str) and ":" in r.values[fid]]
-        return charts.time_chart(chart_id, title, points), charts.describe_times(title, points), None
+        return (charts.time_chart(chart_id, title, points, language), charts.describe_times(title, points, language),
+                None)
     points = [charts.Point(day(r), float(r.values[fid])) for r in rows if isinstance(r.values.get(fid), int | float)]
     if kind == "duration":
         goal_text = duration_text(goal) if goal is not None else None
-        return (charts.duration_chart(chart_id, title, points, goal), charts.describe_durations(title, points, goal),
-                goal_text)
+        return (charts.duration_chart(chart_id, title, points, goal, language),
+                charts.describe_durations(title, points, goal, language), goal_text)
     unit = field_def.get("unit")
     axis = None
     if kind == "scale" and field_def.get("min") is not None and field_def.get("max") is not None:
@@ -446,8 +502,8 @@ def _chart(field_def: dict, rows: list[Registration], goal: float | None, tz: Zo
                 if plain_number(end) in labels}
         axis = charts.ScaleAxis(field_def["min"], field_def["max"], ends)
     goal_text = f"{fmt_number(goal)}{f' {unit}' if unit else ''}" if goal is not None else None
-    return (charts.line_chart(chart_id, title, points, goal, unit, scale=axis),
-            charts.describe(title, points, goal, unit, scale=axis), goal_text)
+    return (charts.line_chart(chart_id, title, points, goal, unit, scale=axis, language=language),
+            charts.describe(title, points, goal, unit, scale=axis, language=language), goal_text)
 
 
 # --- flags (händelser att granska) ---------------------------------------------------------------

@@ -46,6 +46,7 @@ from runtime.audit import write_access
 from runtime.auth import SessionLookup, find_session, touch_session
 from runtime.context import AppError, AppState, Ctx, UnitOfWork
 from runtime.context import not_found as not_found  # named here for the routes
+from runtime.i18n import N_, SOURCE_LANGUAGE, localise_output
 from runtime.models import Enrolment, UserKind
 from runtime.packages import Package
 from runtime.patient_files import patient_may_fetch
@@ -72,7 +73,7 @@ class LoginRequired(AppError):
     """No valid session: pages redirect to the login page, the API answers 401."""
 
     def __init__(self) -> None:
-        super().__init__(401, "Du behöver logga in.")
+        super().__init__(401, N_("Du behöver logga in."))
 
 
 def client_address(request: Request, settings: RuntimeSettings) -> str:
@@ -95,8 +96,8 @@ class PasswordChangeRequired(AppError):
 
     def __init__(self, kind: UserKind) -> None:
         self.location = PASSWORD_PAGES[kind]
-        super().__init__(403, f"Du behöver byta ditt engångslösenord innan du kan fortsätta. Gör det på "
-                              f"{self.location}.", title="Byt lösenord")
+        super().__init__(403, N_("Du behöver byta ditt engångslösenord innan du kan fortsätta. Gör det på "
+                                 "%(page)s.", page=self.location), title=N_("Byt lösenord"))
 
 
 @dataclass
@@ -129,6 +130,16 @@ class RequestCtx(Ctx):
             touch_session(self.db, lookup, self.now)  # an expired session is deleted even on error
         self.uow.close(error=False)
 
+    def use_language(self, code: str | None) -> str:
+        """`Ctx.use_language`, also remembered on the request for errors answered outside the route."""
+        self.request.state.stegvis_language = super().use_language(code)
+        return self.request.state.stegvis_language
+
+    @property
+    def page_language(self) -> str:
+        """The language of this request's pages: Swedish for staff and under /personal, else `Ctx.page_language`."""
+        return SOURCE_LANGUAGE if self.request.url.path.startswith(STAFF_PATHS) else super().page_language
+
     @property
     def must_change_password(self) -> bool:
         """Whether this session was opened with a one-time password not yet changed."""
@@ -151,9 +162,11 @@ async def _context(request: Request) -> AsyncIterator[RequestCtx]:
     # inside the route's one thread; what is left to commit is committed here, in a worker.
     state: AppState = request.app.state.stegvis
     ctx = RequestCtx(state, UnitOfWork(state.db), state.clock.now(), request=request)
+    ctx.use_language(None)  # Swedish, or the setting force_language; a route may choose the patient's (issue 18)
     try:
         yield ctx
     except AppError as exc:
+        exc.language = ctx.page_language
         await run_in_threadpool(ctx.finish, True)
         if exc.status in (403, 404) and ctx.user is not None:
             await run_in_threadpool(record_refusal, ctx)
@@ -234,7 +247,7 @@ def require_patient(ctx: CtxDep) -> RequestCtx:
     if ctx.must_change_password:
         raise PasswordChangeRequired(ctx.user.kind)
     if ctx.user.kind != UserKind.citizen:
-        raise AppError(403, "Den här delen är för patienter. Logga in med ett patientkonto.")
+        raise AppError(403, N_("Den här delen är för patienter. Logga in med ett patientkonto."))
     return ctx
 
 
@@ -271,7 +284,7 @@ def _origin_ok(request: Request, settings: RuntimeSettings) -> bool:
 def check_origin(request: Request, settings: RuntimeSettings) -> None:
     """Refuse a state-changing request that a browser says comes from another site."""
     if not _origin_ok(request, settings):
-        raise AppError(403, "Begäran kom från en annan webbplats och stoppades.")
+        raise AppError(403, N_("Begäran kom från en annan webbplats och stoppades."))
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
@@ -301,7 +314,7 @@ async def csrf_form(ctx: CtxDep, form: FormDep) -> dict[str, list[str]]:
     if ctx.session is None:
         raise LoginRequired()
     if not same_token(sent, ctx.session.csrf_token):
-        raise AppError(403, "Sidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
+        raise AppError(403, N_("Sidan hade gått ut. Ladda om sidan och försök igen."), title=N_("Försök igen"))
     return form
 
 
@@ -337,7 +350,8 @@ def check_login_csrf(request: Request, state: AppState, sent: str) -> None:
     check_origin(request, state.settings)
     cookie = request.cookies.get(state.login_cookie, "")
     if not same_token(sent, cookie):
-        raise AppError(403, "Inloggningssidan hade gått ut. Ladda om sidan och försök igen.", title="Försök igen")
+        raise AppError(403, N_("Inloggningssidan hade gått ut. Ladda om sidan och försök igen."),
+                       title=N_("Försök igen"))
 
 
 def set_session_cookie(response: Response, state: AppState, token: str) -> None:
@@ -360,16 +374,35 @@ def make_templates() -> jinja2.Environment:
     templates (which it still reloads when a file changes), so a second app (each test
     makes one) does not compile every template again.
     """
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             extensions=["jinja2.ext.i18n"], finalize=localise_output)
+    # Swedish (the msgids themselves) unless a render passes its language's callables (`page_values`).
+    env.install_null_translations(newstyle=True)
+    return env
+
+
+#: Templates that are Swedish whatever the language of the request (the staff's pages, issue 18).
+STAFF_TEMPLATES = "staff/"
+#: Paths of the staff's pages, whose errors are Swedish whatever the language of the request.
+STAFF_PATHS = "/personal"
+
+
+def page_values(state: AppState, language: str, template: str) -> dict[str, Any]:
+    """The language values of a render: `page_language` (the layout's lang=), `_language`, `_`, `ngettext`.
+
+    Staff templates are always Swedish; a language without a catalogue is Swedish too.
+    """
+    return state.catalogues.template_values(SOURCE_LANGUAGE if template.startswith(STAFF_TEMPLATES) else language)
 
 
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    """A page: the template with the layout's common values."""
+    """A page: the template with the layout's common values, in the page's language (staff pages in Swedish)."""
     values.setdefault("enrolment_nav", None)
     values.setdefault("package", None)
     values.setdefault("notice", None)
     values.setdefault("scripts", [])
+    values.update(page_values(ctx.app, ctx.page_language, template))
     page = ctx.app.templates.get_template(template).render(user=ctx.user, csrf_token=ctx.csrf_token, **values)
     ctx.commit()  # in the route's thread, so finishing the request needs no further hop
     return HTMLResponse(page, status_code=status)
@@ -397,9 +430,14 @@ def error_response(request: Request, error: AppError) -> Response:
     if isinstance(error, PasswordChangeRequired):
         return redirect(error.location)
     state: AppState = request.app.state.stegvis
+    # The language of the page that failed (an error raised by a route or its dependencies), else that of
+    # the request (set by its context, when it got that far), else the forced one or Swedish.
+    language = error.language or getattr(request.state, "stegvis_language", None) or state.settings.force_language
+    if request.url.path.startswith(STAFF_PATHS):
+        language = SOURCE_LANGUAGE
     page = state.templates.get_template("error.html").render(
         user=None, csrf_token="", enrolment_nav=None, package=None, notice=None, scripts=[],
-        title=error.title, message=error.message)
+        title=error.title, message=error.message, **page_values(state, language or SOURCE_LANGUAGE, "error.html"))
     return HTMLResponse(page, status_code=error.status)
 
 
@@ -411,13 +449,14 @@ MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js"
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
-def package_file_response(enrolment: Enrolment, package: Package, path: str) -> Response:
+def package_file_response(enrolment: Enrolment, package: Package, path: str, base: Package | None = None) -> Response:
     """A package file the enrolment's patient may have (see `runtime.patient_files`), or 404.
 
     Pages are never served (steps are shown inside the runtime's layout), nor staff-only
-    files, sources, or the files of hidden steps and modules that are not current.
+    files, sources, or the files of hidden steps and modules that are not current. `base`:
+    the enrolment's own package when `package` is a translation of it (issue 18).
     """
-    if not patient_may_fetch(enrolment, package, path):
+    if not patient_may_fetch(enrolment, package, path, base):
         raise not_found()
     found = package.file_path(path)
     if found is None:
@@ -484,7 +523,8 @@ class _Refused(Exception):
         self.error = error
 
 
-TOO_LARGE = "Det du skickade är för stort. Korta ner texten eller dela upp den och försök igen."
+TOO_LARGE = N_("Det du skickade är för stort. Korta ner texten eller dela upp den och försök igen.")
+TOO_LARGE_TITLE = N_("För stort")
 
 
 def _count_json_keys(body: bytes, limit: int) -> None:
@@ -495,7 +535,7 @@ def _count_json_keys(body: bytes, limit: int) -> None:
         nonlocal seen
         seen += len(pairs)
         if seen > limit:
-            raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+            raise _Refused(AppError(413, TOO_LARGE, title=TOO_LARGE_TITLE))
         return dict(pairs)
 
     try:
@@ -534,7 +574,7 @@ class RequestLimits:
             return
         try:
             if self.allowed_hosts and _host(scope) not in self.allowed_hosts:
-                raise _Refused(AppError(400, "Begäran gick till en adress som tjänsten inte svarar på."))
+                raise _Refused(AppError(400, N_("Begäran gick till en adress som tjänsten inte svarar på.")))
             if not path_ids_in_range(scope["path"]):
                 raise _Refused(not_found())
             receive = await self._checked_body(scope, receive)
@@ -547,7 +587,7 @@ class RequestLimits:
         headers = dict(scope.get("headers") or ())
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+            raise _Refused(AppError(413, TOO_LARGE, title=TOO_LARGE_TITLE))
         if scope["method"] not in UNSAFE_METHODS:
             return receive
         chunks, size, more = [], 0, True
@@ -558,7 +598,7 @@ class RequestLimits:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise _Refused(AppError(413, TOO_LARGE, title="För stort"))
+                raise _Refused(AppError(413, TOO_LARGE, title=TOO_LARGE_TITLE))
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)

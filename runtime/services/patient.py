@@ -33,6 +33,8 @@ from runtime.enrolments import (
     plan_schedule,
     visible_plans,
 )
+from runtime.i18n import N_, NP_
+from runtime.language import LanguageRefused, Reading, check_language, reading, swedish_name
 from runtime.models import (
     AccessLogEntry,
     AuthorRole,
@@ -59,6 +61,8 @@ from runtime.services.events import record
 from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
 
+#: What an activity plan without a title is called.
+PLAN = N_("Aktivitetsplan")
 #: Contacts on one start page, at most (the patient's and the care staff's together).
 CONTACTS_MAX = 30
 
@@ -70,17 +74,29 @@ def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
         raise not_found()
     access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
     if not access.read:
-        raise AppError(403, f"{access.reason} Kontakta din vårdenhet om du har frågor.", title="Ingen åtkomst")
+        raise AppError(403, N_("%(reason)s Kontakta din vårdenhet om du har frågor.", reason=access.reason),
+                       title=N_("Ingen åtkomst"))
+    ctx.use_language(enrolment.language)  # the patient's pages and messages in the enrolment's language (issue 18)
     package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
     if package is None:
-        raise AppError(503, "Programmet går inte att visa just nu. Försök igen om en stund, "
-                            "eller kontakta din vårdenhet om det inte går.")
+        raise AppError(503, N_("Programmet går inte att visa just nu. Försök igen om en stund, "
+                               "eller kontakta din vårdenhet om det inte går."))
     return enrolment, package
+
+
+def text_of(ctx: Ctx, enrolment: Enrolment, package: Package) -> Reading:
+    """The enrolment's program in its language: which package each part is shown from (once per unit of work)."""
+    key = f"reading:{enrolment.id}:{enrolment.language}:{package.program_id}/{package.version}"
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = reading(ctx.app.store, enrolment, package)
+    return found
 
 
 def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
     """The visible steps before and after a step, in reading order (None at either end)."""
-    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
+    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False,
+                                    text=text_of(ctx, enrolment, package)) for s in m.steps]
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
         return None, None
@@ -91,7 +107,7 @@ def require_write(ctx: Ctx, enrolment: Enrolment) -> None:
     """Refuse writing when the enrolment is in maintenance or ended."""
     access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
     if not access.write:
-        raise AppError(403, access.reason or "Du kan inte skriva i programmet just nu.")
+        raise AppError(403, access.reason or N_("Du kan inte skriva i programmet just nu."))
 
 
 def _touch(ctx: Ctx, enrolment: Enrolment) -> None:
@@ -151,7 +167,7 @@ class FormRejected(AppError):
     """Answers that break the form's rules: 422 with a message per question."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(422, "Några svar behöver rättas.", errors=errors)
+        super().__init__(422, N_("Några svar behöver rättas."), errors=errors)
 
 
 def submit_form(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: dict[str, list[str]],
@@ -220,22 +236,29 @@ def mark_comments_read(ctx: Ctx, enrolment: Enrolment, form_ids: list[str]) -> N
                                                  PageComment.read_at.is_(None)).values(read_at=ctx.now))
 
 
-def _text(value: str | None, limit: int, what: str) -> str:
+def _text(value: str | None, limit: int, empty: str) -> str:
+    """The text, trimmed; 422 with `empty` when there is none, or when it is longer than `limit`."""
     text = (value or "").replace("\r\n", "\n").strip()
     if not text:
-        raise AppError(422, f"Skriv {what} först.", errors={"body": f"Skriv {what} först."})
+        raise AppError(422, empty, errors={"body": empty})
     if len(text) > limit:
-        message = f"Texten är för lång: högst {limit} tecken, du har skrivit {len(text)}."
+        message = N_("Texten är för lång: högst %(limit)s tecken, du har skrivit %(length)s.", limit=limit,
+                     length=len(text))
         raise AppError(422, message, errors={"body": message})
     return text
+
+
+#: What a patient is asked for when they send nothing.
+WRITE_A_COMMENT = N_("Skriv en kommentar först.")
+WRITE_A_MESSAGE = N_("Skriv ett meddelande först.")
 
 
 def add_page_comment(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, body: str | None) -> PageComment:
     """A patient's comment under a form that allows page comments; flags it for the therapist."""
     require_write(ctx, enrolment)
     if not form.get("page_comments"):
-        raise AppError(403, "Det går inte att kommentera det här formuläret.")
-    text = _text(body, ctx.app.settings.max_text_length, "en kommentar")
+        raise AppError(403, N_("Det går inte att kommentera det här formuläret."))
+    text = _text(body, ctx.app.settings.max_text_length, WRITE_A_COMMENT)
     row = PageComment(enrolment_id=enrolment.id, form_id=form_id, author_id=ctx.user.id,
                       author_role=AuthorRole.patient, body=text, created_at=ctx.now)
     ctx.db.add(row)
@@ -262,24 +285,25 @@ def register(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPl
     definition = plan_definition(plan, package)
     schedule = plan_schedule(plan)
     if definition is None or schedule is None or not plan.activated:
-        raise AppError(404, "Aktivitetsplanen är inte aktiverad.")
+        raise AppError(404, N_("Aktivitetsplanen är inte aktiverad."))
     at = parse_occasion_key(occasion_text or "")
     occasion = find_occasion(schedule, tz, at) if at is not None else None
     if occasion is None:
-        raise AppError(422, "Välj ett tillfälle i schemat.", errors={"occasion": "Välj ett tillfälle i schemat."})
+        message = N_("Välj ett tillfälle i schemat.")
+        raise AppError(422, message, errors={"occasion": message})
     status = occasion.status(ctx.now)
     if status == "early":
-        message = (f"Det är för tidigt att registrera tillfället {format_local(occasion.at, tz)}. "
-                   f"Du kan registrera det från och med {format_day(occasion.local.date())}.")
-        raise AppError(422, message, title="För tidigt", errors={"occasion": message})
+        message = N_("Det är för tidigt att registrera tillfället %(when)s. Du kan registrera det från och med %(day)s.",
+                     when=format_local(occasion.at, tz), day=format_day(occasion.local.date()))
+        raise AppError(422, message, title=N_("För tidigt"), errors={"occasion": message})
     if status == "late":
-        message = (f"Det är för sent att registrera tillfället {format_local(occasion.at, tz)}. "
-                   f"Sista dagen var {format_day(last_day(occasion, tz))}.")
-        raise AppError(422, message, title="För sent", errors={"occasion": message})
+        message = N_("Det är för sent att registrera tillfället %(when)s. Sista dagen var %(day)s.",
+                     when=format_local(occasion.at, tz), day=format_day(last_day(occasion, tz)))
+        raise AppError(422, message, title=N_("För sent"), errors={"occasion": message})
     exists = ctx.db.scalar(select(func.count()).select_from(Registration)
                            .where(Registration.plan_id == plan.id, Registration.occasion_at == occasion.at))
     if exists:
-        message = f"Tillfället {format_local(occasion.at, tz)} är redan registrerat."
+        message = N_("Tillfället %(when)s är redan registrerat.", when=format_local(occasion.at, tz))
         raise AppError(409, message, errors={"occasion": message})
     checked = formcheck.check_answers(definition["fields"], raw, ctx.app.settings.max_text_length)
     if not checked.ok:
@@ -287,8 +311,9 @@ def register(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPl
     text = (comment or "").strip() or None
     if text is not None:
         if not plan.allow_comments:
-            raise AppError(422, "Den här planen har inga kommentarer.", errors={"comment": "Kommentarer är avstängda."})
-        text = _text(text, ctx.app.settings.max_text_length, "en kommentar")
+            raise AppError(422, N_("Den här planen har inga kommentarer."),
+                           errors={"comment": N_("Kommentarer är avstängda.")})
+        text = _text(text, ctx.app.settings.max_text_length, WRITE_A_COMMENT)
     row = Registration(plan_id=plan.id, occasion_at=occasion.at, values=checked.answers, comment=text,
                        registered_at=ctx.now)
     ctx.db.add(row)
@@ -337,10 +362,12 @@ def start_thread(ctx: Ctx, enrolment: Enrolment, subject: str | None, body: str 
     require_write(ctx, enrolment)
     title = " ".join((subject or "").split())
     if not title:
-        raise AppError(422, "Skriv ett ämne först.", errors={"subject": "Skriv ett ämne först."})
+        message = N_("Skriv ett ämne först.")
+        raise AppError(422, message, errors={"subject": message})
     if len(title) > SUBJECT_MAX:
-        raise AppError(422, f"Ämnet får vara högst {SUBJECT_MAX} tecken.", errors={"subject": "För långt ämne."})
-    text = _text(body, ctx.app.settings.max_text_length, "ett meddelande")
+        raise AppError(422, N_("Ämnet får vara högst %(limit)s tecken.", limit=SUBJECT_MAX),
+                       errors={"subject": N_("För långt ämne.")})
+    text = _text(body, ctx.app.settings.max_text_length, WRITE_A_MESSAGE)
     thread = MessageThread(enrolment_id=enrolment.id, subject=title, created_by=ctx.user.id, created_at=ctx.now,
                            last_message_at=ctx.now)
     ctx.db.add(thread)
@@ -422,7 +449,8 @@ def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
 
 def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
-    modules = module_tree(ctx.db, enrolment, package)
+    text = text_of(ctx, enrolment, package)
+    modules = module_tree(ctx.db, enrolment, package, text=text)
     steps = [s for m in modules for s in m.steps]
     visible = {(s.module_id, s.id): s for s in steps}
     latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
@@ -435,35 +463,36 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     news: list[NewItem] = []
     unread = unread_messages(ctx, enrolment)
     if unread:
-        news.append(NewItem(f"{unread} {'nytt meddelande' if unread == 1 else 'nya meddelanden'} från din "
-                            "behandlare", "meddelanden"))
+        news.append(NewItem(NP_("%(num)s nytt meddelande från din behandlare",
+                                "%(num)s nya meddelanden från din behandlare", unread), "meddelanden"))
     comment_forms = ctx.db.scalars(select(PageComment.form_id).where(
         PageComment.enrolment_id == enrolment.id, PageComment.author_role == AuthorRole.therapist,
         PageComment.read_at.is_(None)).distinct().order_by(PageComment.form_id))
     for form_id in comment_forms:
-        where, form = form_location(enrolment, package, form_id), package.form(form_id)
+        where, shown = form_location(enrolment, package, form_id), text.form(form_id)
+        form = shown[1] if shown is not None else None
         if where is not None and form is not None:
-            news.append(NewItem(f"Din behandlare har kommenterat ”{form['title']}”",
+            news.append(NewItem(N_("Din behandlare har kommenterat ”%(form)s”", form=form["title"]),
                                 f"steg/{where[0]}/{where[1]}#kommentarer-{form_id}"))
     if since is not None:
         for module in modules:
             row = next((m for m in enrolment.modules if m.module_id == module.id), None)
             if row is not None and row.changed_at is not None and row.changed_at > since:
-                news.append(NewItem(f"Ny modul: {module.title}", f"#modul-{module.id}"))
+                news.append(NewItem(N_("Ny modul: %(module)s", module=module.title), f"#modul-{module.id}"))
         shown = ctx.db.execute(select(StepSetting.module_id, StepSetting.step_id).where(
             StepSetting.enrolment_id == enrolment.id, StepSetting.visible.is_(True), StepSetting.changed_at > since))
         for m, st in shown:
             if (m, st) in visible and not visible[(m, st)].opened:
-                news.append(NewItem(f"Nytt steg: {visible[(m, st)].title}", visible[(m, st)].url))
+                news.append(NewItem(N_("Nytt steg: %(step)s", step=visible[(m, st)].title), visible[(m, st)].url))
     tz = ctx.app.tz
     for plan in visible_plans(enrolment):
-        definition = plan_definition(plan, package) or {}
+        definition = text.plan(plan) or {}
         schedule = plan_schedule(plan)
         if schedule is None:  # a plan stored without a usable schedule (issue 14) has nothing to register
             continue
         done = {r.occasion_at for r in registrations(ctx, plan)}
         if any(o.at not in done for o in open_occasions(schedule, tz, ctx.now)):
-            news.append(NewItem(f"Du kan registrera i ”{definition.get('title', 'Aktivitetsplan')}” nu",
+            news.append(NewItem(N_("Du kan registrera i ”%(plan)s” nu", plan=definition.get("title") or PLAN),
                                 f"aktivitetsplaner/{plan.id}"))
     where = next_step or resume or (steps[0] if steps else None)
     return Home(modules, resume, next_step, since, news, where.module_id if where else None)
@@ -472,7 +501,7 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
 # --- the patient's own settings (issue 15, point 9) ------------------------------------------------
 
 #: How a patient may want notices of new messages, as "Mina uppgifter" offers them.
-NOTICE_CHOICES = {"email": "E-post", "sms": "SMS", "none": "Inga aviseringar"}
+NOTICE_CHOICES = {"email": N_("E-post"), "sms": N_("SMS"), "none": N_("Inga aviseringar")}
 
 
 def save_notice_settings(ctx: Ctx, channel: str, email_text: str, phone_text: str) -> User:
@@ -483,20 +512,20 @@ def save_notice_settings(ctx: Ctx, channel: str, email_text: str, phone_text: st
     """
     errors: dict[str, str] = {}
     if channel not in NOTICE_CHOICES:
-        errors["channel"] = "Välj hur du vill få aviseringar."
+        errors["channel"] = N_("Välj hur du vill få aviseringar.")
     email = phone = None
     try:
         email = clean_email(email_text)
     except ValueError as exc:
-        errors["email"] = str(exc)
+        errors["email"] = exc.args[0]  # a runtime.i18n.Text: the patient reads it in their language
     try:
         phone = clean_mobile(phone_text)
     except ValueError as exc:
-        errors["phone"] = str(exc)
+        errors["phone"] = exc.args[0]
     if channel == "email" and not email and "email" not in errors:
-        errors["email"] = "Skriv din e-postadress, eller välj ett annat sätt att få aviseringar."
+        errors["email"] = N_("Skriv din e-postadress, eller välj ett annat sätt att få aviseringar.")
     if channel == "sms" and not phone and "phone" not in errors:
-        errors["phone"] = "Skriv ditt mobilnummer, eller välj ett annat sätt att få aviseringar."
+        errors["phone"] = N_("Skriv ditt mobilnummer, eller välj ett annat sätt att få aviseringar.")
     if errors:
         raise AppError(422, next(iter(errors.values())), errors=errors)
     me = ctx.db.get(User, ctx.user.id)
@@ -512,7 +541,7 @@ def add_own_contact(ctx: Ctx, enrolment: Enrolment, data: ContactData) -> Contac
     cleaned, errors = check_contact(ContactData(data.name, data.role, data.phone, data.email, None, None,
                                                 AuthorRole.patient))
     if len(enrolment.contacts) >= CONTACTS_MAX and not errors:
-        errors["name"] = f"Du kan ha högst {CONTACTS_MAX} kontakter."
+        errors["name"] = N_("Du kan ha högst %(limit)s kontakter.", limit=CONTACTS_MAX)
     if errors:
         raise AppError(422, next(iter(errors.values())), errors=errors)
     row = Contact(name=cleaned.name, role=cleaned.role, phone=cleaned.phone, email=cleaned.email,
@@ -534,3 +563,25 @@ def remove_own_contact(ctx: Ctx, enrolment: Enrolment, contact_id: int) -> None:
     ctx.db.flush()
     record(ctx, enrolment, EventKind.customised, f"Patienten tog bort kontakten ”{row.name}”.")
     ctx.audit("contact.delete", enrolment, f"contact:{contact_id}")
+
+
+def set_language(ctx: Ctx, enrolment: Enrolment, code: str) -> bool:
+    """The patient's choice of language for one of their programs (issue 18); True when it changed.
+
+    Only a language the enrolment's program version can be read in is accepted (422 otherwise).
+    Reading is allowed in maintenance, so choosing the language is too. Recorded as an event
+    for the therapist and in the access log, like other changes to an enrolment.
+    """
+    try:
+        language = check_language(ctx.app.store, enrolment.program_id, enrolment.program_version, code)
+    except LanguageRefused:
+        message = N_("Välj ett språk i listan.")
+        raise AppError(422, message, errors={"language": message}) from None
+    if language == enrolment.language:
+        return False
+    before = enrolment.language
+    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language))
+    record(ctx, enrolment, EventKind.customised,
+           f"Patienten bytte språk: {swedish_name(before)} → {swedish_name(language)}.")
+    ctx.audit("enrolment.language.update", enrolment, f"language:{language}")
+    return True

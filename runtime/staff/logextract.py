@@ -339,4 +339,4 @@ def own_extract(ctx: PatientDep) -> Response:
     asked = ctx.request.query_params.get("sida", "1")
     page = accesslog.log_page(ctx, entries, subject_ids, int(asked) if asked.isdigit() else 1,
                               lambda at: fmt_time(at, ctx.app.tz))
-    return render(ctx, "log_extract.html", title="Vem har läst dina uppgifter", log=page)
+    return render(ctx, "log_extract.html", title=accesslog.LOG_TITLE, log=page)  # the patient's language
