@@ -1,0 +1,234 @@
+"""Issue 16: several runtime instances on one database, behind a proxy with no sticky sessions.
+
+Two apps made by `create_app` on one database stand for two instances (PostgreSQL when
+STEGVIS_TEST_POSTGRES_URL is set, a SQLite file always): whatever one instance does, the
+other must see, and nothing may happen twice because two instances both did it. Checked:
+a session and its CSRF token work on either instance and a logout on one ends it on the
+other; failed logins spread round-robin over both are throttled as if on one; the
+missed-registration job running on both flags each missed occasion once; the notification
+outbox on both sends a patient's notice once and mails a member of staff at most once a
+period; a change of the package folder reaches an instance when that instance rescans it (SIGHUP).
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD, Browser, make_settings, seed
+from sqlalchemy import func, select
+
+from runtime import jobs
+from runtime.app import create_app
+from runtime.models import Enrolment, Flag, FlagKind, Notification, User
+from runtime.services.notify import Notice, queue_staff_notice
+from runtime.settings import LoginThrottleParams
+
+
+@pytest.fixture
+def pair(packages: Path, database_url: str, clock) -> Iterator[tuple]:
+    """Two instances on one database (the second does not migrate: the first did), seeded once."""
+    made = []
+
+    def build(**extra):
+        extra.setdefault("notify_worker", False)
+        app = create_app(make_settings(packages, database_url, **extra), clock=clock, migrate=False)
+        made.append(app)
+        return app
+
+    first, second = build(), build()
+    people = seed(first)
+    yield first, second, people
+    for app in made:
+        app.state.stegvis.db.dispose()
+
+
+def count(app, *where) -> int:
+    with app.state.stegvis.db.session() as s:
+        return s.scalar(select(func.count()).select_from(where[0]).where(*where[1:]))
+
+
+def same_browser_on(app, browser: Browser) -> Browser:
+    """The same browser (its cookies and CSRF token) talking to another instance, as a proxy would send it."""
+    other = Browser(app)
+    for cookie in browser.client.cookies.jar:  # a copy: a cookie the other instance clears stays here
+        other.client.cookies.jar.set_cookie(copy.copy(cookie))
+    other.csrf = browser.csrf
+    return other
+
+
+# --- sessions and CSRF ---------------------------------------------------------------------------
+
+
+def test_session__made_on_one_instance_works_on_the_other_and_logout_ends_it_on_both(pair):
+    a, b, people = pair
+    e = people.enrolment_a
+    on_a = Browser(a)
+    assert on_a.login("anna").status_code == 303
+    on_b = same_browser_on(b, on_a)
+    try:
+        assert on_b.get(f"/moment/{e}").status_code == 200
+        # A form posted to the other instance, with the token the first one handed out.
+        sent = on_b.post(f"/moment/{e}/meddelanden", {"subject": "Fråga från B", "body": "Hej"})
+        assert sent.status_code == 303, sent.text
+        assert "Fråga från B" in on_a.get(f"/moment/{e}/meddelanden").text
+        # A wrong token is refused on either instance.
+        forged = on_b.client.post(f"/moment/{e}/meddelanden", data={"_csrf": "fel", "subject": "x", "body": "y"})
+        assert forged.status_code == 403
+        assert "Du är utloggad" in on_b.post("/logga-ut").text
+        assert on_a.client.cookies.get("__Host-stegvis")  # instance A's browser still sends the old cookie
+        refused = on_a.get(f"/moment/{e}")
+        assert refused.status_code == 303 and refused.headers["location"].startswith("/logga-in")
+    finally:
+        on_a.close()
+        on_b.close()
+
+
+def test_login_throttle__failures_round_robin_over_two_instances_count_as_on_one(packages, database_url, clock):
+    throttle = LoginThrottleParams(account_free=4, address_free=100, first_delay_seconds=1)
+    a = create_app(make_settings(packages, database_url, login_throttle=throttle, notify_worker=False),
+                   clock=clock, migrate=False)
+    b = create_app(make_settings(packages, database_url, login_throttle=throttle, notify_worker=False),
+                   clock=clock, migrate=False)
+    seed(a)
+    browsers = [Browser(a), Browser(b)]
+    try:
+        for i in range(4):  # two failures on each instance: four in all
+            assert browsers[i % 2].login("anna", "fel").status_code == 401
+        for browser in browsers:  # each instance has seen only two, but the fifth try waits on both
+            slowed = browser.login("anna", PASSWORD)
+            assert slowed.status_code == 429 and "Vänta 1 sekund" in slowed.text
+        clock.advance(seconds=1)
+        assert browsers[1].login("anna", PASSWORD).status_code == 303
+    finally:
+        for browser in browsers:
+            browser.close()
+        for app in (a, b):
+            app.state.stegvis.db.dispose()
+
+
+# --- the missed-registration job -----------------------------------------------------------------
+
+
+def test_missed_registration_job__on_both_instances_at_once__flags_each_occasion_once(pair):
+    a, b, people = pair
+    barrier = threading.Barrier(2)
+    raised: list[int] = []
+
+    def run(app) -> None:
+        barrier.wait(10)
+        raised.append(jobs.run_missed_registration_check(app.state.stegvis))
+
+    threads = [threading.Thread(target=run, args=(app,)) for app in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(raised) == [0, 4]  # the seeded plans have four missed occasions (tests/runtime/test_flags.py)
+    assert count(a, Flag, Flag.kind == FlagKind.missed_registration) == 4
+    # Later runs on either instance find nothing new.
+    assert jobs.run_missed_registration_check(b.state.stegvis) == 0
+    assert jobs.run_missed_registration_check(a.state.stegvis) == 0
+    assert count(b, Flag, Flag.kind == FlagKind.missed_registration) == 4
+
+
+# --- the notification outbox ---------------------------------------------------------------------
+
+
+class Mailer:
+    """Records the notices handed to it; `during` runs inside a send (another instance at work meanwhile)."""
+
+    def __init__(self, sent: list[Notice], during=None) -> None:
+        self.sent, self.during = sent, during
+
+    def send(self, notice: Notice) -> None:
+        self.sent.append(notice)
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+
+
+def set_user(app, user_id: int, **values) -> None:
+    with app.state.stegvis.db.session() as s:
+        user = s.get(User, user_id)
+        for key, value in values.items():
+            setattr(user, key, value)
+
+
+def test_outbox__staff_notice_on_its_way_from_one_instance__the_other_does_not_mail_again(pair):
+    """While instance A mails the therapist, a new event queues another notice and instance B drains.
+
+    Before the fix, B saw no notice *sent* yet (A's was only claimed) and mailed the same
+    person again within the period: two e-mails where the batching promises one.
+    """
+    a, b, people = pair
+    set_user(a, people.therapist, email="tove@region.example", notify_events=True)
+    now = a.state.stegvis.clock.now()
+
+    def queue() -> None:
+        with a.state.stegvis.db.session() as s:
+            assert queue_staff_notice(s, now, s.get(Enrolment, people.enrolment_a), "message") is not None
+
+    def meanwhile() -> None:
+        queue()  # the first row is claimed, not pending: this event queues a second row
+        b.state.outbox.drain()
+
+    sent: list[Notice] = []
+    a.state.outbox.email = Mailer(sent, during=meanwhile)
+    b.state.outbox.email = Mailer(sent)
+    queue()
+    a.state.outbox.drain()
+    assert [n.to for n in sent] == ["tove@region.example"]
+    with a.state.stegvis.db.session() as s:
+        rows = list(s.scalars(select(Notification).order_by(Notification.id)))
+    assert len(rows) == 2 and all(r.sent_at is not None and r.error is None for r in rows)
+
+
+def test_outbox__patient_notice_drained_by_both_instances_at_once__sent_once(pair):
+    a, b, people = pair
+    set_user(a, people.patient_a, email="anna@example.se")
+    tove = Browser(a)
+    try:
+        assert tove.login("tove").status_code == 303
+        posted = tove.post(f"/personal/moment/{people.enrolment_a}/meddelanden",
+                           {"subject": "Hej", "body": "Läs detta", "notify": "ja"})
+        assert posted.status_code == 303, posted.text
+    finally:
+        tove.close()
+    sent: list[Notice] = []
+    barrier = threading.Barrier(2)
+    for app in (a, b):
+        app.state.outbox.email = Mailer(sent)
+
+    def drain(app) -> None:
+        barrier.wait(10)
+        app.state.outbox.drain()
+
+    threads = [threading.Thread(target=drain, args=(app,)) for app in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert [n.to for n in sent] == ["anna@example.se"]
+
+
+# --- packages ------------------------------------------------------------------------------------
+
+
+def test_packages__each_instance_sees_a_change_of_the_folder_after_its_own_rescan(pair, packages):
+    """Each instance keeps its own list of packages: every instance needs the files and its own SIGHUP."""
+    a, b, _ = pair
+    (version,) = [p for p in (packages / "testprogram").iterdir() if p.is_dir()]
+    shutil.move(version, packages.parent / "withdrawn")  # a version withdrawn from the shared folder
+    a.state.stegvis.store.scan()  # SIGHUP to instance A only
+    assert a.state.stegvis.store.get("testprogram", version.name) is None
+    assert b.state.stegvis.store.get("testprogram", version.name) is not None
+    shutil.move(packages.parent / "withdrawn", version)  # back again: A serves it after its rescan
+    b.state.stegvis.store.scan()
+    a.state.stegvis.store.scan()
+    assert a.state.stegvis.store.get("testprogram", version.name) is not None
+    assert b.state.stegvis.store.get("testprogram", version.name) is not None
