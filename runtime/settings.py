@@ -99,10 +99,14 @@ class RuntimeSettings(BaseModel):
                                  "are not served; people log in with e-identification.")
     login_throttle: LoginThrottleParams = Field(default_factory=lambda: LoginThrottleParams(),
                                                 description="How failed password logins slow further tries.")
-    client_address_header: str | None = Field(None, description="Header in which the reverse proxy in front "
+    client_address_header: str | None = Field(default_factory=lambda: _env("STEGVIS_CLIENT_ADDRESS_HEADER"),
+                                              description="Header in which the reverse proxy in front "
                                               "of the runtime puts the client's address (e.g. X-Real-IP), for "
-                                              "login throttling per address; None: the TCP peer's address. "
-                                              "Set it only when a proxy always sets (or overwrites) the header.")
+                                              "login throttling per address (STEGVIS_CLIENT_ADDRESS_HEADER, "
+                                              "`stegvis runtime --client-address-header`); None: the TCP peer's "
+                                              "address, which behind a proxy is the proxy's, so that every client "
+                                              "shares one address counter. Set it only when a proxy always sets "
+                                              "(or overwrites) the header.")
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")

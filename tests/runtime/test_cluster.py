@@ -111,6 +111,40 @@ def test_login_throttle__failures_round_robin_over_two_instances_count_as_on_one
             app.state.stegvis.db.dispose()
 
 
+@pytest.mark.parametrize(("header", "anna_waits"), [("X-Real-IP", False), (None, True)])
+def test_login_throttle__behind_a_proxy__the_client_address_header_keeps_clients_apart(
+        packages, database_url, clock, header, anna_waits):
+    """Behind a proxy every client's TCP peer is the proxy: without the header, one client failing
+    slows everyone's logins through that proxy; with it, each client has its own address counter."""
+    throttle = LoginThrottleParams(account_free=100, address_free=3, first_delay_seconds=1)
+    a = create_app(make_settings(packages, database_url, login_throttle=throttle, notify_worker=False,
+                                 client_address_header=header), clock=clock, migrate=False)
+    seed(a)
+    attacker, anna = Browser(a), Browser(a)
+    attacker.client.headers["X-Real-IP"] = "203.0.113.9"
+    anna.client.headers["X-Real-IP"] = "198.51.100.7"
+    try:
+        for name in ("x1", "x2", "x3"):
+            assert attacker.login(name, "fel").status_code == 401
+        assert attacker.login("x4", "fel").status_code == 429
+        assert anna.login("anna", PASSWORD).status_code == (429 if anna_waits else 303)
+    finally:
+        attacker.close()
+        anna.close()
+        a.state.stegvis.db.dispose()
+
+
+def test_client_address_header__from_the_command_line_or_the_environment(monkeypatch):
+    from runtime.server import settings_from_args
+
+    monkeypatch.delenv("STEGVIS_CLIENT_ADDRESS_HEADER", raising=False)
+    assert settings_from_args(Path("dist"), None, None, False).client_address_header is None
+    monkeypatch.setenv("STEGVIS_CLIENT_ADDRESS_HEADER", "X-Real-IP")
+    assert settings_from_args(Path("dist"), None, None, False).client_address_header == "X-Real-IP"
+    assert settings_from_args(Path("dist"), None, None, False,
+                              client_address_header="X-Forwarded-For").client_address_header == "X-Forwarded-For"
+
+
 # --- the missed-registration job -----------------------------------------------------------------
 
 
