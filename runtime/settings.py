@@ -114,9 +114,11 @@ class RuntimeSettings(BaseModel):
                                 "is refused with 413 before it is read (issue 14).")
     max_json_keys: int = Field(1000, ge=10, description="Most keys (all objects together) in a JSON body; "
                                "more are refused with 413 before validation (issue 14).")
-    missed_registration_check_minutes: float = Field(10, ge=0, description="How often `stegvis runtime` checks "
-                                                     "activity plans for missed registrations (0: never, "
-                                                     "only when staff pages are shown).")
+    missed_registration_check_minutes: float = Field(
+        default_factory=lambda: _env("STEGVIS_MISSED_CHECK_MINUTES") or 10, ge=0, validate_default=True,
+        description="How often `stegvis runtime` checks activity plans for missed registrations "
+        "(STEGVIS_MISSED_CHECK_MINUTES; 0: never, only when staff pages are shown). Safe on every "
+        "instance at once (row locks); 0 on all but one instance saves the others the work.")
     allowed_hosts: tuple[str, ...] = Field(default_factory=lambda: _hosts_from_env(), description="Host names "
                                            "(host or host:port) the runtime answers to (STEGVIS_ALLOWED_HOSTS, "
                                            "comma-separated); a request for any other Host gets 400. Empty: any "

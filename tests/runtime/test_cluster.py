@@ -170,6 +170,18 @@ def test_missed_registration_job__on_both_instances_at_once__flags_each_occasion
     assert count(b, Flag, Flag.kind == FlagKind.missed_registration) == 4
 
 
+def test_missed_registration_job__turned_off_per_instance_by_the_environment(monkeypatch):
+    from runtime.settings import RuntimeSettings
+
+    monkeypatch.delenv("STEGVIS_MISSED_CHECK_MINUTES", raising=False)
+    assert RuntimeSettings().missed_registration_check_minutes == 10
+    monkeypatch.setenv("STEGVIS_MISSED_CHECK_MINUTES", "0")
+    assert RuntimeSettings().missed_registration_check_minutes == 0
+    monkeypatch.setenv("STEGVIS_MISSED_CHECK_MINUTES", "-1")
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        RuntimeSettings()
+
+
 # --- the notification outbox ---------------------------------------------------------------------
 
 
