@@ -145,6 +145,79 @@ def test_client_address_header__from_the_command_line_or_the_environment(monkeyp
                               client_address_header="X-Forwarded-For").client_address_header == "X-Forwarded-For"
 
 
+# --- two writes of one thing at once -------------------------------------------------------------
+
+
+def _draft(ctx, enrolment, package, text: str):
+    from runtime.services.patient import save_draft
+
+    save_draft(ctx, enrolment, "mal", package.form("mal"), {"mal": [text]})
+
+
+def _registration(ctx, enrolment, package, text: str):
+    from runtime.enrolments import plan_schedule
+    from runtime.models import EnrolmentPlan
+    from runtime.schedule import iter_occasions, occasion_key
+    from runtime.services.patient import register
+
+    plan = next(p for p in enrolment.plans if p.plan_id == "steg")
+    plan = ctx.db.get(EnrolmentPlan, plan.id)
+    occasion = next(o for o in iter_occasions(plan_schedule(plan), ctx.app.tz) if o.status(ctx.now) == "open")
+    register(ctx, enrolment, package, plan, occasion_key(occasion.at), {"steg": [text]}, None)
+
+
+@pytest.mark.parametrize(("write", "answer"), [
+    (_draft, "the second instance's draft replaces the first's"),
+    (_registration, "the second instance is told the occasion is registered already (409)"),
+])
+def test_two_instances_write_one_thing_at_once__no_500(pair, write, answer):
+    """Instance A has written (a form's draft, an occasion's registration) but not committed when
+    instance B writes the same. Before the fix B found nothing, inserted too, waited on A's unique
+    key and failed with an IntegrityError, a 500 (PostgreSQL), once A committed. Now B waits for A
+    on the enrolment's row, then sees what A wrote."""
+    from runtime.context import AppError, Ctx, UnitOfWork
+    from runtime.models import FormDraft, Registration
+
+    a, b, people = pair
+    package = a.state.stegvis.store.get("testprogram", "0.1.0")
+
+    def unit_of_work(app) -> tuple[Ctx, Enrolment]:
+        state = app.state.stegvis
+        ctx = Ctx(state, UnitOfWork(state.db), state.clock.now())
+        ctx.user = ctx.db.get(User, people.patient_a)
+        return ctx, ctx.db.get(Enrolment, people.enrolment_a)
+
+    first, enrolment = unit_of_work(a)
+    write(first, enrolment, package, "4000")  # flushed, not yet committed
+    outcome: list[Exception | None] = []
+
+    def second() -> None:
+        ctx, enrolment = unit_of_work(b)
+        try:
+            write(ctx, enrolment, package, "5000")
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            outcome.append(exc)
+            ctx.uow.close(error=True)
+            return
+        outcome.append(None)
+        ctx.uow.close(error=False)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(0.5)  # B is now waiting for A (on a row lock, or on SQLite's write lock)
+    first.uow.close(error=False)
+    thread.join(30)
+    assert not thread.is_alive() and len(outcome) == 1
+    with a.state.stegvis.db.session() as s:
+        if write is _draft:
+            assert outcome == [None]
+            assert [d.answers["mal"] for d in s.scalars(select(FormDraft))] == [["5000"]]
+        else:
+            (error,) = outcome
+            assert isinstance(error, AppError) and error.status == 409, repr(error)
+            assert [r.values["steg"] for r in s.scalars(select(Registration))] == [4000]
+
+
 # --- the missed-registration job -----------------------------------------------------------------
 
 
