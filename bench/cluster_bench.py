@@ -238,8 +238,12 @@ def main() -> int:
                  ("step pages, unthrottled", 0.0, 0.0)]
         rows: list[tuple[str, Phase]] = []
         seed = 1
+        order = list(targets.items())
         for kind, rate, share in kinds:
-            for target, base in targets.items():
+            # Each load starts with another target, so that a machine getting busier during the
+            # run does not always fall on the same one.
+            order = order[1:] + order[:1] if rows else order
+            for target, base in order:
                 phase = Phase(kind, rate, args.seconds)
                 if rate > 0:
                     run_wrk_phase(base, phase, sessions, steps, share, seed, work)
@@ -270,8 +274,9 @@ def main() -> int:
     load_after = loadavg()
     print("| load | target | offered | requests | throughput | p50 ms | p95 ms | p99 ms | max ms | errors |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for target, phase in rows:
+    for target, phase in sorted(rows, key=lambda r: ([k[0] for k in kinds].index(r[1].name), r[0])):
         print(f"| {phase.name} | {target} {row(phase)}")
+    print("\nOrder of the runs: " + "; ".join(f"{p.name}: {t[:3]}" for t, p in rows) + ".")
     print("\nResponses per instance counted by HAProxy (warm-up, logins and phases): "
           + ", ".join(f"{k} {v}" for k, v in sorted(per_server.items())) + ".")
     print(f"Submissions sent: {posted}; acknowledged (303 to the receipt): {acknowledged}; stored in the database: "
