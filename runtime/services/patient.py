@@ -151,6 +151,9 @@ def save_draft(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: di
     """Keep unsent answers (nothing is checked; required questions may be empty)."""
     require_write(ctx, enrolment)
     answers = formcheck.draft_answers(form["questions"], raw, ctx.app.settings.max_text_length)
+    # Drafts of one enrolment take turns on its row (PostgreSQL; SQLite writes one at a time): two saves at
+    # once, from two processes or instances, would otherwise both insert, the second failing on the unique key.
+    ctx.db.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
     draft = get_draft(ctx, enrolment, form_id)
     if draft is None:
         draft = FormDraft(enrolment_id=enrolment.id, form_id=form_id, answers=answers, updated_at=ctx.now)
@@ -300,6 +303,9 @@ def register(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPl
         message = N_("Det är för sent att registrera tillfället %(when)s. Sista dagen var %(day)s.",
                      when=format_local(occasion.at, tz), day=format_day(last_day(occasion, tz)))
         raise AppError(422, message, title=N_("För sent"), errors={"occasion": message})
+    # Registrations of one enrolment take turns on its row, as drafts and submissions do: the same occasion
+    # sent twice at once (to two processes or instances) gets 409 the second time, not a unique-key error.
+    ctx.db.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
     exists = ctx.db.scalar(select(func.count()).select_from(Registration)
                            .where(Registration.plan_id == plan.id, Registration.occasion_at == occasion.at))
     if exists:
