@@ -18,7 +18,15 @@ from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.diff import check_version_bump
-from builder.incremental import InputValues, PreviousPages, page_paths, plan_pages, record_outputs, settings_of
+from builder.incremental import (
+    InputValues,
+    PreviousPages,
+    ValueCarry,
+    page_paths,
+    plan_pages,
+    record_outputs,
+    settings_of,
+)
 from builder.markdown import LazyBody
 from builder.memo import ParseMemo
 from builder.model import Program, Step
@@ -55,6 +63,8 @@ class BuildReport:
     rebuilt: list[str] = field(default_factory=list)  # the pages rendered, sorted
     #: what `notes` says when a later build finds nothing changed (replayed from the build state)
     unchanged_notes: list[str] = field(default_factory=list)
+    #: the values of reads this build computed, for the next build in the same process (`stegvis serve`)
+    carry: ValueCarry | None = None
 
 
 @dataclass
@@ -135,22 +145,26 @@ def program_films(program: Program, config: BuildConfig, engine: Engine | None) 
 def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
                 env: jinja2.Environment | None = None, films: dict[str, FilmPlan] | None = None,
-                rendered: dict[str, tuple[bytes, list[str]]] | None = None) -> dict[str, bytes]:
+                rendered: dict[str, tuple[bytes, list[str]]] | None = None,
+                carry: ValueCarry | None = None) -> dict[str, bytes]:
     """The HTML pages, step fragments, stylesheet and media. Pages whose recorded reads have
     the values they had in `previous` are not rendered again but take their verified bytes
     from it (issues #7 and 12); `report` gets the counts and what each page read.
     `env`: a template environment to reuse (`stegvis serve`). `films`: from `program_films`
     (by default without a voice: the steps show the films' transcripts). `rendered`: step pages
-    the workers of a sharded check rendered already (`StepWork.rendered`)."""
+    the workers of a sharded check rendered already (`StepWork.rendered`). `carry`: the values
+    of reads of the previous build in this process (`stegvis serve`); `report.carry` gets this
+    build's."""
     if films is None:
         films = program_films(program, config, None)
-    values = InputValues(program, config, readouts, films=films)
+    values = InputValues(program, config, readouts, films=films, carry=carry)
     plan = plan_pages(page_paths(program), values, previous.outputs if previous else {},
-                      previous.read if previous else (lambda _: None))
+                      previous.read if previous else (lambda _: None), previous.trusted if previous else False)
     reads: dict[str, list[str]] = dict(plan.reused_reads)
     files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
                          env=env, reads=reads, films=films, rendered=rendered) | plan.reused
-    report.outputs = record_outputs(reads, values, files)
+    report.outputs = record_outputs(reads, values, files, plan.reused_hashes)
+    report.carry = values.carry_forward()
     pages = {p for p in plan.pages if p.endswith(".html")}  # counted without the steps' fragments
     report.pages_built, report.pages_reused = len(plan.todo & pages), len(plan.reused.keys() & pages)
     report.rebuilt = sorted(plan.todo & pages)
