@@ -40,7 +40,15 @@ from builder.render.storyboard import FilmPlan, film_encoder, film_plans
 from builder.resolve import resolve_program
 from builder.shard import summarise_steps
 from builder.speech.lexicon import Lexicon
-from builder.state import check_unchanged, package_facts, program_language, record_build, state_path, take_snapshot
+from builder.state import (
+    Snapshot,
+    check_unchanged,
+    package_facts,
+    program_language,
+    record_build,
+    state_path,
+    take_snapshot,
+)
 from builder.summaries import SummaryStore, content_key
 from builder.terms import terms_note
 from builder.validate import validate_program
@@ -253,7 +261,8 @@ def _no_voice(program: Program, engine: str, diags: Diagnostics) -> None:
 
 
 def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine: Engine | None = None,
-              previous: Path | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
+              previous: Path | None = None, progress: Progress = NO_PROGRESS,
+              snapshot: Snapshot | None = None) -> Outcome:
     """Check, render and package one program folder, incrementally (issue #7).
 
     When every source file, template, setting and Stegvis' code is as the last successful
@@ -268,8 +277,12 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
 
     With `config.audio` and no engine given, the engine is chosen from `config.tts`
     (raises EngineUnavailable when it cannot run).
+
+    `snapshot`: the inputs as the command line's no-change check found them, changed since the
+    last build (`builder.state.unchanged_build`); used when its settings are this build's, so
+    that the sources are not hashed a second time (issue 16).
     """
-    snapshot = None
+    given, snapshot = snapshot, None
     state_file = state_path(config.cache, program_dir, config.out)
     no_voice = None
     if config.audio and engine is not None:  # a voice of the program's language (issue 18)
@@ -278,8 +291,11 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
             config = config.model_copy(update={"audio": False})
     if not config.audio or engine is not None:  # the engine's identity is part of what is compared
         settings = settings_of(program_dir, config, engine.identity() if config.audio and engine else None, previous)
-        snapshot = take_snapshot(program_dir, settings, config.cache)
-        unchanged = check_unchanged(snapshot, state_file)
+        if given is not None and given.settings == settings:
+            snapshot, unchanged = given, None  # found changed already
+        else:
+            snapshot = take_snapshot(program_dir, settings, config.cache)
+            unchanged = check_unchanged(snapshot, state_file)
         if unchanged is not None:
             diags.add_items(unchanged.diagnostics())
             report = BuildReport(notes=list(unchanged.state.notes), manifest=unchanged.state.manifest,
