@@ -276,6 +276,8 @@ class PreviousPages:
     #: the bytes `read` gives are the very ones recorded (`stegvis serve` keeps them in memory):
     #: their hashes need not be taken again
     trusted: bool = False
+    #: what the state recorded of the package written (`builder.state.package_facts`)
+    package: dict = field(default_factory=dict)
 
     @classmethod
     def of_state(cls, state_file: Path, out: Path, program_id: str) -> PreviousPages | None:
@@ -283,7 +285,7 @@ class PreviousPages:
         state = BuildState.load(state_file)
         if state is None or state.package.get("id") != program_id or not state.package.get("folder"):
             return None
-        return cls(state.outputs, package_reader(Path(state.package["folder"])))
+        return cls(state.outputs, package_reader(Path(state.package["folder"])), package=state.package)
 
 
 @dataclass

@@ -44,6 +44,7 @@ from builder.state import (
     Snapshot,
     check_unchanged,
     package_facts,
+    package_intact,
     program_language,
     record_build,
     state_path,
@@ -350,7 +351,12 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     files, manifest = with_sources(files)
     if not slow and not check_version_bump(program, files, manifest, config.out, previous, diags):
         return Outcome(program_dir, program, None, report)
-    package = write_package(meta.id, meta.version, manifest, files, config, diags, program.tree.program_path)
+    folder = config.out / meta.id / meta.version
+    # The package there now is as the last build wrote it (sizes and times of every file as recorded):
+    # its manifest then says which files are unchanged, so they are linked and zipped without reading.
+    intact = old is not None and old.package.get("folder") == str(folder) and package_intact(old.package)
+    package = write_package(meta.id, meta.version, manifest, files, config, diags, program.tree.program_path,
+                            previous_intact=intact)
     if package is not None and snapshot is not None:
         record_build(state_file, snapshot, package_facts(config.out, meta.id, meta.version), report.outputs,
                      [d for d in diags.items if d not in before], report.unchanged_notes, report.manifest)

@@ -235,3 +235,42 @@ def test_serve_gc__the_loaded_program_is_frozen_after_a_whole_reload(program, co
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_package_rewrite__an_intact_package_is_linked_and_zipped_without_reading(program, config, tmp_path,
+                                                                                 monkeypatch):
+    """After an edit, the previous package (every file's size and time as the state recorded)
+    tells by its manifest which files are unchanged: they are linked and their zip members
+    copied without being read or inflated (issue 16). The result equals a clean build."""
+    root = program()
+    cfg = config.model_copy(update={"cache": tmp_path / "cache"})
+    _build(root, cfg)
+    step = root / "modules/01-start/02-mitt-mal.md"
+    step.write_text(step.read_text("utf-8") + "\nEn mening till.\n", "utf-8")
+    inflated = []
+    original = zlib.decompress
+    monkeypatch.setattr(package.zlib, "decompress", lambda *a: inflated.append(1) or original(*a))
+    again, _ = _build(root, cfg)
+    assert inflated == []
+    clean, _ = _build(root, cfg.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c2"}))
+    assert files_of(again.package.folder) == files_of(clean.package.folder)
+    assert again.package.zip.read_bytes() == clean.package.zip.read_bytes()
+
+
+def test_package_rewrite__a_package_file_changed_by_hand_is_compared_byte_for_byte(program, config, tmp_path,
+                                                                                   monkeypatch):
+    root = program()
+    cfg = config.model_copy(update={"cache": tmp_path / "cache"})
+    first, _ = _build(root, cfg)
+    css = first.package.folder / "assets/stegvis.css"
+    css.write_bytes(b"/* changed by hand */")  # not a page: nothing renders it again, the writer must notice
+    step = root / "modules/01-start/02-mitt-mal.md"
+    step.write_text(step.read_text("utf-8") + "\nEn mening till.\n", "utf-8")
+    inflated = []
+    original = zlib.decompress
+    monkeypatch.setattr(package.zlib, "decompress", lambda *a: inflated.append(1) or original(*a))
+    again, _ = _build(root, cfg)
+    assert inflated  # the package is not as recorded: old members are inflated and compared
+    clean, _ = _build(root, cfg.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c2"}))
+    assert files_of(again.package.folder) == files_of(clean.package.folder)
+    assert again.package.zip.read_bytes() == clean.package.zip.read_bytes()
