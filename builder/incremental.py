@@ -20,6 +20,7 @@ content-addressed caches.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -83,7 +84,7 @@ def page_paths(program: Program) -> list[str]:
 
 def _same(a: tuple, b: tuple) -> bool:
     """Whether two tokens are the same: the very same objects, one by one."""
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 class ValueCarry:
@@ -91,16 +92,18 @@ class ValueCarry:
     (`stegvis serve`, issue 16), so that a save re-digests only what it changed.
 
     A value is kept with a token of what it was computed from: the very objects (a step, its
-    file's bytes, a module's metadata; held here, so their identity stays theirs) or plain
-    strings (a neighbour's title and page). The next build reuses the value when its token is
-    the same, and computes it otherwise; a fingerprint is reused when every value it covers
-    is the same. Entries not used by a build are dropped after it (`InputValues.carry_forward`).
+    file's bytes, a neighbour, a module's metadata; held here, so that no other object can
+    take their identity). The next build reuses the value when every object of its token is
+    the same one, and computes it otherwise; neighbours and link targets only while the
+    program has the same step files in the same order. A fingerprint is reused when every
+    value it covers is the same. Entries not used by a build are dropped after it
+    (`InputValues.carry_forward`).
     """
 
     def __init__(self) -> None:
         self.values: dict[str, tuple[tuple, str]] = {}
         self.prints: dict[str, tuple[tuple[str, ...], str]] = {}
-        #: (module id, step id) of every step in order, when the build compared it
+        #: (module id, step id, file) of every step in order, when the build compared it
         self.shape: tuple | None = None
 
 
@@ -178,8 +181,9 @@ class InputValues:
 
     @cached_property
     def _same_shape(self) -> bool:
-        """Whether the program has the same steps in the same order as the carried build's."""
-        shape = tuple((s.module_id, s.id) for s in self._step_list)
+        """Whether the program has the same step files, with the same ids, in the same order as the
+        carried build's (links are resolved by file, pages named by id)."""
+        shape = tuple((s.module_id, s.id, s.source.rel) for s in self._step_list)
         self._next.shape = shape
         return self._carry.shape == shape
 

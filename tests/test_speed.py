@@ -274,3 +274,27 @@ def test_package_rewrite__a_package_file_changed_by_hand_is_compared_byte_for_by
     clean, _ = _build(root, cfg.model_copy(update={"out": tmp_path / "clean", "cache": tmp_path / "c2"}))
     assert files_of(again.package.folder) == files_of(clean.package.folder)
     assert again.package.zip.read_bytes() == clean.package.zip.read_bytes()
+
+
+def test_serve_carry__a_renamed_step_file_moves_the_links_to_it(program, config, tmp_path):
+    """A link resolves by file: renaming 02-mitt-mal.md to 03-mitt-mal.md keeps the step's id
+    and place but breaks the link to the old name; no carried value may hide that."""
+    root = program({"modules/01-start/01-valkommen.md": lambda t: t + "\nLäs [nästa](02-mitt-mal.md).\n"})
+    cfg = config.model_copy(update={"audio": False, "pdf": False, "cache": tmp_path / "cache"})
+    session = ServeSession(root, cfg, log=lambda _: None)
+    session.rebuild()
+    assert 'href="mitt-mal.html"' in session.preview.files["start/valkommen.html"].decode()
+    old, new = root / "modules/01-start/02-mitt-mal.md", root / "modules/01-start/03-mitt-mal.md"
+    old.rename(new)
+    session.rebuild([(Change.deleted, old), (Change.added, new)])
+    fresh = ServeSession(root, cfg, log=lambda _: None)
+    fresh.rebuild()
+    assert session.preview.failed and fresh.preview.failed  # the link to the old name is broken
+    assert _session_view(session)[1] == _session_view(fresh)[1]
+    assert any(d.code == "REF-002" for d in session.preview.diagnostics)
+    new.rename(old)
+    session.rebuild([(Change.deleted, new), (Change.added, old)])
+    fresh = ServeSession(root, cfg, log=lambda _: None)
+    fresh.rebuild()
+    assert _session_view(session) == _session_view(fresh)
+    assert session._outputs == fresh._outputs
