@@ -13,6 +13,8 @@ folder made by bench/generate.py, as medians of --runs runs, tools interleaved r
              output and cache; `hugo`; `mkdocs build`; the bare loop);
 - no change: the same build again with nothing changed;
 - one edit:  one step's text changed, then the build again;
+- CPU:       user + system seconds of each build (with its worker processes), which other
+             work on a shared machine changes far less than wall time;
 - serve:     `stegvis serve`: from saving a step to the reload event (server-sent event),
              and to the served page showing the new text; `hugo server` and `mkdocs serve`:
              to the served page showing the new text (polled every 5 ms). Loopback only;
@@ -52,8 +54,10 @@ EDITED_STEP = 10  # the step edited in every "one edit" run (in the first module
 POLL = 0.005
 
 
-#: peak RSS (kB) of the last command run, and the load averages seen before each command
+#: peak RSS (kB) and CPU seconds (user + system, its waited-for children included) of the last
+#: command run, and the load averages seen before each command
 LAST_RSS: list[int] = [0]
+LAST_CPU: list[float] = [0.0]
 LOADS: list[float] = []
 
 
@@ -72,6 +76,8 @@ def run(cmd: list[str], timeout: float = 900, cwd: Path | None = None) -> float:
     elapsed = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     LAST_RSS[0] = usage.ru_maxrss  # kB on Linux: the command's largest process
+    # CPU time does not grow with other work on a shared machine the way wall time does
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr.decode()[-2000:]}")
     return elapsed
@@ -150,16 +156,20 @@ def median(values: list[float]) -> float:
 def bench_builds(tools: Tools, runs: int, names: list[str]) -> dict[str, dict[str, float]]:
     """cold, no change and one edit for each tool: medians in seconds."""
     times: dict[str, dict[str, list[float]]] = {n: {"cold": [], "nochange": [], "edit": [], "rss_kb": [],
-                                                     "load": []} for n in names}
+                                                     "load": [], "cold_cpu": [], "nochange_cpu": [],
+                                                     "edit_cpu": []} for n in names}
     for r in range(runs):
         for name in names:
             print(f"  run {r + 1}/{runs}: {name}", file=sys.stderr, flush=True)
             times[name]["load"].append(load_average())
             times[name]["cold"].append(tools.build(name, fresh=True))
             times[name]["rss_kb"].append(LAST_RSS[0])
+            times[name]["cold_cpu"].append(LAST_CPU[0])
             times[name]["nochange"].append(tools.build(name))
+            times[name]["nochange_cpu"].append(LAST_CPU[0])
             tools.edit()
             times[name]["edit"].append(tools.build(name))
+            times[name]["edit_cpu"].append(LAST_CPU[0])
     return {n: {k: median(v) for k, v in t.items()} | {"load_range": [min(t["load"]), max(t["load"])]}
             for n, t in times.items()}
 
@@ -328,6 +338,9 @@ def table(size: int, builds: dict, serve: dict) -> str:
         cells = [f"{builds[t][key]:.2f} s" if t in builds else "–" for t in ("stegvis", "hugo", "mkdocs", "bare")]
         ratio = f"{builds['stegvis'][key] / hugo[key]:.2f}" if hugo else "–"
         lines.append(f"| {label} | {' | '.join(cells)} | {ratio} |")
+        cells = [f"{builds[t][key + '_cpu']:.2f} s" if t in builds else "–" for t in ("stegvis", "hugo", "mkdocs", "bare")]
+        ratio = f"{builds['stegvis'][key + '_cpu'] / hugo[key + '_cpu']:.2f}" if hugo else "–"
+        lines.append(f"| {label}: CPU (user + system) | {' | '.join(cells)} | {ratio} |")
     lines += ["", "| serve: save → | Stegvis | hugo server | mkdocs serve |", "|---|---|---|---|"]
     s, h, m = serve.get("stegvis", {}), serve.get("hugo", {}), serve.get("mkdocs", {})
 
@@ -367,6 +380,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     tools_present = [t for t in args.tools if t != "hugo" or shutil.which("hugo")]
+    # Bytecode for this tree, as an installed wheel has it: with PYTHONDONTWRITEBYTECODE set (as on
+    # the shared machine) every run would otherwise compile Stegvis' modules again (0.4 s).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "builder"), str(ROOT / "stegvis_package")],
+                   check=True, stdout=subprocess.DEVNULL)
     report = {"versions": versions(), "runs": args.runs, "sizes": {}}
     print(json.dumps(report["versions"], indent=1), file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="stegvis-bench-") as tmp:

@@ -440,10 +440,11 @@ def run_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_unchanged(args: argparse.Namespace, programs: list[Path]) -> int | None:
+def run_unchanged(args: argparse.Namespace, programs: list[Path], taken: dict | None = None) -> int | None:
     """`stegvis build --no-audio` when no program changed since its last build; None otherwise.
 
-    Answered from the build states alone, without importing the compiler (issue #7).
+    Answered from the build states alone, without importing the compiler (issue #7). `taken`
+    receives the snapshots taken, for the build that follows (issue 16).
     """
     from builder.state import unchanged_build
 
@@ -451,7 +452,7 @@ def run_unchanged(args: argparse.Namespace, programs: list[Path]) -> int | None:
     found = []
     for program_dir in programs:
         unchanged = unchanged_build(program_dir, args.out, args.cache, pdf=not args.no_pdf, strict=args.strict,
-                                    release=args.release, tts=args.tts, previous=args.previous)
+                                    release=args.release, tts=args.tts, previous=args.previous, taken=taken)
         if unchanged is None:
             return None
         found.append(unchanged)
@@ -531,15 +532,15 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return run_serve(args)
     programs = _programs(args)
+    snapshots: dict = {}  # taken by the no-change check, which found them changed
     if args.command == "build" and args.no_audio:
-        code = run_unchanged(args, programs)
+        code = run_unchanged(args, programs, snapshots)
         if code is not None:
             return code
     from builder.config import BuildConfig
     from builder.pipeline import build_dir, check_dir
     from builder.progress import progress_for
     from builder.render.storyboard import FilmError
-    from builder.speech.engines import EngineError, EngineUnavailable, choose_engine
 
     diags = Diagnostics()
     started = time.perf_counter()
@@ -560,7 +561,11 @@ def run(args: argparse.Namespace) -> int:
     config = BuildConfig(out=args.out, audio=not args.no_audio, pdf=not args.no_pdf, strict=args.strict,
                          release=args.release, fmt=args.fmt, tts=args.tts, cache=args.cache)
     engine = None
-    if config.audio:
+    engine_errors: tuple[type[Exception], ...] = ()
+    if config.audio:  # numpy and the voices: imported only when there is audio
+        from builder.speech.engines import EngineError, EngineUnavailable, choose_engine
+
+        engine_errors = (EngineError,)
         try:
             engine, note = choose_engine(config.tts)
         except EngineUnavailable as exc:
@@ -575,12 +580,13 @@ def run(args: argparse.Namespace) -> int:
     for program_dir in programs:
         try:
             outcome = build_dir(program_dir, config, diags, engine, previous=args.previous,
-                                progress=progress_for(sys.stderr, quiet=args.fmt != "text"))
+                                progress=progress_for(sys.stderr, quiet=args.fmt != "text"),
+                                snapshot=snapshots.get(program_dir))
         except PackageError as exc:
             raise UsageError(str(exc)) from exc
         except OSError as exc:
             raise UsageError(f"Kan inte skriva till {config.out}: {exc.strerror or exc}") from exc
-        except (EngineError, FilmError) as exc:
+        except (FilmError, *engine_errors) as exc:
             raise UsageError(str(exc)) from exc
         if outcome.package is not None:
             built.append(outcome)

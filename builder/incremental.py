@@ -20,6 +20,7 @@ content-addressed caches.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -86,14 +87,42 @@ def page_paths(program: Program) -> list[str]:
     return out
 
 
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two tokens are the same: the very same objects, one by one."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
+
+
+class ValueCarry:
+    """Values of reads and page fingerprints kept from one build to the next in one process
+    (`stegvis serve`, issue 16), so that a save re-digests only what it changed.
+
+    A value is kept with a token of what it was computed from: the very objects (a step, its
+    file's bytes, a neighbour, a module's metadata; held here, so that no other object can
+    take their identity). The next build reuses the value when every object of its token is
+    the same one, and computes it otherwise; neighbours and link targets only while the
+    program has the same step files in the same order. A fingerprint is reused when every
+    value it covers is the same. Entries not used by a build are dropped after it
+    (`InputValues.carry_forward`).
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[tuple, str]] = {}
+        self.prints: dict[str, tuple[tuple[str, ...], str]] = {}
+        #: (module id, step id, file) of every step in order, when the build compared it
+        self.shape: tuple | None = None
+
+
 class InputValues:
     """The value now of every input a page can read (`builder.reads`), each computed once.
 
     A value is a short digest; an input that no longer exists has the value GONE.
+    `carry`: values of the previous build in this process, reused where their inputs are the
+    very same objects (`ValueCarry`); the values are those a fresh computation gives.
     """
 
     def __init__(self, program: Program, config: BuildConfig, readouts: dict[Step, Readout] | None = None,
-                 templates: str | None = None, films: dict[str, FilmPlan] | None = None) -> None:
+                 templates: str | None = None, films: dict[str, FilmPlan] | None = None,
+                 carry: ValueCarry | None = None) -> None:
         self.program = program
         self.config = config
         self.readouts = readouts or {}
@@ -101,6 +130,8 @@ class InputValues:
         self._templates = templates
         self._memo: dict[str, str] = {}
         self._prints: dict[str, str] = {}
+        self._carry = carry
+        self._next = ValueCarry() if carry is not None else None
 
     @cached_property
     def _step_list(self) -> list[Step]:
@@ -122,7 +153,15 @@ class InputValues:
         """The value of one read now."""
         found = self._memo.get(key)
         if found is None:
-            found = self._memo[key] = self._compute(*split_key(key))
+            kind, name = split_key(key)
+            token = self._token(kind, name) if self._next is not None else None
+            if token is None:
+                found = self._compute(kind, name)
+            else:
+                old = self._carry.values.get(key)
+                found = old[1] if old is not None and _same(old[0], token) else self._compute(kind, name)
+                self._next.values[key] = (token, found)
+            self._memo[key] = found
         return found
 
     def fingerprint(self, keys: list[str]) -> str:
@@ -130,8 +169,56 @@ class InputValues:
         memo_key = "\n".join(keys)
         found = self._prints.get(memo_key)
         if found is None:  # planning and recording ask for the same pages' fingerprints
-            found = self._prints[memo_key] = digest([[key, self.value(key)] for key in keys])
+            if self._next is None:
+                found = digest([[key, self.value(key)] for key in keys])
+            else:
+                values = tuple(self.value(key) for key in keys)
+                old = self._carry.prints.get(memo_key)
+                found = old[1] if old is not None and old[0] == values else digest(
+                    [[key, value] for key, value in zip(keys, values, strict=True)])
+                self._next.prints[memo_key] = (values, found)
+            self._prints[memo_key] = found
         return found
+
+    def carry_forward(self) -> ValueCarry | None:
+        """What the next build in this process may reuse: the values and fingerprints this one used."""
+        return self._next
+
+    @cached_property
+    def _same_shape(self) -> bool:
+        """Whether the program has the same step files, with the same ids, in the same order as the
+        carried build's (links are resolved by file, pages named by id)."""
+        shape = tuple((s.module_id, s.id, s.source.rel) for s in self._step_list)
+        self._next.shape = shape
+        return self._carry.shape == shape
+
+    def _token(self, kind: str, name: str) -> tuple | None:
+        """What the value of a read is computed from, as objects compared by identity, for
+        `ValueCarry` (None: computed afresh). Cheaper than the value: no digest, no link resolved."""
+        if kind in (STEP, PREV, NEXT, READOUT, LINK):
+            step_key, _, _ = name.partition("\t")
+            found = self._steps.get(step_key)
+            if found is None:
+                return None
+            i, step = found
+            if kind == STEP:  # the step's file, metadata and module, and whether its translation is outdated
+                tree = self.program.tree
+                return (step, tree.files.get(step.source.rel), tree.translation)
+            if kind == READOUT:
+                return (self.readouts.get(step),)
+            if not self._same_shape:  # a neighbour or a link's target may be another step now
+                return None
+            if kind == LINK:  # where a link leads depends on the step and on which steps there are
+                return (step,)
+            j = i - 1 if kind == PREV else i + 1
+            steps = self._step_list
+            return (steps[j],) if 0 <= j < len(steps) else None
+        if kind in (MODULE, MODULE_STEPS):
+            module = self._modules.get(name)
+            if module is None:
+                return None
+            return (module.meta,) if kind == MODULE else tuple(module.steps)
+        return None
 
     def _compute(self, kind: str, name: str) -> str:
         program = self.program
@@ -199,6 +286,11 @@ class PreviousPages:
 
     outputs: dict[str, list[str]]
     read: Callable[[str], bytes | None]
+    #: the bytes `read` gives are the very ones recorded (`stegvis serve` keeps them in memory):
+    #: their hashes need not be taken again
+    trusted: bool = False
+    #: what the state recorded of the package written (`builder.state.package_facts`)
+    package: dict = field(default_factory=dict)
 
     @classmethod
     def of_state(cls, state_file: Path, out: Path, program_id: str) -> PreviousPages | None:
@@ -206,7 +298,7 @@ class PreviousPages:
         state = BuildState.load(state_file)
         if state is None or state.package.get("id") != program_id or not state.package.get("folder"):
             return None
-        return cls(state.outputs, package_reader(Path(state.package["folder"])))
+        return cls(state.outputs, package_reader(Path(state.package["folder"])), package=state.package)
 
 
 @dataclass
@@ -217,6 +309,8 @@ class PagePlan:
     reused: dict[str, bytes] = field(default_factory=dict)
     #: the recorded reads of the reused pages (they are recorded again for the next build)
     reused_reads: dict[str, list[str]] = field(default_factory=dict)
+    #: the sha256 of the reused pages (verified, or trusted), recorded again without hashing
+    reused_hashes: dict[str, str] = field(default_factory=dict)
 
     @property
     def todo(self) -> set[str]:
@@ -225,10 +319,11 @@ class PagePlan:
 
 
 def plan_pages(pages: list[str], values: InputValues, previous: dict[str, list],
-               read: Callable[[str], bytes | None]) -> PagePlan:
+               read: Callable[[str], bytes | None], trusted: bool = False) -> PagePlan:
     """Reuse every page whose recorded reads have the values they had and whose old bytes still hash as recorded.
 
     `previous`: page -> [fingerprint, sha256, keys read], as `record_outputs` wrote it.
+    `trusted`: `read` gives the bytes recorded (kept in memory), so they are not hashed again.
     """
     plan = PagePlan(pages)
     for page in pages:
@@ -236,15 +331,20 @@ def plan_pages(pages: list[str], values: InputValues, previous: dict[str, list],
         if not old or len(old) != 3 or values.fingerprint(old[2]) != old[0]:
             continue
         data = read(page)
-        if data is not None and sha256(data) == old[1]:
+        if data is not None and (trusted or sha256(data) == old[1]):
             plan.reused[page] = data
             plan.reused_reads[page] = old[2]
+            plan.reused_hashes[page] = old[1]
     return plan
 
 
-def record_outputs(reads: dict[str, list[str]], values: InputValues, files: dict[str, bytes]) -> dict[str, list]:
-    """page -> [fingerprint of its reads, sha256 of the bytes written, the keys it read], for the next build."""
-    return {page: [values.fingerprint(keys), sha256(files[page]), keys]
+def record_outputs(reads: dict[str, list[str]], values: InputValues, files: dict[str, bytes],
+                   hashes: dict[str, str] | None = None) -> dict[str, list]:
+    """page -> [fingerprint of its reads, sha256 of the bytes written, the keys it read], for the next build.
+
+    `hashes`: sha256 already known (of pages reused as they were)."""
+    hashes = hashes or {}
+    return {page: [values.fingerprint(keys), hashes.get(page) or sha256(files[page]), keys]
             for page, keys in sorted(reads.items()) if page in files}
 
 

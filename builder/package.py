@@ -100,12 +100,15 @@ def make_manifest(program_id: str, version: str, title: str, content_hash: str, 
     return manifest.model_dump(mode="json", exclude_none=True)
 
 
-def zip_bytes(prefix: str, files: dict[str, bytes], epoch: int, reuse: Path | None = None) -> bytes:
+def zip_bytes(prefix: str, files: dict[str, bytes], epoch: int, reuse: Path | None = None,
+              same: frozenset[str] = frozenset()) -> bytes:
     """A deterministic zip: sorted entries, fixed times and permissions.
 
     `reuse`: a previous zip of the same prefix. A member whose bytes are unchanged takes its
     compressed data from it instead of being compressed again (issue 16); zlib gives the same
     compressed bytes for the same input, so the zip is byte for byte what compressing gives.
+    `same`: names known to have the same bytes in `reuse` (its manifest's hashes, the zip
+    intact as written), whose old members are taken on their CRC and size without inflating them.
     """
     stamp = time.gmtime(epoch)[:6]
     old = _old_members(reuse, prefix) if reuse is not None else {}
@@ -117,7 +120,7 @@ def zip_bytes(prefix: str, files: dict[str, bytes], epoch: int, reuse: Path | No
             info.external_attr = 0o644 << 16
             info.create_system = 3
             data = files[name]
-            raw = _same_member(old.get(info.filename), data)
+            raw = _same_member(old.get(info.filename), data, name in same)
             if raw is None:
                 zf.writestr(info, data)
             else:
@@ -147,10 +150,14 @@ def _old_members(path: Path, prefix: str) -> dict[str, tuple[int, int, bytes]]:
     return out
 
 
-def _same_member(old: tuple[int, int, bytes] | None, data: bytes) -> bytes | None:
-    """The old compressed bytes when they inflate to exactly `data`, else None."""
+def _same_member(old: tuple[int, int, bytes] | None, data: bytes, known: bool = False) -> bytes | None:
+    """The old compressed bytes when they inflate to exactly `data`, else None.
+
+    `known`: the old member's bytes are known to be `data` (by sha256), so it is not inflated."""
     if old is None or old[1] != len(data) or old[0] != zlib.crc32(data):
         return None
+    if known:
+        return old[2]
     try:
         return old[2] if zlib.decompress(old[2], -15) == data else None
     except zlib.error:
@@ -198,18 +205,23 @@ def _write_files(root: Path, files: dict[str, bytes], names: list[str], jobs: in
         raise OSError(f"the package writer could not write every file under {root}")
 
 
-def _link_unchanged(old: Path, new: Path, files: dict[str, bytes], names: list[str]) -> list[str]:
+def _link_unchanged(old: Path, new: Path, files: dict[str, bytes], names: list[str],
+                    known: frozenset[str] = frozenset()) -> list[str]:
     """Hard-link every file whose bytes the previous package folder already has; return the others.
 
     A link costs a fraction of creating and writing a file; the old folder is removed after
     the rename, so each file keeps one name. Where links are not possible, everything is written.
+    `known`: names whose old bytes are known to be the new ones (by sha256), linked without reading.
     """
     rest = []
     for name in names:
         source = old / name
         try:
-            with open(source, "rb") as f:
-                same = f.read() == files[name]
+            if name in known:
+                same = True
+            else:
+                with open(source, "rb") as f:
+                    same = f.read() == files[name]
             if same:
                 os.link(source, new / name)
                 continue
@@ -235,12 +247,19 @@ class PackageResult:
 
 
 def write_package(program_id: str, version: str, manifest: dict, files: dict[str, bytes],
-                  config: BuildConfig, diags: Diagnostics, display: str) -> PackageResult | None:
-    """Write the package and its zip; None (with a diagnostic) when a release is refused."""
+                  config: BuildConfig, diags: Diagnostics, display: str,
+                  previous_intact: bool = False) -> PackageResult | None:
+    """Write the package and its zip; None (with a diagnostic) when a release is refused.
+
+    `previous_intact`: the package folder and zip there now are as the last build wrote them
+    (`builder.state.package_intact`: every file's size and modification time as recorded), so
+    its manifest's hashes say which files are unchanged without reading them (issue 16).
+    """
     out = config.out
     folder = out / program_id / version
     zip_path = out / f"{program_id}-{version}.zip"
     all_files = dict(files) | {MANIFEST: dumps(manifest)}
+    known: frozenset[str] = frozenset()
     if (folder / MANIFEST).is_file():
         try:
             previous = read_manifest(FolderReader(folder))[0].model_dump(mode="json", exclude_none=True)
@@ -254,6 +273,10 @@ def write_package(program_id: str, version: str, manifest: dict, files: dict[str
         if config.release and not same:
             diags.add("PACKAGE-001", display, program=program_id, version=version, next=next_patch(version))
             return None
+        if previous_intact and previous is not None:
+            old_files, new_files = previous["files"], manifest["files"]
+            known = frozenset(name for name, entry in new_files.items()
+                              if name in old_files and old_files[name]["sha256"] == entry["sha256"])
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=folder.parent))
@@ -262,10 +285,10 @@ def write_package(program_id: str, version: str, manifest: dict, files: dict[str
         for sub in sorted({posixpath.dirname(n) for n in names}):
             (tmp / sub).mkdir(parents=True, exist_ok=True)
         if (folder / MANIFEST).is_file():  # an incremental build: link what did not change
-            names = _link_unchanged(folder, tmp, all_files, names)
+            names = _link_unchanged(folder, tmp, all_files, names, known)
         _write_files(tmp, all_files, names, config.jobs)
         archive = zip_bytes(f"{program_id}/{version}", all_files, config.source_date_epoch,
-                            reuse=zip_path if zip_path.is_file() else None)
+                            reuse=zip_path if zip_path.is_file() else None, same=known)
         tmp_zip = zip_path.with_name(f".{zip_path.name}.tmp")
         tmp_zip.write_bytes(archive)
         old = None

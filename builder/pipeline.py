@@ -18,7 +18,15 @@ from builder.check import check_program
 from builder.config import BuildConfig
 from builder.diagnostics import Diagnostics
 from builder.diff import check_version_bump
-from builder.incremental import InputValues, PreviousPages, page_paths, plan_pages, record_outputs, settings_of
+from builder.incremental import (
+    InputValues,
+    PreviousPages,
+    ValueCarry,
+    page_paths,
+    plan_pages,
+    record_outputs,
+    settings_of,
+)
 from builder.markdown import LazyBody
 from builder.memo import ParseMemo
 from builder.model import Program, Step
@@ -33,7 +41,16 @@ from builder.render.storyboard import FilmPlan, film_encoder, film_plans
 from builder.resolve import resolve_program
 from builder.shard import summarise_steps
 from builder.speech.lexicon import Lexicon
-from builder.state import check_unchanged, package_facts, program_language, record_build, state_path, take_snapshot
+from builder.state import (
+    Snapshot,
+    check_unchanged,
+    package_facts,
+    package_intact,
+    program_language,
+    record_build,
+    state_path,
+    take_snapshot,
+)
 from builder.summaries import SummaryStore, content_key
 from builder.terms import terms_note
 from builder.validate import validate_program
@@ -56,6 +73,8 @@ class BuildReport:
     rebuilt: list[str] = field(default_factory=list)  # the pages rendered, sorted
     #: what `notes` says when a later build finds nothing changed (replayed from the build state)
     unchanged_notes: list[str] = field(default_factory=list)
+    #: the values of reads this build computed, for the next build in the same process (`stegvis serve`)
+    carry: ValueCarry | None = None
 
 
 @dataclass
@@ -137,22 +156,26 @@ def program_films(program: Program, config: BuildConfig, engine: Engine | None) 
 def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
                 previous: PreviousPages | None = None, progress: Progress = NO_PROGRESS,
                 env: jinja2.Environment | None = None, films: dict[str, FilmPlan] | None = None,
-                rendered: dict[str, tuple[bytes, list[str]]] | None = None) -> dict[str, bytes]:
+                rendered: dict[str, tuple[bytes, list[str]]] | None = None,
+                carry: ValueCarry | None = None) -> dict[str, bytes]:
     """The HTML pages, step fragments, stylesheet and media. Pages whose recorded reads have
     the values they had in `previous` are not rendered again but take their verified bytes
     from it (issues #7 and 12); `report` gets the counts and what each page read.
     `env`: a template environment to reuse (`stegvis serve`). `films`: from `program_films`
     (by default without a voice: the steps show the films' transcripts). `rendered`: step pages
-    the workers of a sharded check rendered already (`StepWork.rendered`)."""
+    the workers of a sharded check rendered already (`StepWork.rendered`). `carry`: the values
+    of reads of the previous build in this process (`stegvis serve`); `report.carry` gets this
+    build's."""
     if films is None:
         films = program_films(program, config, None)
-    values = InputValues(program, config, readouts, films=films)
+    values = InputValues(program, config, readouts, films=films, carry=carry)
     plan = plan_pages(page_paths(program), values, previous.outputs if previous else {},
-                      previous.read if previous else (lambda _: None))
+                      previous.read if previous else (lambda _: None), previous.trusted if previous else False)
     reads: dict[str, list[str]] = dict(plan.reused_reads)
     files = render_pages(program, config, readouts, only=plan.todo, progress=progress, jobs=config.jobs,
                          env=env, reads=reads, films=films, rendered=rendered) | plan.reused
-    report.outputs = record_outputs(reads, values, files)
+    report.outputs = record_outputs(reads, values, files, plan.reused_hashes)
+    report.carry = values.carry_forward()
     pages = {p for p in plan.pages if p.endswith(".html")}  # counted without the steps' fragments
     report.pages_built, report.pages_reused = len(plan.todo & pages), len(plan.reused.keys() & pages)
     report.rebuilt = sorted(plan.todo & pages)
@@ -255,7 +278,8 @@ def _no_catalogue(program: Program, config: BuildConfig, diags: Diagnostics) -> 
 
 
 def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine: Engine | None = None,
-              previous: Path | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
+              previous: Path | None = None, progress: Progress = NO_PROGRESS,
+              snapshot: Snapshot | None = None) -> Outcome:
     """Check, render and package one program folder, incrementally (issue #7).
 
     When every source file, template, setting and Stegvis' code is as the last successful
@@ -270,8 +294,12 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
 
     With `config.audio` and no engine given, the engine is chosen from `config.tts`
     (raises EngineUnavailable when it cannot run).
+
+    `snapshot`: the inputs as the command line's no-change check found them, changed since the
+    last build (`builder.state.unchanged_build`); used when its settings are this build's, so
+    that the sources are not hashed a second time (issue 16).
     """
-    snapshot = None
+    given, snapshot = snapshot, None
     state_file = state_path(config.cache, program_dir, config.out)
     no_voice = None
     if config.audio and engine is not None:  # a voice of the program's language (issue 18)
@@ -280,8 +308,11 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
             config = config.model_copy(update={"audio": False})
     if not config.audio or engine is not None:  # the engine's identity is part of what is compared
         settings = settings_of(program_dir, config, engine.identity() if config.audio and engine else None, previous)
-        snapshot = take_snapshot(program_dir, settings, config.cache)
-        unchanged = check_unchanged(snapshot, state_file)
+        if given is not None and given.settings == settings:
+            snapshot, unchanged = given, None  # found changed already
+        else:
+            snapshot = take_snapshot(program_dir, settings, config.cache)
+            unchanged = check_unchanged(snapshot, state_file)
         if unchanged is not None:
             diags.add_items(unchanged.diagnostics())
             report = BuildReport(notes=list(unchanged.state.notes), manifest=unchanged.state.manifest,
@@ -337,7 +368,12 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     files, manifest = with_sources(files)
     if not slow and not check_version_bump(program, files, manifest, config.out, previous, diags):
         return Outcome(program_dir, program, None, report)
-    package = write_package(meta.id, meta.version, manifest, files, config, diags, program.tree.program_path)
+    folder = config.out / meta.id / meta.version
+    # The package there now is as the last build wrote it (sizes and times of every file as recorded):
+    # its manifest then says which files are unchanged, so they are linked and zipped without reading.
+    intact = old is not None and old.package.get("folder") == str(folder) and package_intact(old.package)
+    package = write_package(meta.id, meta.version, manifest, files, config, diags, program.tree.program_path,
+                            previous_intact=intact)
     if package is not None and snapshot is not None:
         record_build(state_file, snapshot, package_facts(config.out, meta.id, meta.version), report.outputs,
                      [d for d in diags.items if d not in before], report.unchanged_notes, report.manifest)

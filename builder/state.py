@@ -23,9 +23,8 @@ from pathlib import Path
 from builder.defaults import FILM_HEIGHT, TEMPLATES, source_date_epoch
 from builder.diagnostics import Diagnostic, Severity
 from builder.hashing import code_hash, digest, hash_folder, hash_tree, sha256
+from stegvis_package import PACKAGE_FORMAT
 from stegvis_package.paths import MANIFEST
-from stegvis_package.reader import FolderReader
-from stegvis_package.verify import PackageInvalid, read_manifest
 
 #: Bump when the state file's layout or what the state records of each page changes.
 STATE_FORMAT = 4
@@ -171,15 +170,21 @@ def package_facts(out: Path, program_id: str, version: str, files: Iterable[str]
     folder = out / program_id / version
     zip_path = out / f"{program_id}-{version}.zip"
     try:
-        listed, manifest = read_manifest(FolderReader(folder))
-        names = sorted(files) if files is not None else sorted(listed.files) + [MANIFEST]
+        # Read as plain JSON: pydantic's package model costs 0.2 s of imports, and these facts only
+        # need the names listed and the manifest's hash (any change to it changes the hash).
+        with open(folder / MANIFEST, "rb") as f:
+            manifest = f.read()
+        listed = json.loads(manifest)
+        if listed.get("format") != PACKAGE_FORMAT:
+            return {}
+        names = sorted(files) if files is not None else sorted(listed["files"]) + [MANIFEST]
         base = str(folder)
         stamps = {rel: _stamp(os.path.join(base, rel)) for rel in names}
         siblings = sorted(p.name for p in (out / program_id).iterdir())
         return {"id": program_id, "version": version, "folder": str(folder), "zip": str(zip_path),
                 "manifest": sha256(manifest), "zip_stamp": _stamp(str(zip_path)), "siblings": siblings,
                 "files": stamps}
-    except (OSError, ValueError, KeyError, TypeError, PackageInvalid):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -224,11 +229,12 @@ def check_unchanged(snapshot: Snapshot, state_file: Path) -> Unchanged | None:
 
 
 def unchanged_build(program_dir: Path, out: Path, cache: Path, *, pdf: bool, strict: bool, release: bool, tts: str,
-                    previous: Path | None = None) -> Unchanged | None:
+                    previous: Path | None = None, taken: dict[Path, Snapshot] | None = None) -> Unchanged | None:
     """For a build without audio: `Unchanged` when nothing changed since the last one.
 
     Uses only the standard library and `builder.defaults`, so the command line can answer
-    in a fraction of a second, before importing the compiler.
+    in a fraction of a second, before importing the compiler. `taken` receives the snapshot
+    (by program folder), so that the build that follows does not hash every file again.
     """
     # What the command line can set, and BuildConfig's defaults for the rest. A setting of
     # BuildConfig.output_settings() missing here only means this check never says "unchanged"
@@ -237,7 +243,10 @@ def unchanged_build(program_dir: Path, out: Path, cache: Path, *, pdf: bool, str
            "source_date_epoch": source_date_epoch(), "templates": TEMPLATES, "tts": tts,
            "film_height": FILM_HEIGHT}
     settings = settings_key(program_dir, cli, None, previous)
-    return check_unchanged(take_snapshot(program_dir, settings, cache), state_path(cache, program_dir, out))
+    snapshot = take_snapshot(program_dir, settings, cache)
+    if taken is not None:
+        taken[program_dir] = snapshot
+    return check_unchanged(snapshot, state_path(cache, program_dir, out))
 
 
 def record_build(state_file: Path, snapshot: Snapshot, package: dict, outputs: dict[str, list[str]],

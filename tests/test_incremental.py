@@ -200,19 +200,43 @@ def test_cli_no_change__answers_without_importing_the_compiler(program, tmp_path
     root = program()
     args = ["build", str(root), "--no-audio", "--no-pdf", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c")]
     script = ("import sys, json; from builder.cli import main; code = main(json.loads(sys.argv[1])); "
-              "print('pipeline' if 'builder.pipeline' in sys.modules else 'quick', code)")
+              "print('pipeline' if 'builder.pipeline' in sys.modules else 'quick', code, "
+              "*[m for m in ('pydantic', 'numpy') if m in sys.modules])")
 
     def run():
         return subprocess.run([sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True,
                               cwd=ROOT, env={"PATH": "/usr/bin:/bin", "SOURCE_DATE_EPOCH": "1700000000"})
 
     first = run()
-    assert first.stdout.split() == ["pipeline", "0"], first.stderr
+    assert first.stdout.split() == ["pipeline", "0", "pydantic"], first.stderr  # numpy only with audio (issue 16)
     second = run()
-    assert second.stdout.split() == ["quick", "0"], second.stderr
+    assert second.stdout.split() == ["quick", "0"], second.stderr  # not even pydantic (issue 16)
     assert "HTML: 0 sidor byggda, 9 oförändrade." in second.stderr
     assert "testprogram 0.1.0: oförändrat" in second.stderr
 
+
+
+def test_cli_edit__hashes_the_sources_once(program, tmp_path, monkeypatch):
+    """The command line's no-change check hands its snapshot to the build (issue 16): after an
+    edit the sources are hashed once, not twice; the package equals a clean build's."""
+    from builder import state
+    from builder.cli import main
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    root = program()
+    args = ["build", str(root), "--no-audio", "--no-pdf", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "c")]
+    assert main(args) == 0
+    edit(root / STEP, "title: Mitt mål", "title: Mitt nya mål")
+    hashed = []
+    original = state.hash_tree
+    monkeypatch.setattr(state, "hash_tree", lambda roots, skip=(): hashed.append(1) or original(roots, skip))
+    assert main(args) == 0
+    assert len(hashed) == 1
+    clean = ["build", str(root), "--no-audio", "--no-pdf", "--out", str(tmp_path / "clean"), "--cache",
+             str(tmp_path / "c2")]
+    assert main(clean) == 0
+    assert files_of(tmp_path / "out/testprogram/0.1.0") == files_of(tmp_path / "clean/testprogram/0.1.0")
+    assert main(args) == 0 and len(hashed) == 3  # and the next build finds nothing changed (one hash each)
 
 # --- progress ----------------------------------------------------------------------------
 
