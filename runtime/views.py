@@ -309,8 +309,8 @@ def answer_text(q: dict, value: Any) -> str:
         items = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(str(v), str(v)) for v in items)
     if q["type"] in ("number", "scale") and isinstance(value, int | float):
-        unit = q.get("unit")
-        return fmt_number(value) + (f" {unit}" if unit else "")
+        unit, number = q.get("unit"), fmt_number(value)
+        return Deferred(lambda language: f"{language.localise(number)} {unit}") if unit else number
     if q["type"] == "duration" and isinstance(value, int | float):
         return duration_text(value)
     if q["type"] == "time" and isinstance(value, str) and ":" in value:
