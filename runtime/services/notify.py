@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from runtime.clock import Clock
 from runtime.context import Ctx, Waker
 from runtime.db import Database
+from runtime.i18n import N_, SWEDISH, Language
 from runtime.models import Enrolment, EventKind, NoticeChannel, Notification, User, UserKind
 from runtime.packages import PackageStore
 from runtime.services.events import record
@@ -66,7 +67,7 @@ ERROR_MAX = 300
 StaffEvent = Literal["form_submitted", "message", "page_comment", "missed_registration"]
 STAFF_EVENTS = ("form_submitted", "message", "page_comment", "missed_registration")
 
-PATIENT_SUBJECT = "Nytt meddelande från din behandlare"
+PATIENT_SUBJECT = N_("Nytt meddelande från din behandlare")
 STAFF_SUBJECT = "Nya händelser att granska i Stegvis"
 
 
@@ -205,11 +206,21 @@ def _login_line(settings: RuntimeSettings, what: str) -> str:
     return f"Logga in på {settings.public_url} {what}." if settings.public_url else f"Logga in i tjänsten {what}."
 
 
-def patient_text(settings: RuntimeSettings, program_title: str) -> tuple[str, str]:
-    """(subject, body) of a patient's message notice: that a message waits, never what it says."""
-    body = (f"Du har ett nytt meddelande från din behandlare i {program_title}. "
-            f"{_login_line(settings, 'för att läsa det')}\n\nDet går inte att svara på det här meddelandet.")
-    return PATIENT_SUBJECT, body
+def patient_text(settings: RuntimeSettings, program_title: str | None,
+                 language: Language = SWEDISH) -> tuple[str, str]:
+    """(subject, body) of a patient's message notice: that a message waits, never what it says.
+
+    In `language` (runtime.i18n; the patient's, once the enrolment has one: the outbox
+    passes Swedish until then).
+    """
+    login = (language.gettext("Logga in på %(address)s för att läsa det.", address=settings.public_url)
+             if settings.public_url else language.gettext("Logga in i tjänsten för att läsa det."))
+    body = "\n\n".join((
+        (language.gettext("Du har ett nytt meddelande från din behandlare i %(program)s.", program=program_title)
+         if program_title else language.gettext("Du har ett nytt meddelande från din behandlare i ditt program."))
+        + " " + login,
+        language.gettext("Det går inte att svara på det här meddelandet.")))
+    return str(language.gettext(PATIENT_SUBJECT)), body
 
 
 def staff_text(settings: RuntimeSettings) -> tuple[str, str]:
@@ -447,7 +458,7 @@ class Outbox:
             return Notice(NoticeChannel.email, recipient.email, subject, body, item.id), None
         enrolment = s.get(Enrolment, item.enrolment_id)
         package = self.store.get(enrolment.program_id, enrolment.program_version) if enrolment else None
-        subject, body = patient_text(self.settings, package.title if package else "ditt program")
+        subject, body = patient_text(self.settings, package.title if package else None)
         to = recipient.email if item.channel == NoticeChannel.email else recipient.phone
         if not to:
             return None, NO_CONTACT

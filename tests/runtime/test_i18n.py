@@ -27,6 +27,7 @@ from builder.render.forms import DURATION_HINT, TIME_HINT
 from runtime.app import create_app
 from runtime.context import Ctx, UnitOfWork
 from runtime.i18n import N_, NP_, SOURCE_LANGUAGE, SWEDISH, Alternatives, Catalogues, Day, Moment, Number
+from runtime.services.notify import patient_text
 from runtime.settings import TEMPLATES
 from runtime.views import DURATION_HINT_TEXT, TIME_HINT_TEXT, schedule_text
 from tests.runtime.conftest import NOW, ROOT, Browser, make_settings, seed
@@ -360,3 +361,16 @@ def test_refused_before_any_route__in_the_forced_language(app_in):
         browser.close()
     assert too_big.status_code == 413 and _html_lang(too_big.text) == "en"
     assert "Too large" in too_big.text and "What you sent is too large." in too_big.text
+
+
+def test_patient_notice__text_in_the_given_language(app_in):
+    settings = app_in(None).state.stegvis.settings.model_copy(update={"public_url": "https://stegvis.example"})
+    catalogues = Catalogues.load(LOCALES)
+    assert patient_text(settings, "FRAMÅT") == (
+        "Nytt meddelande från din behandlare",
+        "Du har ett nytt meddelande från din behandlare i FRAMÅT. Logga in på https://stegvis.example för att läsa "
+        "det.\n\nDet går inte att svara på det här meddelandet.")
+    assert patient_text(settings, None, catalogues.language("fi")) == (
+        "Uusi viesti ammattilaiselta",
+        "Sinulle on uusi viesti ammattilaiselta ohjelmassasi. Kirjaudu osoitteessa https://stegvis.example, "
+        "niin voit lukea sen.\n\nTähän viestiin ei voi vastata.")
