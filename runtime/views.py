@@ -40,6 +40,7 @@ from runtime.i18n import (
     Moment,
     Number,
     format_time_of_day,
+    formatting_locale,
     weekday_name,
 )
 from runtime.models import FlagKind, FormSubmission, PageComment, Registration, Unit, UnitRole
@@ -424,7 +425,7 @@ def schedule_text(days: dict[str, str], every: int, start: datetime | None) -> s
     def words(language: Language) -> str:
         parts = [language.gettext("%(weekday)s kl. %(time)s", weekday=weekday_name(WEEKDAYS.index(day), language.code),
                                   time=_clock_text(hhmm, language)) for day, hhmm in ordered]
-        text = format_list(parts, locale=language.code)  # Swedish: "a, b och c"
+        text = format_list(parts, locale=formatting_locale(language.code))  # Swedish: "a, b och c"
         period = language.ngettext("varje vecka", "var %(num)s:e vecka", every)
         days = text[0].upper() + text[1:]
         return language.gettext("%(days)s, %(period)s.", days=days, period=period)
