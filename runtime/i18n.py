@@ -96,6 +96,10 @@ class Localised(str):
     def translate(self, language: Language) -> str:  # noqa: D102 (see subclasses)
         raise NotImplementedError
 
+    def __reduce__(self) -> tuple:
+        """Copied or pickled, it is the Swedish string it stands for."""
+        return (str, (str(self),))
+
 
 class Text(Localised):
     """A message marked for the catalogues (made by `N_` or `NP_`), translated where it is shown."""
