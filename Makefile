@@ -10,8 +10,9 @@ EXTRAS := test,runtime,postgres,online-tts
 # (films from storyboards: H.264/AAC, SVG pictures through its librsvg decoder).
 DEBIAN_PACKAGES := espeak-ng libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core ffmpeg
 # Debian packages only the tests need: Chromium and its driver for the runtime's browser
-# test, PostgreSQL for the runtime suite's second database (.ci/run starts a server).
-TEST_DEBIAN_PACKAGES := chromium chromium-driver postgresql
+# test, PostgreSQL for the runtime suite's second database (.ci/run starts a server),
+# HAProxy to check deploy/haproxy.cfg (tests/test_deploy.py).
+TEST_DEBIAN_PACKAGES := chromium chromium-driver postgresql haproxy
 # axe-core for the browser test's accessibility check, from the npm registry.
 AXE := tests/runtime/node_modules/axe-core/axe.min.js
 export PIP_DISABLE_PIP_VERSION_CHECK := 1

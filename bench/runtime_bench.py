@@ -47,9 +47,11 @@ sys.path.insert(0, str(ROOT))
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 ANSWERS = {  # a valid submission of FRAMÅT's "Min hälsa i dag" (halsoprofil)
     "allmant-halsotillstand": "bra", "valbefinnande": "7", "somnkvalitet": "6", "stress": "4", "smarta": "2",
-    "fysisk-aktivitet-minuter": "120", "frukt-och-gronsaker": "en-till-tva", "tobak": "nej-aldrig",
-    "vill-forandra": "Jag vill röra mig mer och sova bättre.",
+    "fysisk-aktivitet-minuter": "120", "frukt-och-gronsaker": "en-till-tva", "roker": "aldrig", "snusar": "aldrig",
+    "hur-ofta": "aldrig", "vill-forandra": "Jag vill röra mig mer och sova bättre.",
 }
+# Every submission's text differs (a number is added): the runtime stores the same answers sent again
+# within two minutes only once (issue 14), and the bench counts every acknowledged one in the database.
 FORM_STEP = ("introduktion", "min-halsa-i-dag", "halsoprofil")
 
 
@@ -63,6 +65,7 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     acknowledged: int = 0
+    posted: int = 0  # submissions sent (answered or not when the phase ended)
     wall: float = 0.0
     count: int = 0  # wrk phases: requests, and (p50, p95, p99, max) in ms
     percentiles: tuple[float, float, float, float] | None = None
@@ -88,8 +91,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def prepare(work: Path, patients: int) -> tuple[Path, Path, list[tuple[str, str]], list[tuple[str, str]]]:
-    """Build FRAMÅT, seed the database; return packages, database, logins, readable steps."""
+def prepare(work: Path, patients: int, database_url: str | None = None
+            ) -> tuple[Path, Path, list[tuple[str, str]], list[tuple[str, str]]]:
+    """Build FRAMÅT, seed the database (a new SQLite file, or `database_url`, migrated here);
+    return packages, the SQLite file, logins, readable steps."""
     from builder.config import BuildConfig
     from builder.diagnostics import Diagnostics
     from builder.pipeline import build_dir
@@ -102,7 +107,8 @@ def prepare(work: Path, patients: int) -> tuple[Path, Path, list[tuple[str, str]
     outcome = build_dir(ROOT / "content", BuildConfig(out=packages, audio=False, pdf=False), Diagnostics())
     assert outcome.package is not None, "FRAMÅT did not build"
     database = work / "bench.sqlite3"
-    settings = RuntimeSettings(packages=packages, database_url=f"sqlite:///{database}",
+    settings = RuntimeSettings(packages=packages, database_url=database_url or f"sqlite:///{database}",
+                               secret_key_file=work / "secret.key",
                                argon2=Argon2Params(time_cost=1, memory_cost=8, parallelism=1))
     app = create_app(settings)
     state = app.state.stegvis
@@ -156,8 +162,11 @@ async def run_phase(base: str, phase: Phase, sessions: list[dict], steps: list[t
             try:
                 if rng.random() < share_posts:
                     m, st, form = FORM_STEP
+                    phase.posted += 1
                     r = await client.post(f"/moment/{s['eid']}/steg/{m}/{st}/formular/{form}",
-                                          data={"_csrf": s["csrf"], "_action": "submit", **ANSWERS}, headers=headers)
+                                          data={"_csrf": s["csrf"], "_action": "submit", **ANSWERS,
+                                                "vill-forandra": f"{ANSWERS['vill-forandra']} ({seed}-{i})"},
+                                          headers=headers)
                     ok = r.status_code == 303 and "skickat=" in r.headers.get("location", "")
                     phase.acknowledged += ok
                 else:
@@ -182,12 +191,13 @@ local answers = "%(answers)s"
 local interval = %(interval)d
 local threads = {}
 math.randomseed(%(seed)d)
-acks, errors = 0, 0
+acks, errors, sent = 0, 0, 0
 setup = function(thread) table.insert(threads, thread) end
 request = function()
   local s = sessions[math.random(#sessions)]
   if math.random() < share_posts then
-    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers
+    sent = sent + 1
+    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers .. "&vill-forandra=Svar+%(seed)d-" .. sent
     return wrk.format("POST", "/moment/" .. s[3] .. "/steg/%(form_path)s", {["Cookie"] = s[1],
       ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
   end
@@ -195,14 +205,16 @@ request = function()
 end
 delay = function() return interval end
 response = function(status, headers, body)
-  if status == 303 then acks = acks + 1 elseif status ~= 200 then errors = errors + 1 end
+  local location = headers["location"] or headers["Location"] or ""
+  if status == 303 and string.find(location, "skickat=", 1, true) then acks = acks + 1
+  elseif status ~= 200 then errors = errors + 1 end
 end
 done = function(summary, latency, requests)
-  local a, e = 0, 0
-  for _, t in ipairs(threads) do a = a + t:get("acks"); e = e + t:get("errors") end
-  io.write(string.format("RESULT %%d %%d %%f %%f %%f %%f %%d %%d %%d\\n", summary.requests, summary.duration,
+  local a, e, p = 0, 0, 0
+  for _, t in ipairs(threads) do a = a + t:get("acks"); e = e + t:get("errors"); p = p + t:get("sent") end
+  io.write(string.format("RESULT %%d %%d %%f %%f %%f %%f %%d %%d %%d %%d\\n", summary.requests, summary.duration,
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
-    a, e, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    a, e, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, p))
 end
 """
 
@@ -219,12 +231,13 @@ def run_wrk_phase(base: str, phase: Phase, sessions: list[dict], steps: list[tup
     script.write_text(WRK_SCRIPT % {
         "sessions": ", ".join(f'{{"{s["cookie"]}", "{s["csrf"]}", "{s["eid"]}"}}' for s in sessions),
         "steps": ", ".join(f'"{a}/{b}"' for a, b in steps), "share": share_posts,
-        "answers": urlencode(ANSWERS), "interval": int(1000 * connections / phase.rate), "seed": seed,
+        "answers": urlencode({k: v for k, v in ANSWERS.items() if k != "vill-forandra"}), "interval": int(1000 * connections / phase.rate), "seed": seed,
         "form_path": f"{m}/{st}/formular/{form}"}, "utf-8")
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(phase.seconds)}s", "--timeout", "30s",
                           "-s", str(script), base], capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
-    requests, micros, p50, p95, p99, top, acks, errors, socket_errors = line.split()[1:]
+    requests, micros, p50, p95, p99, top, acks, errors, socket_errors, posted = line.split()[1:]
+    phase.posted = int(posted)
     phase.wall = int(micros) / 1e6
     phase.count = int(requests)
     phase.percentiles = (float(p50), float(p95), float(p99), float(top))
@@ -292,11 +305,13 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for phase in phases:
         print(phase.row())
-    print(f"\nSubmissions acknowledged: {acknowledged}; stored in the database: {stored}; "
-          f"lost: {acknowledged - stored}.")
+    posted = warm.posted + sum(p.posted for p in phases)
+    print(f"\nSubmissions sent: {posted}; acknowledged: {acknowledged}; stored in the database: {stored}; "
+          f"lost: {max(0, acknowledged - stored)} (stored − acknowledged = {stored - acknowledged} were still "
+          f"unanswered when a phase ended).")
     print(f"Machine: {os.cpu_count()} cores; server: {args.workers} uvicorn process(es), SQLite WAL synchronous=FULL; "
           f"client: {args.client} on the same machine; {args.patients} patients.")
-    return 0 if acknowledged == stored and not any(p.errors for p in phases) else 1
+    return 0 if acknowledged <= stored <= posted and not any(p.errors for p in phases) else 1
 
 
 if __name__ == "__main__":

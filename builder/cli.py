@@ -168,6 +168,9 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
+    rt.add_argument("--client-address-header", metavar="NAME",
+                    help="header in which the reverse proxy puts the client's address, e.g. X-Real-IP, for "
+                    "login throttling per address (default: $STEGVIS_CLIENT_ADDRESS_HEADER; none: the TCP peer)")
     rt.add_argument("--oidc-config", type=Path, metavar="PATH",
                     help="OpenID Connect providers (TOML or JSON) for e-identification and SITHS logins "
                     "(default: $STEGVIS_OIDC_CONFIG; none: local accounts only)")
@@ -502,7 +505,8 @@ def run(args: argparse.Namespace) -> int:
             # The demo's accounts are local accounts: --demo turns them on.
             settings = settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,
                                           require_signature=args.require_signature, oidc_config=args.oidc_config,
-                                          local_accounts=args.local_accounts or args.demo)
+                                          local_accounts=args.local_accounts or args.demo,
+                                          client_address_header=args.client_address_header)
         except (ConfigurationError, OidcConfigError) as exc:
             raise UsageError(str(exc)) from exc
         return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)

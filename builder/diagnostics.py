@@ -84,6 +84,8 @@ CATALOGUE: dict[str, Entry] = {
     "TRANS-006": Entry(E, "Modulen {name} saknar module.yaml i översättningen.", "Översätt modulens module.yaml (titel och beskrivning) med stegvis translate export/import."),
     # Voices (issue 18)
     "VOICE-001": Entry(W, "Det finns ingen röst för språket {language} i {engine}; programmet byggs utan uppläsning.", "Installera en röst för språket (espeak-ng --voices visar vilka som finns), bygg med --no-audio, eller stäng av uppläsningen med audio: false i stegen."),
+    # The builder's own words on pages and in PDFs (issue 18)
+    "PAGES-001": Entry(W, "Sidornas egna texter (länkar, knappar, rubriker och sidfötter som stegvis skriver) finns inte på språket {language} och visas på svenska.", "Lägg till en katalog för språket, {catalogue}, med pybabel init (docs/translations.md visar hur), eller tysta varningen med silence: [PAGES-001]."),
     "OVERLAY-109": Entry(W, "Regionens egen fil har ordet ”{word}”, som terms: byter mot ”{target}” i basens text.", "Överlagringens egna filer skrivs aldrig om. Skriv ”{target}” här också, eller tysta varningen med silence: [OVERLAY-109] om ordet ska stå kvar."),
     # Modules
     "MODULE-001": Entry(E, "Modulmappen {folder} saknar module.yaml.", "Skapa module.yaml med title, kind och start."),

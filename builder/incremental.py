@@ -31,6 +31,7 @@ from builder.links import resolve_step_link, step_index
 from builder.model import Program, Step
 from builder.paths import form_page, media_names, module_page, plan_page, step_page
 from builder.reads import (
+    CATALOGUE,
     FILM,
     FORM,
     FORM_USE,
@@ -47,6 +48,7 @@ from builder.reads import (
     STRUCTURE,
     split_key,
 )
+from builder.render.chrome import LOCALES, catalogue_path
 from builder.render.readout import Readout
 from builder.render.storyboard import FilmPlan
 from builder.state import NOT_BUILD_TEMPLATES, BuildState, settings_key
@@ -54,6 +56,9 @@ from stegvis_package.paths import fragment_path
 
 #: The value of an input that no longer exists (a removed step, form or plan).
 GONE = "-"
+#: Template folders no page reads as a whole: the runtime's, and the catalogues, which a page
+#: reads only in its own language (a `catalogue` read), so a Finnish msgstr rebuilds Finnish pages.
+NOT_PAGE_TEMPLATES = (*NOT_BUILD_TEMPLATES, LOCALES)
 
 
 def settings_of(program_dir: Path, config: BuildConfig, engine: dict | None = None,
@@ -131,9 +136,13 @@ class InputValues:
     def _compute(self, kind: str, name: str) -> str:
         program = self.program
         if kind == SHARED:
-            templates = self._templates or hash_folder(self.config.templates, skip=NOT_BUILD_TEMPLATES)
+            templates = self._templates or hash_folder(self.config.templates, skip=NOT_PAGE_TEMPLATES)
             return digest(templates, code_hash(), _model(program.meta), sorted(media_names(program).items()),
                           self.config.pdf, bool(self.readouts))
+        if kind == CATALOGUE:
+            path = catalogue_path(self.config.templates, name)
+            return GONE if path is None else digest(path.relative_to(self.config.templates).as_posix(),
+                                                    sha256(path.read_bytes()))
         if kind == STRUCTURE:
             return digest([[m.id, _model(m.meta)] for m in program.modules])
         if kind == PLANS:

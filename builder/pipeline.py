@@ -24,6 +24,7 @@ from builder.memo import ParseMemo
 from builder.model import Program, Step
 from builder.package import PackageResult, dumps, make_manifest, write_package
 from builder.progress import NO_PROGRESS, Progress
+from builder.render.chrome import catalogue_path, chrome_for, is_source_language
 from builder.render.data import program_data, program_json
 from builder.render.fhir import questionnaire
 from builder.render.html import render_pages
@@ -127,9 +128,10 @@ def program_films(program: Program, config: BuildConfig, engine: Engine | None) 
     if not program.films:
         return {}
     lexicon = Lexicon.for_program(program.lexicon, program.meta.language)
+    chrome = chrome_for(config.templates, program.meta.language)
     if engine is None:
-        return film_plans(program, lexicon)
-    return film_plans(program, lexicon, engine.identity(), film_encoder(config.film_height))
+        return film_plans(program, lexicon, chrome=chrome)
+    return film_plans(program, lexicon, engine.identity(), film_encoder(config.film_height), chrome=chrome)
 
 
 def render_html(program: Program, config: BuildConfig, report: BuildReport, readouts: dict[Step, Readout],
@@ -238,6 +240,20 @@ def _no_voice(program: Program, engine: str, diags: Diagnostics) -> None:
     diags.extend(silenced)
 
 
+def _no_catalogue(program: Program, config: BuildConfig, diags: Diagnostics) -> None:
+    """PAGES-001 at program.yaml's `language:` when the language has no pages catalogue (the
+    builder's own words on its pages and PDFs are then Swedish; issue 18)."""
+    language = program.meta.language
+    if is_source_language(language) or catalogue_path(config.templates, language) is not None:
+        return
+    doc = program.tree.program
+    line, col = doc.locate(("language",)) if doc is not None else (1, 1)
+    silenced = Diagnostics(silenced=program.meta.silence)
+    silenced.add("PAGES-001", program.tree.program_path, line, col, language=language,
+                 catalogue=f"templates/locales/{language.replace('-', '_')}/LC_MESSAGES/pages.po")
+    diags.extend(silenced)
+
+
 def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine: Engine | None = None,
               previous: Path | None = None, progress: Progress = NO_PROGRESS) -> Outcome:
     """Check, render and package one program folder, incrementally (issue #7).
@@ -278,6 +294,7 @@ def build_dir(program_dir: Path, config: BuildConfig, diags: Diagnostics, engine
     if program is None:
         return Outcome(program_dir, None)
     report = BuildReport()
+    _no_catalogue(program, config, diags)
     if no_voice is not None:
         _no_voice(program, no_voice, diags)
     if program.tree.base is not None:

@@ -10,7 +10,7 @@ Kinds (the value of each is computed by `builder.incremental.InputValues`):
 
 | kind          | name           | what the page read                                        |
 |---------------|----------------|-----------------------------------------------------------|
-| shared        |                | templates, Stegvis' code, program metadata, media names, settings |
+| shared        |                | templates (not the catalogues), Stegvis' code, program metadata, media names, settings |
 | step          | module/step    | a step's source file, metadata and module                 |
 | prev, next    | module/step    | the title and page of the step before or after it         |
 | readout       | module/step    | the sentences of its readout                              |
@@ -23,6 +23,7 @@ Kinds (the value of each is computed by `builder.incremental.InputValues`):
 | plans         |                | every activity plan (a plan may show another's title)     |
 | structure     |                | the modules in order with their metadata                  |
 | film          | storyboard     | a film made from a storyboard: its scenes, voice, encoder and files |
+| catalogue     | language       | the pages catalogue of the page's language (its chrome, issue 18) |
 
 Must not: compute values (that needs the whole program; incremental does it) or import
 the stages.
@@ -44,9 +45,10 @@ PLAN = "plan"
 PLANS = "plans"
 STRUCTURE = "structure"
 FILM = "film"
+CATALOGUE = "catalogue"
 
 KINDS = frozenset({SHARED, STEP, PREV, NEXT, READOUT, LINK, MODULE, MODULE_STEPS, FORM, FORM_USE, PLAN, PLANS,
-                   STRUCTURE, FILM})
+                   STRUCTURE, FILM, CATALOGUE})
 
 
 def read_key(kind: str, name: str = "") -> str:

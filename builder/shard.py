@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from builder.config import BuildConfig
 from builder.model import Module, Program, Step
+from builder.render.chrome import chrome_for
 from builder.render.html import render_step_pages
 from builder.render.parallel import Forked, can_fork
 from builder.render.storyboard import FilmPlan, film_plans
@@ -30,16 +31,19 @@ from builder.summaries import SummaryStore, apply_summary, content_key, summaris
 SHARD_STEPS = 64
 
 
-def _films(program: Program) -> dict[str, FilmPlan]:
+def _films(program: Program, config: BuildConfig) -> dict[str, FilmPlan]:
     """The films as the HTML of a build without audio shows them (as `builder.pipeline.program_films`)."""
-    return film_plans(program, Lexicon.for_program(program.lexicon, program.meta.language)) if program.films else {}
+    if not program.films:
+        return {}
+    return film_plans(program, Lexicon.for_program(program.lexicon, program.meta.language),
+                      chrome=chrome_for(config.templates, program.meta.language))
 
 
 def _work(program: Program, share: list[tuple[Module, Step]], silenced: frozenset[str],
           render: BuildConfig | None) -> tuple[dict[str, dict], dict[str, tuple[bytes, list[str]]]]:
     """One worker's share: the summaries of its steps (by key) and, with `render`, their pages."""
     summaries = {content_key(step): summarise(program, module, step, silenced) for module, step in share}
-    pages = render_step_pages(program, render, [step for _, step in share], _films(program)) if render else {}
+    pages = render_step_pages(program, render, [step for _, step in share], _films(program, render)) if render else {}
     return summaries, pages
 
 

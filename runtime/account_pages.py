@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from runtime import accounts
 from runtime.enrolments import patient_access, patient_enrolments
 from runtime.i18n import N_, NP_
+from runtime.language import language_codes, native_name
 from runtime.models import Contact, User, UserKind
 from runtime.services import patient as services
 from runtime.services.enrolment import ContactData
@@ -73,23 +74,41 @@ class ContactsBox:
     errors: dict[str, str]
 
 
-def _details_page(ctx: Ctx, status: int = 200, notices: dict | None = None, contacts: dict | None = None,
-                  notice: str | None = None) -> Response:
-    """"Mina uppgifter": notices (how and where), own contacts per program, password, sessions, the log.
+@dataclass
+class LanguageChoice:
+    """One program's language on "Mina uppgifter" (issue 18): the languages it can be read in, each named in itself."""
 
-    `notices` / `contacts` carry what was posted and its errors when a form is shown again.
+    enrolment_id: int
+    title: str
+    current: str
+    options: list[tuple[str, str]]  # (code, name in that language)
+    error: str | None = None
+
+
+def _details_page(ctx: Ctx, status: int = 200, notices: dict | None = None, contacts: dict | None = None,
+                  notice: str | None = None, language_error: tuple[int, str] | None = None) -> Response:
+    """"Mina uppgifter": notices (how and where), own contacts per program, language, password, sessions, the log.
+
+    `notices` / `contacts` / `language_error` carry what was posted and its errors when a form is shown again.
+    The page is in the language of the patient's newest program they can read.
     """
     me = ctx.db.get(User, ctx.user.id)
     today = ctx.now.astimezone(ctx.app.tz).date()
-    boxes = []
-    for e in patient_enrolments(ctx.db, ctx.user.id):
+    boxes, languages = [], []
+    readable = [e for e in patient_enrolments(ctx.db, ctx.user.id) if patient_access(e, today).read]
+    if readable:
+        ctx.use_language(readable[0].language)
+    for e in readable:
         access = patient_access(e, today)
-        if not access.read:
-            continue
         package = ctx.app.store.get(e.program_id, e.program_version)
+        title = services.text_of(ctx, e, package).title if package else e.program_id
         mine = contacts if contacts and contacts.get("enrolment_id") == e.id else {}
-        boxes.append(ContactsBox(e.id, package.title if package else e.program_id, list(e.contacts), access.write,
+        boxes.append(ContactsBox(e.id, title, list(e.contacts), access.write,
                                  mine.get("values", {}), mine.get("errors", {})))
+        codes = language_codes(ctx.app.store, e.program_id, e.program_version) if package else []
+        if len(codes) > 1:
+            error = language_error[1] if language_error and language_error[0] == e.id else None
+            languages.append(LanguageChoice(e.id, title, e.language, [(c, native_name(c)) for c in codes], error))
     posted = notices or {}
     chosen = posted.get("values", {}).get("channel", me.notice_channel or ("email" if me.email else "sms" if me.phone
                                                                            else "none"))
@@ -98,18 +117,21 @@ def _details_page(ctx: Ctx, status: int = 200, notices: dict | None = None, cont
     items = [(NOTICE_ANCHORS[k], v) for k, v in errors.items() if k in NOTICE_ANCHORS]
     for box in boxes:
         items += [(f"kontakt-{box.enrolment_id}-{k}", v) for k, v in box.errors.items()]
-    heading = N_("Inställningarna sparades inte") if errors else N_("Kontakten lades inte till")
+    items += [(f"sprak-{c.enrolment_id}", c.error) for c in languages if c.error]
+    heading = (N_("Inställningarna sparades inte") if errors else
+               N_("Språket sparades inte") if language_error else N_("Kontakten lades inte till"))
     ctx.audit("account.settings.read", patient_id=ctx.user.id)
     title = N_("Fel: %(title)s", title=MY_DETAILS) if items else MY_DETAILS
     return render(ctx, "account.html", status=status, title=title,
                   has_password=accounts.own_username(ctx) is not None, local_accounts=ctx.app.local_accounts.enabled,
-                  choices=services.NOTICE_CHOICES, values=values, errors=errors, boxes=boxes, notice=notice,
+                  choices=services.NOTICE_CHOICES, values=values, errors=errors, boxes=boxes,
+                  notice=notice, languages=languages,
                   error_summary=ErrorSummary(heading, items) if items else None)
 
 
 NOTICE_ANCHORS = {"channel": "avisering-email", "email": "epost", "phone": "mobil"}
 SAVED = {"sparat": N_("Dina inställningar för aviseringar är sparade."), "tillagd": N_("Kontakten är tillagd."),
-         "borttagen": N_("Kontakten är borttagen.")}
+         "borttagen": N_("Kontakten är borttagen."), "sprak": N_("Språket är sparat.")}
 MY_DETAILS = N_("Mina uppgifter")
 
 
@@ -132,6 +154,21 @@ def my_notices_post(ctx: PatientDep, form: CsrfForm) -> Response:
         ctx.db.rollback()
         return _details_page(ctx, 422, notices={"values": values, "errors": exc.errors or {}})
     return redirect("/mina-uppgifter?sparat=1#aviseringar-del")
+
+
+@router.post("/mina-uppgifter/sprak")
+def my_language_post(ctx: PatientDep, form: CsrfForm) -> Response:
+    """The language the patient reads one of their programs in (issue 18)."""
+    eid = first(form, "enrolment")
+    enrolment, _ = load_enrolment(ctx, int(eid) if eid.isdigit() else 0)
+    try:
+        services.set_language(ctx, enrolment, first(form, "language")[:40])
+    except AppError as exc:
+        if exc.status != 422:
+            raise
+        ctx.db.rollback()
+        return _details_page(ctx, 422, language_error=(enrolment.id, exc.message))
+    return redirect(f"/mina-uppgifter?sprak=1#sprak-{enrolment.id}")
 
 
 @router.post("/mina-uppgifter/kontakter")

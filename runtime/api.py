@@ -40,6 +40,7 @@ from runtime.models import (
     EnrolmentPlan,
     MessageThread,
 )
+from runtime.packages import Package
 from runtime.schedule import occasion_key, open_occasions
 from runtime.services import enrolment as enrolment_service
 from runtime.services import patient as services
@@ -191,6 +192,9 @@ class EnrolmentSummary(Schema):
     program_title: str | None
     status: str
     started_at: datetime
+    language: str = Field(description="The language the patient reads the program in (BCP 47; \"sv\" is the "
+                                      "base program). Titles, steps and form definitions come in it where "
+                                      "the program's translation has them, else in Swedish.")
 
 
 class ContactOut(Schema):
@@ -239,9 +243,10 @@ class EnrolmentOut(EnrolmentSummary):
 
 def _summary(ctx: Ctx, e: Enrolment) -> EnrolmentSummary:
     package = ctx.app.store.get(e.program_id, e.program_version)
+    title = services.text_of(ctx, e, package).title if package else None
     return EnrolmentSummary(id=e.id, program_id=e.program_id, program_version=e.program_version,
-                            program_title=package.title if package else None, status=e.status.value,
-                            started_at=e.started_at)
+                            program_title=title, status=e.status.value, started_at=e.started_at,
+                            language=e.language)
 
 
 def _contact(c: Contact) -> ContactOut:
@@ -271,8 +276,9 @@ def api_enrolment(eid: int, ctx: PatientDep) -> EnrolmentOut:
                                                                              title=st.title, opened=st.opened,
                                                                              forms=st.forms) for st in s.steps])
                                    for s in m.sections])
-               for m in module_tree(ctx.db, enrolment, package)]
-    plans = [PlanSummary(id=p.id, plan_id=p.plan_id, title=(plan_definition(p, package) or {}).get("title", ""))
+               for m in module_tree(ctx.db, enrolment, package, text=services.text_of(ctx, enrolment, package))]
+    words = services.text_of(ctx, enrolment, package)
+    plans = [PlanSummary(id=p.id, plan_id=p.plan_id, title=(words.plan(p) or {}).get("title", ""))
              for p in visible_plans(enrolment)]
     ctx.audit("enrolment.read", enrolment)
     summary = _summary(ctx, enrolment)
@@ -298,9 +304,10 @@ class StepDetail(Schema):
     forms: list[str]
 
 
-def _step_detail(enrolment: Enrolment, found, opened: bool) -> StepDetail:
-    module, _, step = found
-    files = f"/moment/{enrolment.id}/filer/"
+def _step_detail(ctx: Ctx, enrolment: Enrolment, package: Package, found, opened: bool) -> StepDetail:
+    # The title, readout and PDF in the enrolment's language where its translation has the step (issue 18).
+    shown, (module, _, step) = services.text_of(ctx, enrolment, package).step(found[0]["id"], found[2]["id"])
+    files = f"/moment/{enrolment.id}/{shown.files_url}/"
     readout = step.get("readout")
     return StepDetail(module_id=module["id"], id=step["id"], title=step["title"], opened=opened,
                       page_url=f"/moment/{enrolment.id}/steg/{module['id']}/{step['id']}",
@@ -316,7 +323,7 @@ def api_step(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> StepDet
     if found is None:
         raise not_found()
     ctx.audit("step.read", enrolment, f"step:{module_id}/{step_id}")
-    return _step_detail(enrolment, found, (module_id, step_id) in opened_steps(ctx.db, enrolment))
+    return _step_detail(ctx, enrolment, package, found, (module_id, step_id) in opened_steps(ctx.db, enrolment))
 
 
 @router.post("/enrolments/{eid}/steps/{module_id}/{step_id}/open", response_model=StepDetail, dependencies=CSRF,
@@ -328,7 +335,7 @@ def api_open_step(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> St
     if found is None:
         raise not_found()
     services.open_step(ctx, enrolment, module_id, step_id)
-    return _step_detail(enrolment, found, True)
+    return _step_detail(ctx, enrolment, package, found, True)
 
 
 # --- forms ---------------------------------------------------------------------------------------
@@ -368,12 +375,16 @@ class FormState(Schema):
     comments: list[CommentOut] | None
 
 
-def _form(ctx: Ctx, eid: int, form_id: str) -> tuple[Enrolment, dict, tuple[str, str]]:
+def _form(ctx: Ctx, eid: int, form_id: str, shown: bool = False) -> tuple[Enrolment, dict, tuple[str, str]]:
+    """The form of the enrolment: the base's definition (answers are checked on it), or with `shown` the
+    one to show, in the enrolment's language where its translation has the form (issue 18)."""
     enrolment, package = load_enrolment(ctx, eid)
     definition = package.form(form_id)
     where = form_location(enrolment, package, form_id) if definition is not None else None
     if where is None:
         raise not_found()
+    if shown:
+        definition = services.text_of(ctx, enrolment, package).form(form_id)[1]
     return enrolment, definition, where
 
 
@@ -384,7 +395,7 @@ def _submission(row) -> Submission:
 @router.get("/enrolments/{eid}/forms/{form_id}", response_model=FormState, tags=["patient"])
 def api_form(eid: int, form_id: str, ctx: PatientDep) -> FormState:
     """A form's definition with the patient's draft, submissions and page comments."""
-    enrolment, definition, where = _form(ctx, eid, form_id)
+    enrolment, definition, where = _form(ctx, eid, form_id, shown=True)
     draft = services.get_draft(ctx, enrolment, form_id)
     comments = None
     if definition.get("page_comments"):
@@ -468,7 +479,8 @@ def _registration(r) -> RegistrationOut:
 def _plan(ctx: Ctx, eid: int, plan_pk: int):
     enrolment, package = load_enrolment(ctx, eid)
     plan = next((p for p in visible_plans(enrolment) if p.id == plan_pk), None)
-    definition = plan_definition(plan, package) if plan is not None else None
+    # Its texts in the enrolment's language (issue 18); registrations are checked on the base's (services.register).
+    definition = services.text_of(ctx, enrolment, package).plan(plan) if plan is not None else None
     if definition is None:
         raise not_found()
     return enrolment, package, plan, definition
@@ -479,7 +491,8 @@ def api_plans(eid: int, ctx: PatientDep) -> list[PlanSummary]:
     """Activated activity plans."""
     enrolment, package = load_enrolment(ctx, eid)
     ctx.audit("plan.list", enrolment)
-    return [PlanSummary(id=p.id, plan_id=p.plan_id, title=(plan_definition(p, package) or {}).get("title", ""))
+    words = services.text_of(ctx, enrolment, package)
+    return [PlanSummary(id=p.id, plan_id=p.plan_id, title=(words.plan(p) or {}).get("title", ""))
             for p in visible_plans(enrolment)]
 
 
@@ -646,6 +659,8 @@ class NewEnrolment(Schema):
     email: str | None = Field(None, max_length=200, description="The patient's e-mail address for notices.")
     phone: str | None = Field(None, max_length=50, description="The patient's mobile number for SMS notices.")
     therapist_id: int | None = Field(None, description="Citizen administrators: the therapist (default: the caller).")
+    language: str | None = Field(None, max_length=40, description="The language the patient reads the program in: "
+                                 "\"sv\" (default) or one with a served translation package of the version (issue 18).")
 
 
 class PlanSettings(Schema):
@@ -676,6 +691,7 @@ class StaffEnrolment(Schema):
     contacts: list[ContactOut]
     modules: dict[str, Literal["current", "upcoming"]]
     hidden_steps: list[str] = Field(description="module/step of steps the patient does not see.")
+    language: str = Field(description="The language the patient reads the program in (issue 18).")
     plans: list[StaffPlan]
     warnings: list[str] = Field(default_factory=list, description="E.g. an ongoing enrolment in the same program.")
 
@@ -685,6 +701,8 @@ class Customisation(Schema):
     contacts: list[ContactOut] | None = None
     modules: dict[str, Literal["current", "upcoming"]] | None = None
     steps: dict[str, bool] | None = Field(None, description="module/step → visible.")
+    language: str | None = Field(None, max_length=40, description="The language the patient reads the program in "
+                                 "(issue 18).")
 
 
 def _staff_view(enrolment: Enrolment, package) -> StaffEnrolment:
@@ -699,7 +717,7 @@ def _staff_view(enrolment: Enrolment, package) -> StaffEnrolment:
                           therapist_id=enrolment.therapist_id, welcome_text=enrolment.welcome_text,
                           contacts=[_contact(c) for c in enrolment.contacts],
                           modules={m.module_id: m.state.value for m in enrolment.modules}, hidden_steps=hidden,
-                          plans=plans)
+                          plans=plans, language=enrolment.language)
 
 
 @router.post("/staff/enrolments", response_model=StaffEnrolment, status_code=201, dependencies=CSRF, tags=["staff"])
@@ -712,7 +730,7 @@ def api_start_enrolment(body: NewEnrolment, ctx: StaffDep) -> StaffEnrolment:
     started = enrolment_service.start_enrolment(ctx, enrolment_service.StartRequest(
         personal_number=body.personal_number, program_id=body.program_id, version=body.version,
         display_name=body.display_name, email=body.email, phone=body.phone, therapist_id=body.therapist_id,
-        duplicate_ok=True))
+        duplicate_ok=True, language=body.language))
     view = _staff_view(started.enrolment, started.package)
     if started.duplicates:
         view.warnings.append(enrolment_service.duplicate_text(started.duplicates, started.package.title))
@@ -746,7 +764,8 @@ def api_customise(eid: int, body: Customisation, ctx: StaffDep) -> StaffEnrolmen
         for c in contacts:
             c.added_by = added_by.get(c.key(), AuthorRole.therapist)
     enrolment_service.customise(ctx, enrolment, package, enrolment_service.Customisation(
-        welcome_text=body.welcome_text, contacts=contacts, modules=body.modules, steps=body.steps))
+        welcome_text=body.welcome_text, contacts=contacts, modules=body.modules, steps=body.steps,
+        language=body.language))
     return _staff_view(enrolment, package)
 
 

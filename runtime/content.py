@@ -13,6 +13,7 @@ own). The result is cached per package, since packages never change. Links:
 
   step page     /moment/<e>/steg/<module>/<step>
   package file  /moment/<e>/filer/<path>      = ../../filer/<path> from a step page
+  translation's /moment/<e>/sprak/<lang>/<path> = ../../sprak/<lang>/<path> (issue 18)
 
 Must not: let a package bring script, inline event handlers, styles, iframes or
 links outside the package and the web.
@@ -91,7 +92,7 @@ def _rewrite(package: Package, page: str, url: str) -> str | None:
     if target in modules:
         return f"../../#modul-{modules[target]}"
     if target in package.files and not target.endswith(".html"):
-        return f"../../filer/{target}{fragment}"
+        return f"../../{package.files_url}/{target}{fragment}"
     return None
 
 
@@ -117,7 +118,8 @@ def step_body(package: Package, module_id: str, step_id: str) -> StepBody | None
 
         parts = tuple(FormSlot(p.form) if p.form is not None else clean(p.html or "") for p in fragment.parts)
         readout = found[2].get("readout")
-        player = Player(f"../../filer/{readout['mp3']}", f"../../filer/{readout['cues']}") if readout else None
+        files = f"../../{package.files_url}"
+        player = Player(f"{files}/{readout['mp3']}", f"{files}/{readout['cues']}") if readout else None
         return StepBody(fragment.title if fragment.add_heading else None, player,
                         tuple(p for p in parts if not (isinstance(p, Markup) and not p.strip())))
 

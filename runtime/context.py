@@ -51,9 +51,12 @@ class AppState:
     providers: dict[str, LoginProvider] = field(default_factory=dict)
     #: The notification outbox, woken after a commit that queued a notice (None: nothing to wake).
     outbox: Waker | None = None
-    #: When the pages last ran the missed-registration check, per unit (runtime.services.flags).
+    #: When the pages last ran the missed-registration check, per unit (runtime.services.flags). Per process
+    #: on purpose: it only spares the database repeated checks; the check itself is safe from any number of
+    #: processes and instances at once (row locks).
     missed_checks: dict[int, datetime] = field(default_factory=dict)
     #: Refused requests logged per person in the current minute: user id -> (minute, count) (runtime.web).
+    #: Per process: it caps the log's growth, not access, so N processes log at most N times the cap.
     refusals_logged: dict[int, tuple[int, int]] = field(default_factory=dict)
     #: The patient pages' translations, one per language with a catalogue (runtime.i18n); read at app start.
     catalogues: Catalogues = field(default_factory=Catalogues)

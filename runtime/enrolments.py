@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from runtime.i18n import N_
+from runtime.language import Reading
 from runtime.models import (
     AuthorRole,
     Contact,
@@ -39,7 +40,7 @@ from runtime.models import (
     User,
     UserKind,
 )
-from runtime.packages import Package
+from runtime.packages import BASE_LANGUAGE, Package
 from runtime.schedule import Schedule, format_day, start_in_range
 
 
@@ -104,12 +105,20 @@ def default_welcome(package: Package) -> str:
 
 
 def create_enrolment(db: Session, patient: User, unit: Unit, package: Package, now: datetime,
-                     therapist: User | None = None, started_by: User | None = None) -> Enrolment:
-    """Start an enrolment of a patient in a package, copying the package's defaults."""
+                     therapist: User | None = None, started_by: User | None = None,
+                     language: str = BASE_LANGUAGE) -> Enrolment:
+    """Start an enrolment of a patient in a package, copying the package's defaults.
+
+    `language` is the language the patient reads it in; the caller has checked that the
+    program version has it (`runtime.language.check_language`). The enrolment is on the
+    base package whatever the language.
+    """
     if patient.kind != UserKind.citizen:
         raise ValueError("only citizens are enrolled")
+    if package.translation is not None:
+        raise ValueError("an enrolment is on a base program, never on a translation package")
     enrolment = Enrolment(patient=patient, unit=unit, therapist=therapist, program_id=package.program_id,
-                          program_version=package.version, status=EnrolmentStatus.active,
+                          program_version=package.version, status=EnrolmentStatus.active, language=language,
                           welcome_text=default_welcome(package), started_at=now,
                           started_by=started_by.id if started_by is not None else None)
     for i, c in enumerate(package.program["program"].get("contacts") or []):
@@ -164,6 +173,8 @@ class StepView:
     title: str
     opened: bool
     forms: list[str]
+    #: False when the enrolment reads a translation that lacks the step: it is shown in Swedish (issue 18).
+    translated: bool = True
 
     @property
     def url(self) -> str:
@@ -207,8 +218,13 @@ def opened_steps(db: Session, enrolment: Enrolment) -> set[tuple[str, str]]:
     return {(m, s) for m, s in rows}
 
 
-def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened: bool = True) -> list[ModuleView]:
-    """Current modules → sections → visible steps, with opened marks (unless `with_opened` is False)."""
+def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened: bool = True,
+                text: Reading | None = None) -> list[ModuleView]:
+    """Current modules → sections → visible steps, with opened marks (unless `with_opened` is False).
+
+    What is visible comes from `package` (the enrolment's own); titles come from `text`, the
+    enrolment's program in its language, when given (issue 18).
+    """
     opened = opened_steps(db, enrolment) if with_opened else set()
     choices = step_choices(enrolment)
     views = []
@@ -216,13 +232,22 @@ def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened
         module = package.module(em.module_id)
         if module is None:
             continue
-        view = ModuleView(module["id"], module["title"], module.get("description"), module.get("kind", "core"))
+        shown = (text.module(em.module_id) if text is not None else None) or module
+        view = ModuleView(module["id"], shown["title"], shown.get("description"), module.get("kind", "core"))
         for section in module.get("sections", []):
             sv = SectionView(section["title"])
             for step in section.get("steps", []):
                 if step_visible(enrolment, module["id"], step, choices):
-                    sv.steps.append(StepView(module["id"], step["id"], step["title"],
-                                             (module["id"], step["id"]) in opened, list(step.get("forms", []))))
+                    title, translated = step["title"], True
+                    if text is not None:
+                        _, (_, shown_section, shown_step) = text.step(module["id"], step["id"])
+                        translated = text.translated(module["id"], step["id"])
+                        title = shown_step["title"]
+                        if translated and not any(s.translated for s in sv.steps):
+                            sv.title = shown_section["title"]
+                    sv.steps.append(StepView(module["id"], step["id"], title,
+                                             (module["id"], step["id"]) in opened, list(step.get("forms", [])),
+                                             translated))
             if sv.steps:
                 view.sections.append(sv)
         if view.sections:

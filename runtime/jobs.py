@@ -3,8 +3,10 @@
 Input: an app's state (database, package store, clock, settings). Output: flags in the
 database (`runtime.services.flags.check_missed_registrations` does the work). Each unit
 is checked in its own short transaction, so the SQLite write lock is never held long.
-Every worker process of `--workers` runs its own thread; the check's row locks (and
-SQLite's single writer) keep them from flagging an occasion twice.
+Every worker process of `--workers`, on every instance sharing the database, runs its own
+thread; the check's row locks (and SQLite's single writer) keep them from flagging an
+occasion twice (tests/runtime/test_cluster.py). STEGVIS_MISSED_CHECK_MINUTES=0 turns the
+thread off on an instance, to leave the work to one.
 
 Must not: let one failed run stop the thread (the next run tries again), or keep
 state in module globals (the thread belongs to the app that started it).

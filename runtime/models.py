@@ -274,6 +274,10 @@ class Enrolment(Base):
     #: The sex a score is interpreted by, when a form's bands depend on it (AUDIT-C): "kvinna",
     #: "man", or None (not set: both readings are shown). Set by the therapist (issue 17).
     scoring_sex: Mapped[str | None] = mapped_column(String(10))
+    #: The language the patient reads the program in (BCP 47, issue 18): "sv" is the base program
+    #: itself; another language is served from the translation package of the same program version
+    #: where it has the step, form or plan. Answers, plans and flags keep the base program's ids.
+    language: Mapped[str] = mapped_column(String(35), default="sv", server_default="sv")
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     therapist: Mapped[User | None] = relationship(foreign_keys=[therapist_id])

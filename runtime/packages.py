@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,17 @@ class Package:
         """An activity plan's definition from program.json."""
         return self.program.get("activity_plans", {}).get(plan_id)
 
+    @property
+    def translation(self) -> TranslationOf | None:
+        """What this package translates (language, program id and version), or None for a program of its own."""
+        return translation_of(self)
+
+    @property
+    def files_url(self) -> str:
+        """Where the runtime serves this package's files, relative to /moment/<e>/ (a translation's by language)."""
+        found = self.translation
+        return "filer" if found is None else f"sprak/{found.language}"
+
     def entry(self, rel: str) -> FileEntry | None:
         """What the manifest says of a file: hash, size, audience, step or module."""
         return self.manifest.files.get(rel)
@@ -173,6 +185,43 @@ class Package:
                     value = make()
                     self._cache[key] = value
         return value
+
+
+#: A language code the runtime accepts (BCP 47 as the builder writes it: `fi`, `smj`, `sv-FI`).
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+#: The language of a base program: Swedish (a translation into Swedish is not a translation).
+BASE_LANGUAGE = "sv"
+
+
+@dataclass(frozen=True)
+class TranslationOf:
+    """A translation package's claim (manifest.translation): its language, and the program and version it translates."""
+
+    language: str
+    program_id: str
+    version: str
+    #: The base's content hash the translation was built against (manifest.base), if recorded.
+    base_content_hash: str | None
+    #: Source paths whose Swedish text changed after they were translated (the builder notes them on the page).
+    outdated: frozenset[str]
+
+
+def translation_of(package: Package) -> TranslationOf | None:
+    """A package's translation claim, or None when it is not a usable translation (no claim, bad language code)."""
+    claim = package.manifest.translation
+    if not isinstance(claim, dict):
+        return None
+    language, program_id, version = claim.get("language"), claim.get("of"), claim.get("version")
+    if not (isinstance(language, str) and LANGUAGE_CODE.match(language) and language != BASE_LANGUAGE
+            and isinstance(program_id, str) and isinstance(version, str)):
+        return None
+    base = package.manifest.base or {}
+    if base and (base.get("id"), base.get("version")) != (program_id, version):
+        return None  # the manifest contradicts itself: never pair it
+    content_hash = base.get("content_hash")
+    outdated = claim.get("outdated") or []
+    return TranslationOf(language, program_id, version, content_hash if isinstance(content_hash, str) else None,
+                         frozenset(p for p in outdated if isinstance(p, str)))
 
 
 def verify_package(folder: Path, public_key: Ed25519PublicKey | None) -> Package:
@@ -256,6 +305,33 @@ class PackageStore:
         """The newest served version of a program."""
         versions = [p for p in self._packages.values() if p.program_id == program_id]
         return max(versions, key=lambda p: version_key(p.version), default=None)
+
+    def translations(self, program_id: str, version: str) -> dict[str, Package]:
+        """language -> the served translation package of exactly this program version (issue 18).
+
+        A translation pairs with a base when its manifest names the base's id and version and,
+        when it records one, the content hash of the base it was built against is the served
+        base's. Several translation packages of one language: the newest version wins.
+        Only verified packages are in the store, so a tampered translation never pairs.
+        """
+        base = self.get(program_id, version)
+        if base is None or base.translation is not None:
+            return {}
+        found: dict[str, Package] = {}
+        for package in self._packages.values():
+            claim = package.translation
+            if claim is None or (claim.program_id, claim.version) != (program_id, version):
+                continue
+            if claim.base_content_hash is not None and claim.base_content_hash != base.manifest.content_hash:
+                continue
+            other = found.get(claim.language)
+            if other is None or version_key(package.version) > version_key(other.version):
+                found[claim.language] = package
+        return dict(sorted(found.items()))
+
+    def translation(self, program_id: str, version: str, language: str) -> Package | None:
+        """The translation package of a program version into a language, if one is served."""
+        return self.translations(program_id, version).get(language)
 
     def all(self) -> list[Package]:
         """Every served package, by program id and version."""

@@ -13,6 +13,7 @@ Must not: put logic in templates; compute here, render there.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
@@ -27,7 +28,6 @@ from runtime.enrolments import (
     login_refusal,
     patient_access,
     patient_enrolments,
-    plan_definition,
     plan_schedule,
     step_readable,
     visible_plans,
@@ -77,6 +77,7 @@ from runtime.web import (
 )
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("stegvis.runtime.pages")
 
 NOTICES = {
     "sparat": N_("Ditt utkast är sparat. Du kan fortsätta senare."),
@@ -195,7 +196,8 @@ def logout(ctx: CtxDep, form: CsrfForm) -> Response:
 def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[str, Any]:
     """The enrolment's navigation: program title, links, unread messages."""
     unread = services.unread_messages(ctx, enrolment)
-    return {"id": enrolment.id, "title": package.title, "current": current, "unread": unread,
+    words = services.text_of(ctx, enrolment, package)
+    return {"id": enrolment.id, "title": words.title, "current": current, "unread": unread,
             "plans": bool(visible_plans(enrolment)),
             "stylesheet": f"/moment/{enrolment.id}/filer/assets/stegvis.css"
             if "assets/stegvis.css" in package.files else None,
@@ -214,7 +216,7 @@ def enrolment_list(ctx: PatientDep) -> Response:
     items = []
     for e in rows:
         package = ctx.app.store.get(e.program_id, e.program_version)
-        items.append({"id": e.id, "title": package.title if package else e.program_id,
+        items.append({"id": e.id, "title": services.text_of(ctx, e, package).title if package else e.program_id,
                       "started": fmt_time(e.started_at, ctx.app.tz)})
     return render(ctx, "enrolments.html", title=N_("Dina program"), items=items,
                   reason=closed_reason(everything, today) if not items else None)
@@ -225,10 +227,11 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
     """Welcome text, contacts, current modules → sections → visible steps (opened ones marked)."""
     enrolment, package = load_enrolment(ctx, eid)
     home = services.home(ctx, enrolment, package)
-    plans = [{"id": p.id, "title": (plan_definition(p, package) or {}).get("title") or services.PLAN}
+    words = services.text_of(ctx, enrolment, package)
+    plans = [{"id": p.id, "title": (words.plan(p) or {}).get("title") or services.PLAN}
              for p in visible_plans(enrolment)]
     ctx.audit("enrolment.read", enrolment)
-    return render(ctx, "start.html", title=package.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
+    return render(ctx, "start.html", title=words.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
                   welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=home.modules, plans=plans,
                   pdf=package.program.get("pdf", {}).get("program"), home=home,
                   last_visit=day_text(home.last_visit, ctx.app.tz) if home.last_visit else None)
@@ -240,10 +243,15 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
 def build_form(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str, form_id: str,
                raw: dict[str, list[str]] | None = None, errors: dict[str, str] | None = None,
                notice: str | None = None, comment_error: str | None = None, comment_value: str = "") -> FormView | None:
-    """A form of a step with the patient's draft (or the values just posted), errors and history."""
-    form = package.form(form_id)
-    if form is None:
+    """A form of a step with the patient's draft (or the values just posted), errors and history.
+
+    The form's texts come from the enrolment's language where the translation has the form
+    (issue 18); the ids, and so the draft and the answers, are the base program's.
+    """
+    shown = services.text_of(ctx, enrolment, package).form(form_id)
+    if shown is None:
         return None
+    package, form = shown
     draft = services.get_draft(ctx, enrolment, form_id)
     if raw is None and draft is not None:
         raw = draft.answers
@@ -287,8 +295,18 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
     Errors of its forms are gathered into one summary at the top of the page (the error-summary
     pattern: a red box with a link to each field, which gets the focus), never into the notice.
     """
-    module, section, step = found
-    body = step_body(package, module["id"], step["id"])
+    module_id, step_id = found[0]["id"], found[2]["id"]
+    words = services.text_of(ctx, enrolment, package)
+    # The step as the enrolment's language has it (issue 18): the translation's text where it has the
+    # step, else the Swedish with a note; what may be opened was decided on the base package (`found`).
+    shown, (module, section, step) = words.step(module_id, step_id)
+    translated = words.translated(module_id, step_id)
+    body = step_body(shown, module_id, step_id)
+    if body is None and shown is not package:
+        log.error("Översättningen %s %s: steget %s/%s går inte att visa; det visas på svenska.",
+                  shown.program_id, shown.version, module_id, step_id)
+        shown, (module, section, step), translated = package, found, False
+        body = step_body(package, module_id, step_id)
     if body is None:
         raise AppError(503, N_("Steget går inte att visa just nu. Kontakta din vårdenhet om det inte går."))
     form_state = form_state or {}
@@ -315,10 +333,11 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
     return render(ctx, "step.html", status=status, title=title,
                   enrolment_nav=nav(ctx, enrolment, package, "step"), module=module, section=section, step=step,
                   body=body, parts=parts, previous=previous, following=following, notice=notice,
-                  error_summary=summary,
-                  pdf=f"/moment/{enrolment.id}/filer/{step['pdf']}" if step.get("pdf") else None,
-                  scripts=[f"/moment/{enrolment.id}/filer/assets/readout.js"]
-                  if readout and "assets/readout.js" in package.files else [])
+                  error_summary=summary, content_language=shown.data.program.language,
+                  untranslated=not translated,
+                  pdf=f"/moment/{enrolment.id}/{shown.files_url}/{step['pdf']}" if step.get("pdf") else None,
+                  scripts=[f"/moment/{enrolment.id}/{shown.files_url}/assets/readout.js"]
+                  if readout and "assets/readout.js" in shown.files else [])
 
 
 def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
@@ -427,7 +446,8 @@ def load_plan(ctx: Ctx, eid: int, plan_pk: int) -> tuple[Enrolment, Package, Enr
     """A plan of the patient's own enrolment that is activated and started."""
     enrolment, package = load_enrolment(ctx, eid)
     plan = next((p for p in visible_plans(enrolment) if p.id == plan_pk), None)
-    definition = plan_definition(plan, package) if plan is not None else None
+    # Its texts in the enrolment's language (issue 18); registrations are checked on the base's (services.register).
+    definition = services.text_of(ctx, enrolment, package).plan(plan) if plan is not None else None
     if plan is None or definition is None:
         raise not_found()
     return enrolment, package, plan, definition
@@ -477,7 +497,7 @@ def plan_page(eid: int, plan_pk: int, ctx: PatientDep) -> Response:
     ctx.audit("plan.read", enrolment, f"plan:{plan.id}")
     notice = NOTICES["registrerat"] if "registrerat" in ctx.request.query_params else None
     return render(ctx, "plan.html", title=view.title, enrolment_nav=nav(ctx, enrolment, package, "plan"),
-                  plan=view, notice=notice,
+                  plan=view, notice=notice, untranslated=not services.text_of(ctx, enrolment, package).plan_translated(plan),
                   can_write=patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).write)
 
 
@@ -615,3 +635,17 @@ def package_file(eid: int, path: str, ctx: PatientDep) -> Response:
     """A patient file of the enrolment's package (audio, captions, PDFs, images, the package's CSS and JS)."""
     enrolment, package = load_enrolment(ctx, eid)
     return package_file_response(enrolment, package, path)
+
+
+@router.get("/moment/{eid}/sprak/{language}/{path:path}")
+def translation_file(eid: int, language: str, path: str, ctx: PatientDep) -> Response:
+    """A patient file of a translation of the enrolment's program version (issue 18), by the same rules.
+
+    Any served translation of the enrolment's own program version, not only the enrolment's
+    language: a page loaded before the patient changed language still finds its files.
+    """
+    enrolment, package = load_enrolment(ctx, eid)
+    translation = ctx.app.store.translation(package.program_id, package.version, language)
+    if translation is None:
+        raise not_found()
+    return package_file_response(enrolment, translation, path, base=package)

@@ -13,7 +13,8 @@ enrolment:
 - a program-wide patient file (stylesheet, readout player, brochure, form images): always.
 Staff-only files (program.json, the therapist guide, the whole-program PDF, reviewers'
 pages, FHIR) and the sources never reach a patient, and neither does anything the
-manifest does not list. The staff preview asks the same question for the patient it shows.
+manifest does not list. A translation package's files follow the same rules, with what is
+visible decided on the enrolment's base package (its steps and modules have the same ids). The staff preview asks the same question for the patient it shows.
 """
 
 from __future__ import annotations
@@ -24,25 +25,39 @@ from runtime.packages import Package
 from stegvis_package.model import Audience
 
 
-def patient_may_fetch(enrolment: Enrolment, package: Package, rel: str) -> bool:
-    """Whether the enrolment's patient may have this package file."""
+def patient_may_fetch(enrolment: Enrolment, package: Package, rel: str, base: Package | None = None) -> bool:
+    """Whether the enrolment's patient may have this package file.
+
+    `package` is the package the file is in; `base` the enrolment's own package when `package`
+    is a translation of it (issue 18): then what is visible is decided on the base, and a step
+    or module must be in both.
+    """
+    base = base or package
     entry = package.entry(rel)
     if entry is None or entry.audience is not Audience.PATIENT:
         return False
+    if base is not package and entry.step is None and entry.module is None and entry.used_by is None:
+        # A translation ships the base's media; one that only untranslated steps show has no scope in
+        # the translation's manifest, but the base's (same path, same content hash) says whom it is for.
+        from_base = base.entry(rel)
+        if from_base is not None:
+            if from_base.audience is not Audience.PATIENT:
+                return False
+            entry = from_base
     if entry.step is not None:
-        return _step_open(enrolment, package, entry.step)
+        return _step_open(enrolment, base, entry.step)
     if entry.module is not None:
-        module = package.module(entry.module)
+        module = base.module(entry.module)
         if module is None or entry.module not in {m.module_id for m in readable_modules(enrolment)}:
             return False
         choices = step_choices(enrolment)
         return all(step_visible(enrolment, module["id"], step, choices)
                    for section in module.get("sections", []) for step in section.get("steps", []))
     if entry.used_by is not None:
-        return any(_step_open(enrolment, package, key) for key in entry.used_by)
+        return any(_step_open(enrolment, base, key) for key in entry.used_by)
     return True
 
 
-def _step_open(enrolment: Enrolment, package: Package, key: str) -> bool:
+def _step_open(enrolment: Enrolment, base: Package, key: str) -> bool:
     module_id, _, step_id = key.partition("/")
-    return step_readable(enrolment, package, module_id, step_id) is not None
+    return step_readable(enrolment, base, module_id, step_id) is not None

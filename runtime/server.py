@@ -113,7 +113,8 @@ OIDC_CONFIG_ENV = "STEGVIS_OIDC_CONFIG"
 
 def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
                        insecure_cookies: bool, require_signature: bool = False,
-                       oidc_config: Path | None = None, local_accounts: bool = False) -> RuntimeSettings:
+                       oidc_config: Path | None = None, local_accounts: bool = False,
+                       client_address_header: str | None = None) -> RuntimeSettings:
     """Settings from the command line; DATABASE_URL is the default database.
 
     The OpenID Connect providers come from `oidc_config`, else the file STEGVIS_OIDC_CONFIG
@@ -136,6 +137,8 @@ def settings_from_args(packages: Path, database: str | None, public_key: Path | 
                     "require_signature": require_signature, "local_accounts": local_accounts}
     if database:
         values["database_url"] = database
+    if client_address_header and client_address_header.strip():
+        values["client_address_header"] = client_address_header.strip()
     oidc_path = oidc_config or (Path(os.environ[OIDC_CONFIG_ENV]) if os.environ.get(OIDC_CONFIG_ENV, "").strip()
                                 else None)
     if oidc_path is not None:

@@ -99,10 +99,14 @@ class RuntimeSettings(BaseModel):
                                  "are not served; people log in with e-identification.")
     login_throttle: LoginThrottleParams = Field(default_factory=lambda: LoginThrottleParams(),
                                                 description="How failed password logins slow further tries.")
-    client_address_header: str | None = Field(None, description="Header in which the reverse proxy in front "
+    client_address_header: str | None = Field(default_factory=lambda: _env("STEGVIS_CLIENT_ADDRESS_HEADER"),
+                                              description="Header in which the reverse proxy in front "
                                               "of the runtime puts the client's address (e.g. X-Real-IP), for "
-                                              "login throttling per address; None: the TCP peer's address. "
-                                              "Set it only when a proxy always sets (or overwrites) the header.")
+                                              "login throttling per address (STEGVIS_CLIENT_ADDRESS_HEADER, "
+                                              "`stegvis runtime --client-address-header`); None: the TCP peer's "
+                                              "address, which behind a proxy is the proxy's, so that every client "
+                                              "shares one address counter. Set it only when a proxy always sets "
+                                              "(or overwrites) the header.")
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
     force_language: str | None = Field(default_factory=lambda: _env("STEGVIS_FORCE_LANGUAGE"), description=""
@@ -115,9 +119,11 @@ class RuntimeSettings(BaseModel):
                                 "is refused with 413 before it is read (issue 14).")
     max_json_keys: int = Field(1000, ge=10, description="Most keys (all objects together) in a JSON body; "
                                "more are refused with 413 before validation (issue 14).")
-    missed_registration_check_minutes: float = Field(10, ge=0, description="How often `stegvis runtime` checks "
-                                                     "activity plans for missed registrations (0: never, "
-                                                     "only when staff pages are shown).")
+    missed_registration_check_minutes: float = Field(
+        default_factory=lambda: _env("STEGVIS_MISSED_CHECK_MINUTES") or 10, ge=0, validate_default=True,
+        description="How often `stegvis runtime` checks activity plans for missed registrations "
+        "(STEGVIS_MISSED_CHECK_MINUTES; 0: never, only when staff pages are shown). Safe on every "
+        "instance at once (row locks); 0 on all but one instance saves the others the work.")
     allowed_hosts: tuple[str, ...] = Field(default_factory=lambda: _hosts_from_env(), description="Host names "
                                            "(host or host:port) the runtime answers to (STEGVIS_ALLOWED_HOSTS, "
                                            "comma-separated); a request for any other Host gets 400. Empty: any "

@@ -186,7 +186,7 @@ def _form_texts(package: Package, form_id: str, questions: list[dict], descripti
                 out["display"][q["id"]] = markdown(q["label"])
                 if q.get("image"):
                     rel = media_file(package, q["image"])
-                    out["images"][q["id"]] = f"filer/{rel}" if rel else None
+                    out["images"][q["id"]] = f"{package.files_url}/{rel}" if rel else None
         return out
 
     return package.cached(f"formtext:{form_id}", make)

@@ -449,13 +449,14 @@ MIME = {".vtt": "text/vtt", ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".js"
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
-def package_file_response(enrolment: Enrolment, package: Package, path: str) -> Response:
+def package_file_response(enrolment: Enrolment, package: Package, path: str, base: Package | None = None) -> Response:
     """A package file the enrolment's patient may have (see `runtime.patient_files`), or 404.
 
     Pages are never served (steps are shown inside the runtime's layout), nor staff-only
-    files, sources, or the files of hidden steps and modules that are not current.
+    files, sources, or the files of hidden steps and modules that are not current. `base`:
+    the enrolment's own package when `package` is a translation of it (issue 18).
     """
-    if not patient_may_fetch(enrolment, package, path):
+    if not patient_may_fetch(enrolment, package, path, base):
         raise not_found()
     found = package.file_path(path)
     if found is None:

@@ -68,6 +68,7 @@ def test_wheel__holds_every_module_template_and_migration(wheel):
         "builder/speech/engines.py", "runtime/staff/__init__.py",
         "stegvis_templates/step.html", "stegvis_templates/runtime/layout.html",
         "stegvis_templates/print/print.css", "stegvis_templates/stegvis.css", "stegvis_templates/readout.js",
+        "stegvis_templates/locales/fi/LC_MESSAGES/pages.po",  # the page chrome's catalogues, read as .po
         "runtime/migrations/env.py", "runtime/migrations/script.py.mako",
         "runtime/migrations/versions/0001_initial_schema.py",
     } <= names
@@ -113,6 +114,21 @@ def test_installed_wheel__finds_templates_and_builds_without_the_repository(whee
     templates, runtime_templates = map(Path, out.stdout.split())
     assert templates == site / "stegvis_templates" and runtime_templates == templates / "runtime"
     assert list((tmp_path / "out").glob("*/*/manifest.json"))
+
+
+def test_installed_wheel__finnish_translation_gets_its_chrome_catalogue(wheel, tmp_path):
+    """The .po catalogues ship with stegvis_templates and are read from there (issue 18)."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    script = ("import sys\nfrom builder.cli import main\n"
+              "sys.exit(main(['build', sys.argv[1], '--no-audio', '--no-pdf', '--strict', '--out', 'out',"
+              " '--cache', 'cache']))\n")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    out = subprocess.run([sys.executable, "-c", script, str(FIXTURES / "translation" / "fi")], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr  # --strict: no PAGES-001
+    page = (tmp_path / "out" / "litet-fi" / "1.0.0" / "start" / "fragor.html").read_text("utf-8")
+    assert '<button type="submit">Lähetä</button>' in page
 
 
 @pytest.mark.parametrize("args", [[], ["backup", "kopia.sqlite3"]])

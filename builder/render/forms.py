@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
+from builder.render.chrome import N_, SWEDISH, Chrome
 from builder.schema.form import Form, Question, Scoring
 
-REQUIRED_TEXT = "måste besvaras"
-#: What the label says a time of day and a duration are written as (activity plans).
-TIME_HINT = "klockslag, t.ex. 22:30"
-DURATION_HINT = "timmar:minuter eller minuter, t.ex. 7:30 eller 45"
+REQUIRED_TEXT = N_("måste besvaras")
+#: What the label says a time of day and a duration are written as (activity plans); Swedish,
+#: translated into a program's language by its chrome (`builder.render.chrome`).
+TIME_HINT = N_("klockslag, t.ex. 22:30")
+DURATION_HINT = N_("timmar:minuter eller minuter, t.ex. 7:30 eller 45")
 
 
 @dataclass
@@ -62,6 +64,9 @@ class FormView:
 
 #: How a band list of `bands_by_sex` is named in captions: "Tolkning av summan för kvinnor".
 SEX_PLURAL = {"kvinna": "kvinnor", "man": "män"}
+#: The captions of the interpretation tables (translated by a page's chrome).
+BAND_CAPTIONS = {None: N_("Tolkning av summan"), "kvinna": N_("Tolkning av summan för kvinnor"),
+                 "man": N_("Tolkning av summan för män")}
 
 
 @dataclass
@@ -70,12 +75,12 @@ class BandTable:
     rows: list[tuple[str, str, str]]  # (range, label, text)
 
 
-def band_tables(scoring: Scoring) -> list[BandTable]:
+def band_tables(scoring: Scoring, chrome: Chrome = SWEDISH) -> list[BandTable]:
     """The interpretation tables of a score: one, or one per sex (empty when there are no bands)."""
     out = []
     for sex, bands in scoring.band_sets().items():
         if bands:
-            caption = "Tolkning av summan" + (f" för {SEX_PLURAL[sex]}" if sex else "")
+            caption = chrome(BAND_CAPTIONS[sex or None])
             out.append(BandTable(caption, [(f"{_fmt(b.min)}–{_fmt(b.max)}", b.label, b.text or "") for b in bands]))
     return out
 
@@ -103,21 +108,29 @@ def _choices(q: Question, base: str) -> list[Choice]:
     return out
 
 
-def exclusive_note(labels: list[str]) -> str | None:
+def either(labels: list[str], chrome: Chrome = SWEDISH) -> str:
+    """Quoted labels joined by "eller": ”Ja” eller ”Nej”."""
+    joiner = chrome("eller")
+    return f" {joiner} ".join(chrome.quoted(label) for label in labels)
+
+
+def exclusive_note(labels: list[str], chrome: Chrome = SWEDISH) -> str | None:
     """The sentence that tells which options of a multi question are chosen alone (None: none are).
 
     The runtime says the same (runtime.views); the server refuses such an option with another.
     """
     if not labels:
         return None
-    names = " eller ".join(f"”{label}”" for label in labels)
-    return f"Om du väljer {names} ska du inte välja något annat alternativ."
+    return chrome("Om du väljer %(options)s ska du inte välja något annat alternativ.",
+                  options=either(labels, chrome))
 
 
-def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_md, media_url) -> QuestionView:
-    """A template-ready view of one question; `prefix` makes html ids unique per page."""
+def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_md, media_url,
+                  chrome: Chrome = SWEDISH) -> QuestionView:
+    """A template-ready view of one question; `prefix` makes html ids unique per page; the
+    sentences the builder adds are in `chrome`'s language."""
     base = f"{prefix}-{q.id}"
-    note = exclusive_note([o.label for o in q.options or [] if o.exclusive]) if q.type == "multi" else None
+    note = exclusive_note([o.label for o in q.options or [] if o.exclusive], chrome) if q.type == "multi" else None
     help_text = " ".join(t for t in (q.help, note) if t) or None
     help_id = f"{base}-hjalp" if help_text else None
     view = QuestionView(id=base, name=q.id, type=q.type, label=q.label, required=q.required, help=help_text,
@@ -132,7 +145,8 @@ def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_m
         # Plain text, not <input type="time">: a patient types 22:30 or 7 h 30 min the same way
         # in every browser and screen reader; the server reads it (issue 17: diaries).
         view.input_type = "text"
-        view.unit = TIME_HINT if q.type == "time" else DURATION_HINT
+        hint = TIME_HINT if q.type == "time" else DURATION_HINT
+        view.unit = chrome(hint)
         view.attrs = {"inputmode": "numeric" if q.type == "time" else "text", "autocomplete": "off"}
     elif q.type == "number":
         view.input_type = "number"
@@ -160,14 +174,17 @@ def question_view(q: Question, prefix: str, by_id: dict[str, Question], render_m
         target = by_id[q.show_if.question]
         values = [q.show_if.equals] if q.show_if.any_of is None else q.show_if.any_of
         labels = {str(o.value): o.label for o in target.options or []}
-        shown = " eller ".join(f"”{labels.get(str(v), v)}”" for v in values)
-        view.condition = f"Besvara bara om du svarade {shown} på frågan ”{target.label}”."
+        view.condition = chrome("Besvara bara om du svarade %(answers)s på frågan %(question)s.",
+                                answers=either([str(labels.get(str(v), v)) for v in values], chrome),
+                                question=chrome.quoted(target.label))
         view.show_if = {"question": target.id, "values": [str(v) for v in values]}
     return view
 
 
-def form_view(form_id: str, form: Form, render_md, media_url, prefix: str | None = None) -> FormView:
-    """View of a whole form; `render_md` renders Markdown text, `media_url` maps media paths."""
+def form_view(form_id: str, form: Form, render_md, media_url, prefix: str | None = None,
+              chrome: Chrome = SWEDISH) -> FormView:
+    """View of a whole form; `render_md` renders Markdown text, `media_url` maps media paths,
+    `chrome` says the builder's own sentences (hints, conditions) in the program's language."""
     prefix = prefix or f"f-{form_id}"
     by_id = {q.id: q for q in form.questions}
     return FormView(
@@ -177,6 +194,6 @@ def form_view(form_id: str, form: Form, render_md, media_url, prefix: str | None
         required=form.required,
         page_comments=form.page_comments,
         flag_on_submit=form.flag_on_submit,
-        questions=[question_view(q, prefix, by_id, render_md, media_url) for q in form.questions],
+        questions=[question_view(q, prefix, by_id, render_md, media_url, chrome) for q in form.questions],
         heading_id=f"{prefix}-rubrik",
     )

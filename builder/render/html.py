@@ -24,6 +24,7 @@ from builder.model import Module, Program, Step
 from builder.paths import audio_paths, form_page, media_names, module_page, plan_page, step_page, step_pdf
 from builder.progress import NO_PROGRESS, Progress
 from builder.reads import (
+    CATALOGUE,
     FILM,
     FORM,
     FORM_USE,
@@ -40,6 +41,7 @@ from builder.reads import (
     STRUCTURE,
     Reads,
 )
+from builder.render.chrome import N_, SWEDISH, Chrome, chrome_for, is_source_language
 from builder.render.forms import band_tables, form_view
 from builder.render.markdown_html import MarkdownContext, render_parts, render_text, render_tokens
 from builder.render.parallel import Forked, can_fork
@@ -53,30 +55,25 @@ from stegvis_package import PACKAGE_FORMAT
 from stegvis_package.model import Fragment, FragmentPart
 from stegvis_package.paths import fragment_path
 
-KIND = {"core": "Grundmodul", "deepening": "Fördjupningsmodul"}
-START = {"current": "Aktuell från start", "upcoming": "Kommande (aktiveras av behandlaren)"}
-CALLOUT = {"info": "Information", "tip": "Tips", "warning": "Viktigt"}
+#: Swedish, marked for the pages catalogues (`builder.render.chrome`): translated where shown.
+KIND = {"core": N_("Grundmodul"), "deepening": N_("Fördjupningsmodul")}
+START = {"current": N_("Aktuell från start"), "upcoming": N_("Kommande (aktiveras av behandlaren)")}
+CALLOUT = {"info": N_("Information"), "tip": N_("Tips"), "warning": N_("Viktigt")}
+KIND_PLURAL = {"core": N_("Grundmoduler"), "deepening": N_("Fördjupningsmoduler")}
 WEEKDAY_ORDER = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 STYLESHEET = "assets/stegvis.css"
 READOUT_SCRIPT = "assets/readout.js"
 #: The note on a translated step whose source changed since it was translated (issue 18), in
-#: the translation's language (Swedish for a language not listed).
-OUTDATED_NOTES = {
-    "sv": "Översättningen kan vara äldre än den svenska texten.",
-    "fi": "Käännös voi olla vanhempi kuin ruotsinkielinen teksti.",
-    "en": "The translation may be older than the Swedish text.",
-    "ar": "قد تكون هذه الترجمة أقدم من النص السويدي.",
-    "fa": "ممکن است این ترجمه قدیمی‌تر از متن سوئدی باشد.",
-}
+#: the translation's language (from its pages catalogue, like the rest of the chrome).
+OUTDATED_NOTE = N_("Översättningen kan vara äldre än den svenska texten.")
 
 
-def outdated_note(program: Program, step: Step) -> Markup | None:
+def outdated_note(program: Program, step: Step, chrome: Chrome = SWEDISH) -> Markup | None:
     """The note of a translated step whose Swedish source changed since (None when it is current)."""
     translation = program.tree.translation
     if not translation or step.source.rel not in translation.get("outdated", ()):
         return None
-    text = OUTDATED_NOTES.get(program.meta.language.split("-")[0], OUTDATED_NOTES["sv"])
-    return Markup('<p class="translation-note" role="note">{}</p>\n').format(text)
+    return Markup('<p class="translation-note" role="note">{}</p>\n').format(chrome(OUTDATED_NOTE))
 
 
 #: With more pages than this to render, two processes share the work (a fork costs ~10 ms).
@@ -84,14 +81,19 @@ PARALLEL_PAGES = 64
 
 
 def make_environment(config: BuildConfig) -> jinja2.Environment:
-    return jinja2.Environment(
+    """The templates' environment, with gettext (`jinja2.ext.i18n`) in Swedish until a
+    renderer installs its program's chrome (`Chrome.install`)."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(config.templates),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    SWEDISH.install(env)
+    return env
 
 
 @dataclass
@@ -111,6 +113,9 @@ class PageRenderer:
         self.films = films or {}
         self.pdf = config.pdf  # link each step's PDF (its path follows from the step alone)
         self.env = env if env is not None else make_environment(config)
+        #: the builder's own words in the program's language (issue 18)
+        self.chrome = chrome_for(config.templates, program.meta.language)
+        self.chrome.install(self.env)
         self.media = media_names(program)
         self.index = step_index(program)
         self.files: dict[str, bytes] = {}
@@ -166,13 +171,14 @@ class PageRenderer:
         if d.name == "form":
             self.note(FORM, d.arg)
             fd = self.program.forms[d.arg]
-            view = form_view(d.arg, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
+            view = form_view(d.arg, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m),
+                             chrome=self.chrome)
             return self.env.get_template("blocks/form.html").render(form=view, form_page=self.rel(page, form_page(d.arg)))
         if d.name == "callout":
             kind, _, title = d.arg.partition(" ")
             body = render_tokens(d.body, self.context(page, step))
             return self.env.get_template("blocks/callout.html").render(
-                kind=kind, kind_label=CALLOUT[kind], title=title.strip() or None, body=body)
+                kind=kind, kind_label=self.chrome(CALLOUT[kind]), title=title.strip() or None, body=body)
         if d.name == "video" and not is_external(d.arg) and media_key(d.arg) in self.films:
             return self.film(page, self.films[media_key(d.arg)], d)
         transcript = None
@@ -183,7 +189,8 @@ class PageRenderer:
         src = d.arg if is_external(d.arg) else self.media_url(page, d.arg)
         captions = self.media_url(page, d.options["captions"]) if "captions" in d.options else None
         return self.env.get_template(f"blocks/{d.name}.html").render(
-            src=src, title=d.options.get("title"), captions=captions, transcript=transcript)
+            src=src, title=d.options.get("title"), captions=captions, transcript=transcript,
+            captions_language=self.program.meta.language, captions_label=self.chrome.language_name)
 
     def use(self, package_path: str) -> None:
         """Note a file the step being rendered shows (its fragment lists it; issue 17)."""
@@ -205,11 +212,13 @@ class PageRenderer:
             captions=self.rel(page, plan.vtt) if plan.vtt else None,
             poster=self.media_url(page, plan.scenes[0].image) if plan.mp4 else None,
             transcript=self.rel(page, plan.transcript),
+            captions_language=self.program.meta.language, captions_label=self.chrome.language_name,
             scenes=[{"alt": scene.alt, "narration": scene.narration} for scene in plan.scenes])
 
     # -- pages --------------------------------------------------------------------
     def render(self, template: str, page: str, **values) -> None:
         self.note(SHARED)  # templates, code, program metadata, media names, settings
+        self.note(CATALOGUE, self.program.meta.language)  # the chrome's words in the page's language
         meta = self.program.meta
         values.setdefault("breadcrumb", [])
         values.setdefault("scripts", [])
@@ -231,7 +240,7 @@ class PageRenderer:
         self.note(MODULE, module.id)
         self._media_used = set()
         pieces = render_parts(step.body.tokens, self.context(page, step), lambda d: d.name == "form")
-        note = outdated_note(self.program, step)
+        note = outdated_note(self.program, step, self.chrome)
         if note is not None:
             pieces = [note, *pieces]
         body = Markup("").join(Markup(self.block(page, step, p)) if isinstance(p, Directive) else p for p in pieces)
@@ -267,7 +276,7 @@ class PageRenderer:
 
     def about(self, step: Step) -> Markup | None:
         """The step's sources and last review as HTML after its body (issue 17), or None."""
-        about = about_step(step)
+        about = about_step(step, self.chrome)
         if not about:
             return None
         return Markup(self.env.get_template("blocks/sources.html").render(about=about, heading_id=HEADING_ID))
@@ -278,7 +287,7 @@ class PageRenderer:
         self.note(MODULE_STEPS, module.id)
         self.render(
             "module.html", page, title=module.meta.title, module=module,
-            kind=KIND[module.meta.kind], start=START[module.meta.start],
+            kind=self.chrome(KIND[module.meta.kind]), start=self.chrome(START[module.meta.start]),
             sections=[(s.title, [(st, self.rel(page, step_page(st))) for st in s.steps]) for s in module.sections],
             breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")), Crumb(module.meta.title, None)],
         )
@@ -290,12 +299,14 @@ class PageRenderer:
         fd = self.program.forms[form_id]
         used_in = [(s, self.rel(page, step_page(s))) for s in self.program.steps
                    if any(d.name == "form" and d.arg == form_id for d in s.body.directives)]
-        view = form_view(form_id, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m))
-        self.render("form_page.html", page, title=f"Formulär: {fd.form.title}", form=view, source=fd.form,
-                    bands=band_tables(fd.form.scoring) if fd.form.scoring else [],
+        view = form_view(form_id, fd.form, lambda t: self.markdown(page, t), lambda m: self.media_url(page, m),
+                         chrome=self.chrome)
+        self.render("form_page.html", page, title=self.chrome("Formulär: %(title)s", title=fd.form.title),
+                    form=view, source=fd.form,
+                    bands=band_tables(fd.form.scoring, self.chrome) if fd.form.scoring else [],
                     used_in=used_in, fhir=self.rel(page, f"fhir/Questionnaire-{form_id}.json"),
                     breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
-                                Crumb("Formulär", None), Crumb(fd.form.title, None)])
+                                Crumb(self.chrome("Formulär"), None), Crumb(fd.form.title, None)])
 
     def plan(self, plan_id: str) -> None:
         page = plan_page(plan_id)
@@ -304,20 +315,22 @@ class PageRenderer:
         pd = self.program.plans[plan_id]
         plan = pd.plan
         registration = form_view(plan_id, _plan_as_form(plan), lambda t: self.markdown(page, t),
-                                 lambda m: self.media_url(page, m), prefix=f"p-{plan_id}")
-        days = [(d, plan.schedule.days[d]) for d in WEEKDAY_ORDER if d in plan.schedule.days]
+                                 lambda m: self.media_url(page, m), prefix=f"p-{plan_id}", chrome=self.chrome)
+        days = [(self.chrome.weekday(i), plan.schedule.days[d]) for i, d in enumerate(WEEKDAY_ORDER)
+                if d in plan.schedule.days]
         goal = None
         if plan.results and plan.results.goal_from:
             other = self.program.plans[plan.results.goal_from.plan]
-            goal = (f"Målet patienten sätter i ”{other.plan.title}”", self.rel(page, plan_page(other.id)))
+            goal = (self.chrome("Målet patienten sätter i %(plan)s", plan=self.chrome.quoted(other.plan.title)),
+                    self.rel(page, plan_page(other.id)))
         elif plan.results and plan.results.goal is not None:
             goal = (f"{plan.results.goal:g}", None)
         charted = next((f.label for f in plan.fields if plan.results and f.id == plan.results.field), None)
-        self.render("plan.html", page, title=f"Aktivitetsplan: {plan.title}", plan=plan,
+        self.render("plan.html", page, title=self.chrome("Aktivitetsplan: %(title)s", title=plan.title), plan=plan,
                     description=self.markdown(page, plan.description) if plan.description else None,
                     registration=registration, days=days, goal=goal, charted=charted,
                     breadcrumb=[Crumb(self.program.meta.title, self.rel(page, "index.html")),
-                                Crumb("Aktivitetsplaner", None), Crumb(plan.title, None)])
+                                Crumb(self.chrome("Aktivitetsplaner"), None), Crumb(plan.title, None)])
 
     def overview(self) -> None:
         page = "index.html"
@@ -331,6 +344,8 @@ class PageRenderer:
         for pid in self.program.plans:
             self.note(PLAN, pid)
         groups = []
+        chrome = self.chrome
+        swedish = is_source_language(self.program.meta.language)  # LIX is a Swedish measure
         for kind in ("core", "deepening"):
             modules = [m for m in self.program.modules if m.meta.kind == kind]
             if not modules:
@@ -342,15 +357,16 @@ class PageRenderer:
                     steps = []
                     for st in s.steps:
                         value, words = step_lix(st)
-                        steps.append({"step": st, "url": step_page(st), "lix": f"{value:.0f}",
+                        steps.append({"step": st, "url": step_page(st), "lix": f"{value:.0f}" if swedish else None,
                                       "lix_level": lix_level(value), "words": words,
                                       "forms": [d.arg for d in st.body.directives if d.name == "form"]})
                     sections.append((s.title, steps))
-                rows.append({"module": m, "url": module_page(m), "start": START[m.meta.start], "sections": sections})
-            groups.append((KIND[kind] + "er", rows))
+                rows.append({"module": m, "url": module_page(m), "start": chrome(START[m.meta.start]),
+                             "sections": sections})
+            groups.append((chrome(KIND_PLURAL[kind]), rows))
         forms = [{"id": fid, "form": fd.form, "url": form_page(fid)} for fid, fd in self.program.forms.items()]
         plans = [{"id": pid, "plan": pd.plan, "url": plan_page(pid)} for pid, pd in self.program.plans.items()]
-        self.render("overview.html", page, title="Översikt för granskare", groups=groups, forms=forms, plans=plans,
+        self.render("overview.html", page, title=chrome("Översikt för granskare"), groups=groups, forms=forms, plans=plans,
                     step_count=len(self.program.steps))
 
 

@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from builder.model import Program
 from builder.paths import BROCHURE, GUIDE
+from builder.render.chrome import SWEDISH
 from builder.render.forms import BandTable, band_tables
 from builder.render.html import KIND, START, WEEKDAY_ORDER
 from builder.render.pdf_html import (
@@ -300,7 +301,18 @@ class GuideBuilder:
 
 
 def render_guide(program: Program, renderer: PrintRenderer) -> PrintDocument:
-    """The therapist guide (metodstöd) as one print document and one PDF."""
+    """The therapist guide (metodstöd) as one print document and one PDF.
+
+    In Swedish whatever the program's language, chrome included: it is for the staff of a
+    Swedish care unit (a translation's titles and texts appear in its own language)."""
+    SWEDISH.install(renderer.env)
+    try:
+        return _guide(program, renderer)
+    finally:
+        renderer.chrome.install(renderer.env)
+
+
+def _guide(program: Program, renderer: PrintRenderer) -> PrintDocument:
     b = GuideBuilder(program, renderer)
     meta = program.meta
     chapters = [
@@ -322,7 +334,8 @@ def render_guide(program: Program, renderer: PrintRenderer) -> PrintDocument:
                  b.workflow(), b.administration()]
     title = f"Metodstöd – {meta.title}"
     outputs = [PdfSpec(GUIDE, title, f"Metodstöd för behandlare i {meta.title}", 0, len(fragments) - 1)]
-    return renderer.document(title, title, fragments, outputs, f"Metodstöd för behandlare i {meta.title}", "guide")
+    return renderer.document(title, title, fragments, outputs, f"Metodstöd för behandlare i {meta.title}", "guide",
+                             lang=SWEDISH.language)
 
 
 def render_brochure(program: Program, renderer: PrintRenderer) -> PrintDocument:
@@ -333,13 +346,14 @@ def render_brochure(program: Program, renderer: PrintRenderer) -> PrintDocument:
         modules = [{"title": m.meta.title, "description": m.meta.description}
                    for m in book_order(program) if m.meta.kind == kind]
         if modules:
-            groups.append((KIND_PLURAL[kind], kind == "deepening", modules))
+            groups.append((renderer.chrome(KIND_PLURAL[kind]), kind == "deepening", modules))
     html = renderer.env.get_template("print/brochure.html").render(
         anchor="broschyr", program=meta, description=meta.description.strip(), groups=groups,
         has_forms=bool(program.forms), has_plans=bool(program.plans),
         contacts=contact_rows(program, reachable_only=True),
         listen=renderer.config.audio and any(st.meta.audio for st in program.steps))
-    title = f"{meta.title} – information till dig som patient"
-    outputs = [PdfSpec(BROCHURE, title, f"Information till patienter om {meta.title}", 0, 0)]
-    return renderer.document(title, meta.title, [Fragment("broschyr", html)], outputs,
-                             f"Information till patienter om {meta.title}", "brochure")
+    chrome = renderer.chrome
+    title = chrome("%(program)s – information till dig som patient", program=meta.title)
+    subject = chrome("Information till patienter om %(program)s", program=meta.title)
+    outputs = [PdfSpec(BROCHURE, title, subject, 0, 0)]
+    return renderer.document(title, meta.title, [Fragment("broschyr", html)], outputs, subject, "brochure")

@@ -30,8 +30,9 @@ from builder.links import is_external, media_key, resolve_step_link, step_index
 from builder.markdown import Directive
 from builder.model import Module, Program, Step
 from builder.paths import media_names, module_pdf, program_pdf, step_pdf
+from builder.render.chrome import SWEDISH, Chrome, chrome_for
 from builder.render.forms import QuestionView, form_view
-from builder.render.html import CALLOUT, KIND, START, make_environment, outdated_note
+from builder.render.html import CALLOUT, KIND, KIND_PLURAL, START, make_environment, outdated_note
 from builder.render.markdown_html import MarkdownContext, render_text, render_tokens
 from builder.render.sources import about_step
 from builder.schema.form import Form
@@ -42,7 +43,6 @@ BASE_URL = "file:///stegvis-media/"
 #: Scales with more steps than this are printed as a line to write a number on.
 MAX_SCALE_BOXES = 11
 TEXTAREA_LINES = 5
-KIND_PLURAL = {"core": "Grundmoduler", "deepening": "Fördjupningsmoduler"}
 
 _SENTINEL = "<!--stegvis:fragments-->"
 _HEADING_ID = re.compile(r'<(h[1-6]) id="([^"]+)"')
@@ -152,8 +152,10 @@ class PrintForm:
     questions: list[PrintQuestion]
 
 
-def print_question(view: QuestionView, source) -> PrintQuestion:
-    """How one question is printed: lines for free text, boxes for choices, the scale drawn."""
+def print_question(view: QuestionView, source, chrome: Chrome = SWEDISH) -> PrintQuestion:
+    """How one question is printed: lines for free text, boxes for choices, the scale drawn;
+    hints in `chrome`'s language."""
+    number = chrome.number
     q = PrintQuestion(view=view, blank="none")
     if view.type == "text":
         short = source.max_length is not None and source.max_length <= 20
@@ -161,39 +163,39 @@ def print_question(view: QuestionView, source) -> PrintQuestion:
     elif view.type == "textarea":
         q.blank, q.lines = "lines", list(range(TEXTAREA_LINES))
     elif view.type == "date":
-        q.blank, q.hint = "date", "Skriv datumet som år-månad-dag."
+        q.blank, q.hint = "date", chrome("Skriv datumet som år-månad-dag.")
     elif view.type == "number":
         q.blank = "short"
         if source.min is not None and source.max is not None:
-            q.hint = f"Skriv ett tal från {number(source.min)} till {number(source.max)}."
+            q.hint = chrome("Skriv ett tal från %(min)s till %(max)s.", min=number(source.min), max=number(source.max))
         elif source.min is not None:
-            q.hint = f"Skriv ett tal, minst {number(source.min)}."
+            q.hint = chrome("Skriv ett tal, minst %(min)s.", min=number(source.min))
         elif source.max is not None:
-            q.hint = f"Skriv ett tal, högst {number(source.max)}."
+            q.hint = chrome("Skriv ett tal, högst %(max)s.", max=number(source.max))
     elif view.type in ("single", "multi"):
         q.blank, q.round = "choices", view.type == "single"
-        q.hint = "Välj ett alternativ." if view.type == "single" else "Välj så många du vill."
+        q.hint = chrome("Välj ett alternativ.") if view.type == "single" else chrome("Välj så många du vill.")
     elif view.type == "scale":
         labels = sorted((source.labels or {}).items())
         q.legend = " · ".join(f"{number(v)} = {text}" for v, text in labels) or None
         if len(view.choices) <= MAX_SCALE_BOXES:
-            q.blank, q.hint = "scale", "Ringa in eller kryssa för ett värde."
+            q.blank, q.hint = "scale", chrome("Ringa in eller kryssa för ett värde.")
         else:
             q.blank = "scale-line"
-            q.hint = f"Skriv ett tal från {number(source.min)} till {number(source.max)}."
+            q.hint = chrome("Skriv ett tal från %(min)s till %(max)s.", min=number(source.min), max=number(source.max))
     if q.hint and view.help and q.hint.rstrip(".").lower() in view.help.lower():
         q.hint = None  # the author already said it
     return q
 
 
 def print_form(form_id: str, form: Form, render_md: Callable[[str], Markup],
-               media_url: Callable[[str], str], prefix: str) -> PrintForm:
+               media_url: Callable[[str], str], prefix: str, chrome: Chrome = SWEDISH) -> PrintForm:
     """A form as printed: the HTML form view plus how each question is drawn."""
-    view = form_view(form_id, form, render_md, media_url, prefix=prefix)
+    view = form_view(form_id, form, render_md, media_url, prefix=prefix, chrome=chrome)
     return PrintForm(
         title=view.title, description=view.description, required=view.required,
         page_comments=view.page_comments,
-        questions=[print_question(v, q) for v, q in zip(view.questions, form.questions, strict=True)],
+        questions=[print_question(v, q, chrome) for v, q in zip(view.questions, form.questions, strict=True)],
     )
 
 
@@ -207,6 +209,9 @@ class PrintRenderer:
         self.program = program
         self.config = config
         self.env: jinja2.Environment = make_environment(config)
+        #: the builder's own words in the program's language (issue 18)
+        self.chrome = chrome_for(config.templates, program.meta.language)
+        self.chrome.install(self.env)
         self.media = media_names(program)
         self.media_paths = set(self.media.values())
         self.index = step_index(program)
@@ -273,17 +278,19 @@ class PrintRenderer:
         prefix = f"{anchor or 'fristaende'}--"
         if d.name == "form":
             fd = self.program.forms[d.arg]
-            form = print_form(d.arg, fd.form, self.markdown, self.media_url, prefix=prefix + d.arg)
+            form = print_form(d.arg, fd.form, self.markdown, self.media_url, prefix=prefix + d.arg, chrome=self.chrome)
             return self.env.get_template("print/blocks/form.html").render(form=form)
         if d.name == "callout":
             kind, _, title = d.arg.partition(" ")
             body = render_tokens(d.body, self.context(step, anchor))
             return self.env.get_template("print/blocks/callout.html").render(
-                kind=kind, kind_label=CALLOUT[kind], title=title.strip() or None, body=body)
+                kind=kind, kind_label=self.chrome(CALLOUT[kind]), title=title.strip() or None, body=body)
         film = self.program.films.get(media_key(d.arg) or "") if d.name == "video" and not is_external(d.arg) else None
         if film is not None:  # a film made from a storyboard: on paper, what it shows and says (issue 17)
             text = Markup("").join(
-                Markup("<p><em>Bild {}: {}</em><br>{}</p>").format(i, " ".join(s.alt.split()), " ".join(s.narration.split()))
+                Markup("<p><em>{}</em><br>{}</p>").format(
+                    self.chrome("Bild %(number)s: %(text)s", number=i, text=" ".join(s.alt.split())),
+                    " ".join(s.narration.split()))
                 for i, s in enumerate(film.storyboard.scenes, 1))
             return self.env.get_template("print/blocks/video.html").render(
                 title=d.options.get("title") or film.storyboard.title, url=None, text=text)
@@ -305,12 +312,12 @@ class PrintRenderer:
     def step(self, module: Module, step: Step) -> Fragment:
         anchor = step_anchor(step)
         body = self.finish(render_tokens(step.body.tokens, self.context(step, anchor)), anchor)
-        note = outdated_note(self.program, step)  # a translation older than its source (issue 18)
+        note = outdated_note(self.program, step, self.chrome)  # a translation older than its source (issue 18)
         if note is not None:
             body = note + body
         tokens = step.body.tokens
         first_heading = bool(tokens) and tokens[0].type == "heading_open" and tokens[0].tag == "h1"
-        about = about_step(step)
+        about = about_step(step, self.chrome)
         # Sources and last review after the body (issue 17); web links show their address on paper.
         about_html = self.finish(self.env.get_template("blocks/sources.html").render(
             about=about, heading_id=f"{anchor}--kallor"), None) if about else None
@@ -324,15 +331,17 @@ class PrintRenderer:
         sections = [(s.title, [{"title": st.meta.title, "href": "#" + step_anchor(st),
                                 "hidden": not st.meta.visible} for st in s.steps]) for s in module.sections]
         html = self.env.get_template("print/module.html").render(
-            anchor=anchor, module=module.meta, kind=KIND[module.meta.kind], start=START[module.meta.start],
+            anchor=anchor, module=module.meta, kind=self.chrome(KIND[module.meta.kind]),
+            start=self.chrome(START[module.meta.start]),
             sections=sections, step_count=len(module.steps))
         return Fragment(anchor, html)
 
     def cover(self) -> Fragment:
         meta = self.program.meta
         modules = self.program.modules
-        counts = (f"{len(modules)} moduler, {len(self.program.steps)} steg, "
-                  f"{len(self.program.forms)} formulär och {len(self.program.plans)} aktivitetsplaner")
+        counts = self.chrome("%(modules)s moduler, %(steps)s steg, %(forms)s formulär och %(plans)s aktivitetsplaner",
+                             modules=len(modules), steps=len(self.program.steps), forms=len(self.program.forms),
+                             plans=len(self.program.plans))
         html = self.env.get_template("print/cover.html").render(
             anchor="omslag", program=meta, counts=counts, heading=meta.title, kicker=None)
         return Fragment("omslag", html)
@@ -342,7 +351,7 @@ class PrintRenderer:
         for kind in ("core", "deepening"):
             modules = [m for m in book_order(self.program) if m.meta.kind == kind]
             if modules:
-                groups.append((KIND_PLURAL[kind], [
+                groups.append((self.chrome(KIND_PLURAL[kind]), [
                     {"title": m.meta.title, "href": "#" + module_anchor(m),
                      "children": [{"title": st.meta.title, "href": "#" + step_anchor(st)} for st in m.steps]}
                     for m in modules]))
@@ -350,16 +359,19 @@ class PrintRenderer:
         return Fragment("innehall", html)
 
     def document(self, title: str, running: str, fragments: list[Fragment], outputs: list[PdfSpec],
-                 description: str, kind: str) -> PrintDocument:
-        """Wrap fragments in the print shell (metadata in <head>, running title on <body>)."""
+                 description: str, kind: str, lang: str | None = None) -> PrintDocument:
+        """Wrap fragments in the print shell (metadata in <head>, running title on <body>);
+        `lang` when the document is not in the program's language (the Swedish guide)."""
         meta = self.program.meta
+        direction = meta.direction if lang is None else "ltr"
+        lang = lang or meta.language
         shell = self.env.get_template("print/document.html").render(
-            lang=meta.language, direction=meta.direction, title=title, author=meta.publisher, description=description,
+            lang=lang, direction=direction, title=title, author=meta.publisher, description=description,
             generator=f"Stegvis {__version__}", date=self.date, running=running, kind=kind,
             keywords=", ".join((meta.title, meta.publisher, meta.version)), fragments=Markup(_SENTINEL))
         head, tail = shell.split(_SENTINEL)
         return PrintDocument(head=head, fragments=tuple(fragments), tail=tail, outputs=tuple(outputs),
-                             author=meta.publisher, lang=meta.language, date=self.date,
+                             author=meta.publisher, lang=lang, date=self.date,
                              keywords=(meta.title, meta.publisher, meta.version))
 
 
@@ -374,7 +386,8 @@ def render_book(program: Program, config: BuildConfig, renderer: PrintRenderer |
     modules = book_order(program)
     for m in modules:
         for st in m.steps:
-            r.notes[step_anchor(st)] = f"steget ”{st.meta.title}” i modulen ”{m.meta.title}”"
+            r.notes[step_anchor(st)] = r.chrome("steget %(step)s i modulen %(module)s",
+                                                step=r.chrome.quoted(st.meta.title), module=r.chrome.quoted(m.meta.title))
     fragments = [r.cover(), r.contents()]
     outputs: list[PdfSpec] = []
     for m in modules:
@@ -383,9 +396,10 @@ def render_book(program: Program, config: BuildConfig, renderer: PrintRenderer |
         for st in m.steps:
             fragments.append(r.step(m, st))
             outputs.append(PdfSpec(step_pdf(st), f"{st.meta.title} – {meta.title}",
-                                   f"Ett steg i modulen {m.meta.title}", len(fragments) - 1, len(fragments) - 1))
+                                   r.chrome("Ett steg i modulen %(module)s", module=m.meta.title),
+                                   len(fragments) - 1, len(fragments) - 1))
         outputs.append(PdfSpec(module_pdf(program, m), f"{m.meta.title} – {meta.title}",
-                               f"En modul i {meta.title}", first, len(fragments) - 1))
+                               r.chrome("En modul i %(program)s", program=meta.title), first, len(fragments) - 1))
     outputs.append(PdfSpec(program_pdf(program), meta.title, meta.description.strip() or meta.title,
                            0, len(fragments) - 1))
     return r.document(meta.title, meta.title, fragments, outputs, meta.description.strip(), "book")

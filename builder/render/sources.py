@@ -2,7 +2,7 @@
 
 Stage 6/7, render and pdf. Input: a validated `Step`. Output: `AboutStep`, the view of
 its `sources:` ("Källor": title linked to its address, publisher, "läst <date>") and
-of its `reviewed:` date ("Senast granskad <date>"), which the step page, the step's
+of its `reviewed:` date ("Senast granskad <date>"), dates in the page's language, which the step page, the step's
 fragment (so the runtime shows it) and the print templates show after the body.
 Never part of the readout: `builder.render.readout` reads only the body.
 
@@ -11,20 +11,13 @@ Must not: read files or render templates (the callers own their templates).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from builder.model import Step
+from builder.render.chrome import SWEDISH, Chrome
 
-MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-          "november", "december")
 #: The id of the "Källor" heading on a step page (body headings get ids from their text).
 HEADING_ID = "stegets-kallor"
-
-
-def swedish_date(day: dt.date) -> str:
-    """A date the way Swedish text writes it: 2 december 2026."""
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +26,7 @@ class SourceView:
     publisher: str
     url: str
     read: str  # ISO date, for <time datetime>
-    read_text: str  # Swedish date
+    read_text: str  # the date in the page's language
 
 
 @dataclass(frozen=True)
@@ -48,10 +41,11 @@ class AboutStep:
         return bool(self.sources) or self.reviewed is not None
 
 
-def about_step(step: Step) -> AboutStep:
-    """The sources and the review date of a step (empty, and false, when it has neither)."""
-    sources = tuple(SourceView(s.title, s.publisher, s.url, s.read.isoformat(), swedish_date(s.read))
+def about_step(step: Step, chrome: Chrome = SWEDISH) -> AboutStep:
+    """The sources and the review date of a step (empty, and false, when it has neither), with
+    dates written in `chrome`'s language (Babel; Swedish: 2 december 2026)."""
+    sources = tuple(SourceView(s.title, s.publisher, s.url, s.read.isoformat(), chrome.date(s.read))
                     for s in step.meta.sources)
     reviewed = step.meta.reviewed
     return AboutStep(sources, reviewed.on.isoformat() if reviewed else None,
-                     swedish_date(reviewed.on) if reviewed else None)
+                     chrome.date(reviewed.on) if reviewed else None)

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 
 from builder.hashing import digest, sha256
 from builder.model import Program
+from builder.render.chrome import SWEDISH, Chrome
 from builder.render.readout import PAUSE_IN_BLOCK_MS, PAUSE_NEW_BLOCK_MS, Sentence
 from builder.speech.lexicon import Lexicon
 from builder.speech.sentences import split_sentences
@@ -116,11 +117,13 @@ def _scenes(program: Program, key: str, lexicon: Lexicon) -> tuple[FilmScene, ..
     return tuple(scenes)
 
 
-def transcript_text(title: str, scenes: tuple[FilmScene, ...]) -> str:
-    """The film as text: what each picture shows, then what is said while it is shown."""
-    lines = [f"{title} – filmens text", "", "Filmen visar bilder medan en röst berättar.", ""]
+def transcript_text(title: str, scenes: tuple[FilmScene, ...], chrome: Chrome = SWEDISH) -> str:
+    """The film as text: what each picture shows, then what is said while it is shown (the
+    builder's words in `chrome`'s language)."""
+    lines = [chrome("%(title)s – filmens text", title=title), "",
+             chrome("Filmen visar bilder medan en röst berättar."), ""]
     for i, scene in enumerate(scenes, 1):
-        lines += [f"Bild {i}: {scene.alt}", scene.narration, ""]
+        lines += [chrome("Bild %(number)s: %(text)s", number=i, text=scene.alt), scene.narration, ""]
     return "\n".join(lines)
 
 
@@ -130,13 +133,14 @@ def _named(key: str, hash_hex: str, suffix: str) -> str:
 
 
 def film_plans(program: Program, lexicon: Lexicon, voice: dict[str, str] | None = None,
-               encoder: FilmEncoder | None = None) -> dict[str, FilmPlan]:
-    """A plan for every storyboard of the program; with a voice and an encoder, with its MP4 and captions."""
+               encoder: FilmEncoder | None = None, chrome: Chrome = SWEDISH) -> dict[str, FilmPlan]:
+    """A plan for every storyboard of the program; with a voice and an encoder, with its MP4 and
+    captions. `chrome`: the program's language for the words the transcript adds."""
     plans = {}
     for key, film in sorted(program.films.items()):
         scenes = _scenes(program, key, lexicon)
         title = film.storyboard.title
-        text = transcript_text(title, scenes)
+        text = transcript_text(title, scenes, chrome)
         plan = FilmPlan(key, title, scenes, _named(key, sha256(text.encode()), ".txt"), text)
         if voice is not None and encoder is not None:
             pictures = [[s.image, sha256(program.tree.files[f"media/{s.image}"])] for s in scenes]

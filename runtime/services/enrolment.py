@@ -27,6 +27,7 @@ from runtime.context import AppError, Ctx
 from runtime.enrolments import create_enrolment, step_visible
 from runtime.i18n import N_
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
+from runtime.language import LanguageRefused, check_language, swedish_name
 from runtime.models import (
     AuthorRole,
     Contact,
@@ -41,7 +42,7 @@ from runtime.models import (
     User,
     UserKind,
 )
-from runtime.packages import Package
+from runtime.packages import BASE_LANGUAGE, Package
 from runtime.services.access import Action, require
 from runtime.services.events import record
 
@@ -115,6 +116,8 @@ class StartRequest:
     phone: str | None = None
     therapist_id: int | None = None  # None: the starter (a citizen administrator may choose)
     duplicate_ok: bool = False  # go on although the patient has an ongoing enrolment in the program
+    #: The language the patient reads the program in: "sv" (None or ""), or one with a translation package (issue 18).
+    language: str | None = None
 
 
 @dataclass
@@ -184,8 +187,15 @@ def start_enrolment(ctx: Ctx, req: StartRequest) -> Started:
         errors["personal_number"] = str(exc)
     package = (ctx.app.store.get(req.program_id, req.version) if req.version
                else ctx.app.store.latest(req.program_id))
-    if package is None:
+    language = BASE_LANGUAGE
+    if package is None or package.translation is not None:
+        package = None
         errors["package"] = "Välj ett program och en version som lämnas ut."
+    else:
+        try:
+            language = check_language(ctx.app.store, package.program_id, package.version, req.language)
+        except LanguageRefused as exc:
+            errors["language"] = str(exc)
     email = phone = None
     try:
         email = clean_email(req.email)
@@ -241,9 +251,11 @@ def start_enrolment(ctx: Ctx, req: StartRequest) -> Started:
     ctx.db.flush()
     unit = ctx.db.get(Unit, ctx.session.unit_id)
     starter = ctx.db.get(User, ctx.user.id)
-    enrolment = create_enrolment(ctx.db, patient, unit, package, ctx.now, therapist=therapist, started_by=starter)
+    enrolment = create_enrolment(ctx.db, patient, unit, package, ctx.now, therapist=therapist, started_by=starter,
+                                 language=language)
+    in_language = f" Språk: {swedish_name(language)}." if language != BASE_LANGUAGE else ""
     record(ctx, enrolment, EventKind.started,
-           f"Startat i {package.title} {package.version}. Behandlare: {therapist.display_name}.")
+           f"Startat i {package.title} {package.version}. Behandlare: {therapist.display_name}.{in_language}")
     ctx.audit("enrolment.create", enrolment)
     return Started(enrolment, package, existing, duplicates)
 
@@ -303,6 +315,7 @@ class Customisation:
     modules: dict[str, str] | None = None  # module id -> "current" | "upcoming"
     steps: dict[str, bool] | None = None  # "module/step" -> visible
     scoring_sex: str | None = None  # "kvinna", "man", or "" (not set): how sex-dependent scores are read
+    language: str | None = None  # the language the patient reads the program in (issue 18)
 
 
 #: The sexes a score may be interpreted by, as the customise page names them (issue 17).
@@ -359,10 +372,19 @@ def customise(ctx: Ctx, enrolment: Enrolment, package: Package, change: Customis
             steps[(module_id, step_id)] = bool(visible)
     if change.scoring_sex is not None and change.scoring_sex not in SCORING_SEXES:
         errors["scoring_sex"] = "Välj kvinna, man eller ej angivet."
+    language = None
+    if change.language is not None:
+        try:
+            language = check_language(ctx.app.store, enrolment.program_id, enrolment.program_version, change.language)
+        except LanguageRefused as exc:
+            errors["language"] = str(exc)
     if errors:
         raise AppError(422, next(iter(errors.values())), errors=errors)
 
     changes: list[str] = []
+    if language is not None and language != enrolment.language:
+        changes.append(f"språk: {swedish_name(enrolment.language)} → {swedish_name(language)}")
+        enrolment.language = language
     if change.scoring_sex is not None and (change.scoring_sex or None) != enrolment.scoring_sex:
         changes.append(f"kön vid bedömning av poäng: {SCORING_SEXES[enrolment.scoring_sex or '']} → "
                        f"{SCORING_SEXES[change.scoring_sex]}")

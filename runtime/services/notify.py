@@ -21,8 +21,11 @@ Two kinds of notice, told apart by who receives them:
 The texts never hold patient data: no name, no message, not what happened. They say
 that something is waiting and where to log in.
 
-Several runtime processes may share one database: a worker claims a row with a
-conditional UPDATE before sending, so each notice is sent once at most.
+Several runtime processes may share one database (`--workers`, several instances behind a
+proxy): a worker claims a row with a conditional UPDATE before sending, so each notice is sent
+once at most. A staff row is claimed under a per-person lock (a PostgreSQL advisory lock;
+SQLite's write lock), and the claim stamps `sent_at` at once: a notice still being sent by
+another process counts as sent, so two processes never mail one person twice in a period.
 
 Must not: hold a database transaction while talking to a mail server; raise a send
 failure into a request; write e-mail addresses or phone numbers to the log in clear.
@@ -41,7 +44,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Literal, Protocol
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from runtime.clock import Clock
@@ -59,6 +62,8 @@ log = logging.getLogger("stegvis.notify")
 POLL_SECONDS = 30.0
 #: Put in `error` while a worker is sending a row: other workers leave it alone.
 CLAIMED = "Skickas…"
+#: First key of the PostgreSQL advisory lock taken per staff recipient while a staff row is claimed.
+_STAFF_NOTICE_LOCK = 0x5356_4E4F
 NO_CONTACT = "Patienten har ingen e-postadress och inget mobilnummer i tjänsten."
 NO_NOTICES = "Patienten har valt att inte få aviseringar (Mina uppgifter)."
 ERROR_MAX = 300
@@ -404,23 +409,31 @@ class Outbox:
             return [Pending(*row) for row in rows]
 
     def _staff_due(self, s: Session, item: Pending, now: datetime) -> bool:
+        # Sent, or being sent by another process right now (claimed: `sent_at` is the claim's time).
         last = s.scalar(select(Notification.sent_at).where(Notification.recipient_id == item.recipient_id,
                                                            Notification.enrolment_id.is_(None),
-                                                           Notification.sent_at.is_not(None))
+                                                           Notification.sent_at.is_not(None),
+                                                           or_(Notification.error.is_(None),
+                                                               Notification.error == CLAIMED))
                         .order_by(Notification.sent_at.desc()).limit(1))
         return last is None or now - last >= timedelta(minutes=self.settings.staff_notice_minutes)
 
     def _send_one(self, item: Pending) -> bool:
         now = self.clock.now()
         with self.db.session() as s:
-            recipient = s.get(User, item.recipient_id)
             staff = item.enrolment_id is None
+            if staff and self.db.backend == "postgresql":
+                # One process at a time decides about one person's staff notices (until this commit);
+                # SQLite's write lock does the same for every transaction.
+                s.execute(text("SELECT pg_advisory_xact_lock(CAST(:kind AS integer), CAST(:who AS integer))"),
+                          {"kind": _STAFF_NOTICE_LOCK, "who": item.recipient_id})
+            recipient = s.get(User, item.recipient_id)
             if staff and not self._staff_due(s, item, now):
-                return False  # batched: it goes out when the previous one is old enough
+                return False  # batched: it goes out when the previous one (sent or being sent) is old enough
             claimed = s.execute(update(Notification).where(Notification.id == item.id,
                                                            Notification.sent_at.is_(None),
                                                            Notification.error.is_(None))
-                                .values(error=CLAIMED)).rowcount
+                                .values(error=CLAIMED, sent_at=now if staff else None)).rowcount
             if not claimed:
                 return False  # another worker has it
             notice, problem = self._notice(s, item, recipient)
@@ -444,7 +457,7 @@ class Outbox:
                                                          Notification.created_at <= now).values(sent_at=sent))
             else:
                 log.warning("Avisering %s kunde inte skickas (%s).", item.id, kind)
-                s.execute(update(Notification).where(Notification.id == item.id).values(error=error))
+                s.execute(update(Notification).where(Notification.id == item.id).values(error=error, sent_at=None))
         return True
 
     def _notice(self, s: Session, item: Pending, recipient: User | None) -> tuple[Notice | None, str | None]:

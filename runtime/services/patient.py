@@ -34,6 +34,7 @@ from runtime.enrolments import (
     visible_plans,
 )
 from runtime.i18n import N_, NP_
+from runtime.language import LanguageRefused, Reading, check_language, reading, swedish_name
 from runtime.models import (
     AccessLogEntry,
     AuthorRole,
@@ -75,6 +76,7 @@ def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     if not access.read:
         raise AppError(403, N_("%(reason)s Kontakta din vårdenhet om du har frågor.", reason=access.reason),
                        title=N_("Ingen åtkomst"))
+    ctx.use_language(enrolment.language)  # the patient's pages and messages in the enrolment's language (issue 18)
     package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
     if package is None:
         raise AppError(503, N_("Programmet går inte att visa just nu. Försök igen om en stund, "
@@ -82,9 +84,19 @@ def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     return enrolment, package
 
 
+def text_of(ctx: Ctx, enrolment: Enrolment, package: Package) -> Reading:
+    """The enrolment's program in its language: which package each part is shown from (once per unit of work)."""
+    key = f"reading:{enrolment.id}:{enrolment.language}:{package.program_id}/{package.version}"
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = reading(ctx.app.store, enrolment, package)
+    return found
+
+
 def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
     """The visible steps before and after a step, in reading order (None at either end)."""
-    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
+    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False,
+                                    text=text_of(ctx, enrolment, package)) for s in m.steps]
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
         return None, None
@@ -139,6 +151,9 @@ def save_draft(ctx: Ctx, enrolment: Enrolment, form_id: str, form: dict, raw: di
     """Keep unsent answers (nothing is checked; required questions may be empty)."""
     require_write(ctx, enrolment)
     answers = formcheck.draft_answers(form["questions"], raw, ctx.app.settings.max_text_length)
+    # Drafts of one enrolment take turns on its row (PostgreSQL; SQLite writes one at a time): two saves at
+    # once, from two processes or instances, would otherwise both insert, the second failing on the unique key.
+    ctx.db.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
     draft = get_draft(ctx, enrolment, form_id)
     if draft is None:
         draft = FormDraft(enrolment_id=enrolment.id, form_id=form_id, answers=answers, updated_at=ctx.now)
@@ -288,6 +303,9 @@ def register(ctx: Ctx, enrolment: Enrolment, package: Package, plan: EnrolmentPl
         message = N_("Det är för sent att registrera tillfället %(when)s. Sista dagen var %(day)s.",
                      when=format_local(occasion.at, tz), day=format_day(last_day(occasion, tz)))
         raise AppError(422, message, title=N_("För sent"), errors={"occasion": message})
+    # Registrations of one enrolment take turns on its row, as drafts and submissions do: the same occasion
+    # sent twice at once (to two processes or instances) gets 409 the second time, not a unique-key error.
+    ctx.db.execute(select(Enrolment.id).where(Enrolment.id == enrolment.id).with_for_update())
     exists = ctx.db.scalar(select(func.count()).select_from(Registration)
                            .where(Registration.plan_id == plan.id, Registration.occasion_at == occasion.at))
     if exists:
@@ -437,7 +455,8 @@ def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
 
 def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
-    modules = module_tree(ctx.db, enrolment, package)
+    text = text_of(ctx, enrolment, package)
+    modules = module_tree(ctx.db, enrolment, package, text=text)
     steps = [s for m in modules for s in m.steps]
     visible = {(s.module_id, s.id): s for s in steps}
     latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
@@ -456,7 +475,8 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
         PageComment.enrolment_id == enrolment.id, PageComment.author_role == AuthorRole.therapist,
         PageComment.read_at.is_(None)).distinct().order_by(PageComment.form_id))
     for form_id in comment_forms:
-        where, form = form_location(enrolment, package, form_id), package.form(form_id)
+        where, shown = form_location(enrolment, package, form_id), text.form(form_id)
+        form = shown[1] if shown is not None else None
         if where is not None and form is not None:
             news.append(NewItem(N_("Din behandlare har kommenterat ”%(form)s”", form=form["title"]),
                                 f"steg/{where[0]}/{where[1]}#kommentarer-{form_id}"))
@@ -472,7 +492,7 @@ def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
                 news.append(NewItem(N_("Nytt steg: %(step)s", step=visible[(m, st)].title), visible[(m, st)].url))
     tz = ctx.app.tz
     for plan in visible_plans(enrolment):
-        definition = plan_definition(plan, package) or {}
+        definition = text.plan(plan) or {}
         schedule = plan_schedule(plan)
         if schedule is None:  # a plan stored without a usable schedule (issue 14) has nothing to register
             continue
@@ -549,3 +569,25 @@ def remove_own_contact(ctx: Ctx, enrolment: Enrolment, contact_id: int) -> None:
     ctx.db.flush()
     record(ctx, enrolment, EventKind.customised, f"Patienten tog bort kontakten ”{row.name}”.")
     ctx.audit("contact.delete", enrolment, f"contact:{contact_id}")
+
+
+def set_language(ctx: Ctx, enrolment: Enrolment, code: str) -> bool:
+    """The patient's choice of language for one of their programs (issue 18); True when it changed.
+
+    Only a language the enrolment's program version can be read in is accepted (422 otherwise).
+    Reading is allowed in maintenance, so choosing the language is too. Recorded as an event
+    for the therapist and in the access log, like other changes to an enrolment.
+    """
+    try:
+        language = check_language(ctx.app.store, enrolment.program_id, enrolment.program_version, code)
+    except LanguageRefused:
+        message = N_("Välj ett språk i listan.")
+        raise AppError(422, message, errors={"language": message}) from None
+    if language == enrolment.language:
+        return False
+    before = enrolment.language
+    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language))
+    record(ctx, enrolment, EventKind.customised,
+           f"Patienten bytte språk: {swedish_name(before)} → {swedish_name(language)}.")
+    ctx.audit("enrolment.language.update", enrolment, f"language:{language}")
+    return True

@@ -28,12 +28,13 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from runtime.enrolments import step_visible
+from runtime.language import language_codes, native_name, swedish_name
 from runtime.models import (
     Enrolment,
     EnrolmentStatus,
     Role,
 )
-from runtime.packages import Package, version_key
+from runtime.packages import BASE_LANGUAGE, Package, version_key
 from runtime.services.access import Action, allowed, enrolment_package, require, unit_enrolment
 from runtime.services.enrolment import (
     ENDED,
@@ -76,7 +77,8 @@ def program_choices(ctx: Ctx, chosen: str | None) -> list[ProgramChoice]:
     """Served programs by title, each with its versions newest first; the chosen or the first newest is selected."""
     by_program: dict[str, list[Package]] = {}
     for p in ctx.app.store.all():
-        by_program.setdefault(p.program_id, []).append(p)
+        if p.translation is None:  # a translation is read through its base, never enrolled in (issue 18)
+            by_program.setdefault(p.program_id, []).append(p)
     out = []
     for program_id, packages in sorted(by_program.items(), key=lambda kv: kv[1][0].title.lower()):
         packages.sort(key=lambda p: version_key(p.version), reverse=True)
@@ -91,6 +93,34 @@ def program_choices(ctx: Ctx, chosen: str | None) -> list[ProgramChoice]:
     return out
 
 
+@dataclass
+class LanguageOption:
+    """A language of the start form: Swedish, or one that some served program version has a translation in."""
+
+    code: str
+    label: str  # "finska (suomi)"
+    selected: bool
+
+
+def language_options(ctx: Ctx, chosen: str | None) -> tuple[list[LanguageOption], list[str]]:
+    """The start form's languages, and per language that needs it which program versions have it (the help text).
+
+    The form works without JavaScript, so the list holds every language any served program
+    version can be read in; the server refuses one the chosen version lacks (issue 18).
+    """
+    found: dict[str, list[str]] = {}
+    for p in ctx.app.store.all():
+        if p.translation is None:
+            for code in ctx.app.store.translations(p.program_id, p.version):
+                found.setdefault(code, []).append(f"{p.title} {p.version}")
+    chosen = chosen or BASE_LANGUAGE
+    options = [LanguageOption(BASE_LANGUAGE, "svenska", chosen == BASE_LANGUAGE)]
+    options += [LanguageOption(code, f"{swedish_name(code)} ({native_name(code)})", code == chosen)
+                for code in sorted(found)]
+    notes = [f"{swedish_name(code).capitalize()} finns för {', '.join(found[code])}." for code in sorted(found)]
+    return options, notes
+
+
 def _start_page(ctx: Ctx, values: dict[str, str], errors: dict[str, str] | None = None, status: int = 200,
                 duplicates: list[dict] | None = None, warning: str | None = None) -> Response:
     staff_roles = require(ctx, Action.enrolment_start)
@@ -99,10 +129,12 @@ def _start_page(ctx: Ctx, values: dict[str, str], errors: dict[str, str] | None 
     chosen_therapist = values.get("therapist") or (str(ctx.user.id) if any(t.id == ctx.user.id for t in therapists)
                                                    else "")
     errors = errors or {}
-    order = ["personal_number", "display_name", "email", "phone", "package", "therapist"]
+    order = ["personal_number", "display_name", "email", "phone", "package", "language", "therapist"]
     summary = [(key, errors[key]) for key in order if key in errors]
     title = ("Fel: " if summary else "") + "Starta moment"
+    languages, language_notes = language_options(ctx, values.get("language"))
     return render_staff(ctx, "staff/start.html", current="nytt", status=status, title=title, values=values,
+                        languages=languages, language_notes=language_notes,
                         errors=errors, summary=summary, programs=program_choices(ctx, values.get("package")),
                         choose_therapist=choose, therapists=therapists, chosen_therapist=chosen_therapist,
                         duplicates=duplicates or [], warning=warning)
@@ -114,7 +146,7 @@ def start_page(ctx: StaffDep) -> Response:
     return _start_page(ctx, {})
 
 
-START_FIELDS = ("personal_number", "display_name", "email", "phone", "package", "therapist")
+START_FIELDS = ("personal_number", "display_name", "email", "phone", "package", "language", "therapist")
 
 
 @router.post("/personal/moment/nytt")
@@ -131,7 +163,8 @@ def start_post(ctx: StaffDep, form: CsrfForm) -> Response:
             return _start_page(ctx, values, {"therapist": "Välj en behandlare på vårdenheten."}, 422)
     req = StartRequest(personal_number=values["personal_number"], program_id=program_id, version=version or None,
                        display_name=values["display_name"], email=values["email"], phone=values["phone"],
-                       therapist_id=therapist_id, duplicate_ok=first(form, "duplicate_ok") == "ja")
+                       therapist_id=therapist_id, duplicate_ok=first(form, "duplicate_ok") == "ja",
+                       language=values["language"] or None)
     try:
         started = start_enrolment(ctx, req)
     except DuplicateWarning as warn:
@@ -226,6 +259,7 @@ NOTICES = {
     "innehall": "Moduler och steg är sparade.",
     "avisering": "Patientens uppgifter för aviseringar är sparade.",
     "bedomning": "Kön vid bedömning av poäng är sparat.",
+    "sprak": "Språket är sparat.",
     "inget": "Inget ändrades.",
 }
 
@@ -273,6 +307,12 @@ def customise_page(ctx: Ctx, enrolment: Enrolment, package: Package, status: int
                         upcoming=[m for m in modules if m.state == "upcoming"],
                         hidden=[m for m in modules if m.hidden_count],
                         sex_forms=sex_scored_forms(package), sexes=SCORING_SEXES,
+                        languages=[(code, f"{swedish_name(code)} ({native_name(code)})" if code != BASE_LANGUAGE
+                                    else "svenska")
+                                   for code in language_codes(ctx.app.store, enrolment.program_id,
+                                                              enrolment.program_version)],
+                        language=values.get("language", enrolment.language),
+                        language_name=swedish_name(enrolment.language),
                         scoring_sex=values.get("scoring_sex", enrolment.scoring_sex or ""),
                         errors=errors, summary=summary, values=values, notice=notice)
 
@@ -289,6 +329,8 @@ def _anchor(key: str) -> str | None:
         return key
     if key == "scoring_sex":
         return "scoring_sex-ej"
+    if key == "language":
+        return "language"
     if key.startswith("modules."):
         return f"modul-{key.split('.', 1)[1]}-aktuell"
     if key.startswith("steps."):
@@ -346,6 +388,9 @@ def customise_post(eid: int, ctx: StaffDep, form: CsrfForm) -> Response:
             if 0 <= other < len(current):
                 current[index], current[other] = current[other], current[index]
         change.contacts = current
+    elif section == "sprak":
+        values["language"] = first(form, "language")[:40]
+        change.language, saved = values["language"], "sprak"
     elif section == "bedomning":
         values["scoring_sex"] = first(form, "scoring_sex")[:20]
         change.scoring_sex, saved = values["scoring_sex"], "bedomning"

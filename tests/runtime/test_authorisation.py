@@ -35,6 +35,7 @@ MATRIX = [
     ("GET", "/moment/{e}/meddelanden/{t}", None),
     ("POST", "/moment/{e}/meddelanden/{t}", "page"),
     ("GET", "/moment/{e}/filer/assets/stegvis.css", None),
+    ("GET", "/moment/{e}/sprak/fi/assets/stegvis.css", None),
     ("GET", "/api/v1/enrolments/{e}", None),
     ("GET", "/api/v1/enrolments/{e}/steps/start/valkommen", None),
     ("POST", "/api/v1/enrolments/{e}/steps/start/valkommen/open", {}),
@@ -108,7 +109,7 @@ def shared(request, tmp_path_factory, built_packages, sqlite_template):
     """One app per backend for the whole matrix: refused requests write nothing, so it can be shared."""
     import shutil
 
-    from conftest import NOW, Browser, make_settings, seed
+    from conftest import NOW, ROOT, Browser, build_package, make_settings, seed
 
     from runtime.app import create_app
     from runtime.clock import FixedClock
@@ -123,7 +124,11 @@ def shared(request, tmp_path_factory, built_packages, sqlite_template):
             pytest.skip("no PostgreSQL server configured: set STEGVIS_TEST_POSTGRES_URL (.ci/run does)")
         server.reset()
         url = server.url
-    application = create_app(make_settings(built_packages, url), clock=FixedClock(NOW), migrate=False)
+    # With the Finnish translation, so that its files (/moment/<e>/sprak/fi/…) are in the matrix too (issue 18).
+    packages = folder / "packages"
+    shutil.copytree(built_packages, packages)
+    build_package(ROOT / "tests" / "fixtures" / "minimal-fi", packages)
+    application = create_app(make_settings(packages, url), clock=FixedClock(NOW), migrate=False)
     people = seed(application)
     threads = (thread_for(application, people.enrolment_a, people.therapist),
                thread_for(application, people.enrolment_b, people.therapist))
