@@ -68,7 +68,7 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     for config in settings.oidc_providers:  # e-identification and SITHS (runtime/oidc.py, issue #13)
         provider = OidcLoginProvider(OidcClient(config))
         state.providers[provider.name] = provider
-    outbox = state.outbox = Outbox(settings, db, state.clock, store)
+    outbox = state.outbox = Outbox(settings, db, state.clock, store, catalogues=state.catalogues)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -28,7 +28,7 @@ from xml.sax.saxutils import escape
 from babel.lists import format_list
 
 from runtime.forms import duration_text
-from runtime.i18n import SWEDISH, Language
+from runtime.i18n import SWEDISH, Language, formatting_locale
 
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 56
@@ -111,7 +111,7 @@ def _describe(title: str, points: list[Point], goal: float | None, text: Callabl
         ends = [language.gettext("%(value)s betyder %(label)s", value=_fmt(v), label=label.lower())
                 for v, label in sorted(scale.ends.items())]
         out += " " + language.gettext("Skalan går från %(low)s till %(high)s; %(ends)s.", low=_fmt(scale.low),
-                                      high=_fmt(scale.high), ends=format_list(ends, locale=language.code))
+                                      high=_fmt(scale.high), ends=format_list(ends, locale=formatting_locale(language.code)))
     if goal is not None:
         out += " " + language.gettext("Målet är %(goal)s.", goal=text(goal))
     return out

@@ -54,6 +54,14 @@ from markupsafe import Markup
 SOURCE_LANGUAGE = "sv"
 #: The gettext domain of the runtime's catalogues.
 DOMAIN = "runtime"
+#: The Babel locale that formats a language's dates, times, numbers and lists, where it is not the code
+#: itself: English as it is written in Europe ("2 March 2026", "18:05"), like the catalogue's British spelling.
+FORMAT_LOCALES = {"en": "en_GB"}
+
+
+def formatting_locale(code: str) -> str:
+    """The Babel locale for dates, times, numbers and lists in the language `code`."""
+    return FORMAT_LOCALES.get(code, code)
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,10 @@ class Localised(str):
 
     def translate(self, language: Language) -> str:  # noqa: D102 (see subclasses)
         raise NotImplementedError
+
+    def __reduce__(self) -> tuple:
+        """Copied or pickled, it is the Swedish string it stands for."""
+        return (str, (str(self),))
 
 
 class Text(Localised):
@@ -137,7 +149,7 @@ class Day(Localised):
         return self
 
     def translate(self, language: Language) -> str:
-        """The day in `language`: "2. maaliskuuta 2026", "March 2, 2026"."""
+        """The day in `language`: "2. maaliskuuta 2026", "2 March 2026"."""
         return format_day(self.day, language.code, *self.options)
 
 
@@ -155,7 +167,7 @@ class Moment(Localised):
         return self
 
     def translate(self, language: Language) -> str:
-        """The moment in `language`: "2. maaliskuuta 2026 klo 18.05", "March 2, 2026 at 6:05 PM"."""
+        """The moment in `language`: "2. maaliskuuta 2026 klo 18.05", "2 March 2026 at 18:05"."""
         return format_moment(self.moment, self.tz, language, self.weekday)
 
 
@@ -194,7 +206,7 @@ class Number(Localised):
         """The number in `language` (Babel's decimal format)."""
         if language.code == SOURCE_LANGUAGE:
             return str(self)
-        return format_decimal(self.value, locale=language.code, decimal_quantization=False)
+        return format_decimal(self.value, locale=formatting_locale(language.code), decimal_quantization=False)
 
 
 class Alternatives(Localised):
@@ -212,34 +224,36 @@ class Alternatives(Localised):
         """The items joined in `language` (Babel's "or" list)."""
         if language.code == SOURCE_LANGUAGE:
             return str(self)
-        return format_list([language.localise(i) for i in self.items], style="or", locale=language.code)
+        return format_list([language.localise(i) for i in self.items], style="or",
+                           locale=formatting_locale(language.code))
 
 
 @functools.lru_cache(maxsize=4096)
 def format_day(day: date, language: str, weekday: bool = False, year: bool = True) -> str:
     """A day in words in `language` (Babel's long or full date; without the year, its skeleton)."""
+    locale = formatting_locale(language)
     if weekday and year:
-        return format_date(day, "full", locale=language)
+        return format_date(day, "full", locale=locale)
     if year:
-        return format_date(day, "long", locale=language)
-    return format_skeleton("MMMMEEEEd" if weekday else "MMMMd", day, locale=language)
+        return format_date(day, "long", locale=locale)
+    return format_skeleton("MMMMEEEEd" if weekday else "MMMMd", day, locale=locale)
 
 
 def format_clock(moment: datetime, tz: ZoneInfo, language: str) -> str:
-    """The time of day in `tz`: "18.05" in Swedish and Finnish, "6:05 PM" in English."""
+    """The time of day in `tz`: "18.05" in Swedish and Finnish, "18:05" in English."""
     return format_time_of_day(moment.astimezone(tz).time(), language)
 
 
 def format_time_of_day(clock: time, language: str) -> str:
-    """A time of day: "18.05" in Swedish and Finnish, "6:05 PM" in English."""
+    """A time of day: "18.05" in Swedish and Finnish, "18:05" in English."""
     if language == SOURCE_LANGUAGE:
         return f"{clock:%H.%M}"  # Swedish writes 18.05 (Språkrådet), not CLDR's 18:05
-    return format_time(clock, "short", locale=language)
+    return format_time(clock, "short", locale=formatting_locale(language))
 
 
 def weekday_name(index: int, language: str) -> str:
     """The name of a weekday (0 is Monday) in `language`, as within a sentence: "måndag", "maanantai", "Monday"."""
-    return get_day_names("wide", locale=language)[index]
+    return get_day_names("wide", locale=formatting_locale(language))[index]
 
 
 def format_moment(moment: datetime, tz: ZoneInfo, language: Language, weekday: bool = False) -> str:

@@ -40,6 +40,7 @@ from runtime.i18n import (
     Moment,
     Number,
     format_time_of_day,
+    formatting_locale,
     weekday_name,
 )
 from runtime.models import FlagKind, FormSubmission, PageComment, Registration, Unit, UnitRole
@@ -309,8 +310,8 @@ def answer_text(q: dict, value: Any) -> str:
         items = value if isinstance(value, list) else [value]
         return ", ".join(labels.get(str(v), str(v)) for v in items)
     if q["type"] in ("number", "scale") and isinstance(value, int | float):
-        unit = q.get("unit")
-        return fmt_number(value) + (f" {unit}" if unit else "")
+        unit, number = q.get("unit"), fmt_number(value)
+        return Deferred(lambda language: f"{language.localise(number)} {unit}") if unit else number
     if q["type"] == "duration" and isinstance(value, int | float):
         return duration_text(value)
     if q["type"] == "time" and isinstance(value, str) and ":" in value:
@@ -424,7 +425,7 @@ def schedule_text(days: dict[str, str], every: int, start: datetime | None) -> s
     def words(language: Language) -> str:
         parts = [language.gettext("%(weekday)s kl. %(time)s", weekday=weekday_name(WEEKDAYS.index(day), language.code),
                                   time=_clock_text(hhmm, language)) for day, hhmm in ordered]
-        text = format_list(parts, locale=language.code)  # Swedish: "a, b och c"
+        text = format_list(parts, locale=formatting_locale(language.code))  # Swedish: "a, b och c"
         period = language.ngettext("varje vecka", "var %(num)s:e vecka", every)
         days = text[0].upper() + text[1:]
         return language.gettext("%(days)s, %(period)s.", days=days, period=period)

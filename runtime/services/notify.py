@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from runtime.clock import Clock
 from runtime.context import Ctx, Waker
 from runtime.db import Database
+from runtime.i18n import N_, SWEDISH, Catalogues, Language
 from runtime.models import Enrolment, EventKind, NoticeChannel, Notification, User, UserKind
 from runtime.packages import PackageStore
 from runtime.services.events import record
@@ -71,7 +72,7 @@ ERROR_MAX = 300
 StaffEvent = Literal["form_submitted", "message", "page_comment", "missed_registration"]
 STAFF_EVENTS = ("form_submitted", "message", "page_comment", "missed_registration")
 
-PATIENT_SUBJECT = "Nytt meddelande från din behandlare"
+PATIENT_SUBJECT = N_("Nytt meddelande från din behandlare")
 STAFF_SUBJECT = "Nya händelser att granska i Stegvis"
 
 
@@ -210,11 +211,20 @@ def _login_line(settings: RuntimeSettings, what: str) -> str:
     return f"Logga in på {settings.public_url} {what}." if settings.public_url else f"Logga in i tjänsten {what}."
 
 
-def patient_text(settings: RuntimeSettings, program_title: str) -> tuple[str, str]:
-    """(subject, body) of a patient's message notice: that a message waits, never what it says."""
-    body = (f"Du har ett nytt meddelande från din behandlare i {program_title}. "
-            f"{_login_line(settings, 'för att läsa det')}\n\nDet går inte att svara på det här meddelandet.")
-    return PATIENT_SUBJECT, body
+def patient_text(settings: RuntimeSettings, program_title: str | None,
+                 language: Language = SWEDISH) -> tuple[str, str]:
+    """(subject, body) of a patient's message notice: that a message waits, never what it says.
+
+    In `language` (runtime.i18n): the outbox passes the enrolment's.
+    """
+    login = (language.gettext("Logga in på %(address)s för att läsa det.", address=settings.public_url)
+             if settings.public_url else language.gettext("Logga in i tjänsten för att läsa det."))
+    body = "\n\n".join((
+        (language.gettext("Du har ett nytt meddelande från din behandlare i %(program)s.", program=program_title)
+         if program_title else language.gettext("Du har ett nytt meddelande från din behandlare i ditt program."))
+        + " " + login,
+        language.gettext("Det går inte att svara på det här meddelandet.")))
+    return str(language.gettext(PATIENT_SUBJECT)), body
 
 
 def staff_text(settings: RuntimeSettings) -> tuple[str, str]:
@@ -338,8 +348,11 @@ class Outbox:
     """Sends pending Notification rows: woken after a commit, and every POLL_SECONDS for batched ones."""
 
     def __init__(self, settings: RuntimeSettings, db: Database, clock: Clock, store: PackageStore,
-                 email: Notifier | None = None, sms: SmsSender | None = None) -> None:
+                 email: Notifier | None = None, sms: SmsSender | None = None,
+                 catalogues: Catalogues | None = None) -> None:
         self.settings, self.db, self.clock, self.store = settings, db, clock, store
+        #: The patient's notice is written in the enrolment's language (issue 18); without catalogues, Swedish.
+        self.catalogues = catalogues or Catalogues()
         self.email = email or make_email(settings)
         self.sms = sms or make_sms(settings)
         self._wake = threading.Event()
@@ -460,7 +473,8 @@ class Outbox:
             return Notice(NoticeChannel.email, recipient.email, subject, body, item.id), None
         enrolment = s.get(Enrolment, item.enrolment_id)
         package = self.store.get(enrolment.program_id, enrolment.program_version) if enrolment else None
-        subject, body = patient_text(self.settings, package.title if package else "ditt program")
+        language = self.catalogues.language(enrolment.language if enrolment is not None else None)
+        subject, body = patient_text(self.settings, package.title if package else None, language)
         to = recipient.email if item.channel == NoticeChannel.email else recipient.phone
         if not to:
             return None, NO_CONTACT

@@ -386,7 +386,7 @@ def start_thread(ctx: Ctx, enrolment: Enrolment, subject: str | None, body: str 
 def reply(ctx: Ctx, enrolment: Enrolment, thread: MessageThread, body: str | None) -> Message:
     """The patient's answer in a thread; flags it for the therapist."""
     require_write(ctx, enrolment)
-    text = _text(body, ctx.app.settings.max_text_length, "ett meddelande")
+    text = _text(body, ctx.app.settings.max_text_length, WRITE_A_MESSAGE)
     message = _add_message(ctx, enrolment, thread, text)
     ctx.audit("message.create", enrolment, f"thread:{thread.id}")
     return message

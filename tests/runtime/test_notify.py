@@ -142,6 +142,21 @@ def send_message(tove: Browser, people, notify: bool = True):
 # --- the patient's notice ------------------------------------------------------------------------
 
 
+def test_avisera__in_the_language_of_the_enrolment__ok(make, browsers, smtp):
+    """Issue 18: the patient who reads the program in Finnish gets the notice in Finnish."""
+    app, people = make(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False)
+    set_user(app, people.patient_a, email="anna@example.se")
+    with app.state.stegvis.db.session() as s:
+        s.execute(update(Enrolment).where(Enrolment.id == people.enrolment_a).values(language="fi"))
+    send_message(browsers(app, "tove"), people)
+    assert app.state.outbox.drain() == 1
+    (msg,) = smtp.messages()
+    assert msg["Subject"] == "Uusi viesti ammattilaiselta"
+    body = msg.get_content()
+    assert "Sinulle on uusi viesti ammattilaiselta ohjelmassa Testprogrammet." in body
+    assert f"Kirjaudu osoitteessa {PUBLIC_URL}, niin voit lukea sen." in body and "Du har" not in body
+
+
 def test_avisera__email_reaches_the_patient_without_patient_data__ok(make, browsers, smtp):
     app, people = make(smtp_host="127.0.0.1", smtp_port=smtp.port, smtp_starttls=False,
                        mail_from="FRAMÅT <no-reply@region.example>")
