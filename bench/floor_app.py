@@ -73,19 +73,23 @@ class Store:
         con.execute("CREATE TABLE IF NOT EXISTS access_log (id INTEGER PRIMARY KEY, who TEXT, action TEXT, "
                     "target TEXT, at TEXT)")
 
-    def write_two(self, who: str, path: str) -> None:
+    def write_two(self, who: str, path: str, commits: int) -> None:
+        """The two inserts: in one transaction (`commits` 1), or each in its own (2); every commit fsyncs."""
         con = self.connection()
         now = datetime.now(UTC).isoformat()
-        with self.lock:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                con.execute("INSERT INTO openings (who, path, at) VALUES (?, ?, ?)", (who, path, now))
-                con.execute("INSERT INTO access_log (who, action, target, at) VALUES (?, ?, ?, ?)",
-                            (who, "step.open", path, now))
-                con.execute("COMMIT")
-            finally:
-                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+        statements = [("INSERT INTO openings (who, path, at) VALUES (?, ?, ?)", (who, path, now)),
+                      ("INSERT INTO access_log (who, action, target, at) VALUES (?, ?, ?, ?)",
+                       (who, "step.open", path, now))]
+        for group in ([statements] if commits == 1 else [[one] for one in statements]):
+            with self.lock:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    for sql, values in group:
+                        con.execute(sql, values)
+                    con.execute("COMMIT")
+                finally:
+                    fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
 
 
 def create_app() -> FastAPI:
@@ -106,7 +110,7 @@ def create_app() -> FastAPI:
     def page(eid: int, module_id: str, step_id: str, request: Request) -> HTMLResponse:
         html = template.render(title=f"{step_id} – {module_id}", links=links, paragraphs=paragraphs,
                                path=request.url.path, csrf=request.cookies.get("stegvis", "")[:43])
-        store.write_two(str(eid), request.url.path)
+        store.write_two(str(eid), request.url.path, settings["commits"])
         return HTMLResponse(html)
 
     return app
@@ -122,8 +126,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database", type=Path, required=True)
     parser.add_argument("--page-bytes", type=int, default=20000)
+    parser.add_argument("--commits", type=int, choices=(1, 2), default=1,
+                        help="transactions per request for the two inserts (each commit fsyncs)")
     args = parser.parse_args()
-    os.environ[SETTINGS_ENV] = json.dumps({"database": str(args.database), "page_bytes": args.page_bytes})
+    os.environ[SETTINGS_ENV] = json.dumps({"database": str(args.database), "page_bytes": args.page_bytes,
+                                           "commits": args.commits})
     Store(args.database).create()
     # As runtime.server.serve configures uvicorn for --workers.
     config = uvicorn.Config("floor_app:create_app", factory=True, host=args.host, port=args.port,

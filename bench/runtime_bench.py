@@ -51,14 +51,19 @@ from pathlib import Path
 import httpx2 as httpx  # the test extra installs httpx2 (the client Starlette uses)
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+#: The checkout whose builder and runtime build, seed and serve (`--root`; the preparing subprocess gets it here).
+CODE_ENV = "STEGVIS_BENCH_CODE"
+sys.path.insert(0, os.environ.get(CODE_ENV) or str(ROOT))
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 ANSWERS = {  # a valid submission of FRAMÅT's "Min hälsa i dag" (halsoprofil)
     "allmant-halsotillstand": "bra", "valbefinnande": "7", "somnkvalitet": "6", "stress": "4", "smarta": "2",
     "fysisk-aktivitet-minuter": "120", "frukt-och-gronsaker": "en-till-tva", "roker": "aldrig", "snusar": "aldrig",
-    "hur-ofta": "aldrig", "vill-forandra": "Jag vill röra mig mer och sova bättre.",
+    "hur-ofta": "aldrig",
 }
+#: The free-text answer; each submission gets a number of its own, because the runtime stores a
+#: submission with the same answers as the patient's last one (within 2 minutes) only once (issue 14).
+WISH = "Jag vill röra mig mer och sova bättre, mål"
 FORM_STEP = ("introduktion", "min-halsa-i-dag", "halsoprofil")
 
 
@@ -95,6 +100,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def prepare_with(root: Path, work: Path, patients: int) -> tuple[Path, Path, list[tuple[str, str]],
+                                                                  list[tuple[str, str]]]:
+    """`prepare` by `root`'s builder and runtime (its migrations make the database), in a subprocess."""
+    env = dict(os.environ, PYTHONPATH=str(root.resolve()), **{CODE_ENV: str(root.resolve())})
+    out = subprocess.run([sys.executable, __file__, "--prepare", str(work), str(patients)], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    packages, database, logins, steps = json.loads(out.strip().splitlines()[-1])
+    return Path(packages), Path(database), [tuple(x) for x in logins], [tuple(x) for x in steps]
 
 
 def prepare(work: Path, patients: int) -> tuple[Path, Path, list[tuple[str, str]], list[tuple[str, str]]]:
@@ -166,7 +181,8 @@ async def run_phase(base: str, phase: Phase, sessions: list[dict], steps: list[t
                 if rng.random() < share_posts:
                     m, st, form = FORM_STEP
                     r = await client.post(f"/moment/{s['eid']}/steg/{m}/{st}/formular/{form}",
-                                          data={"_csrf": s["csrf"], "_action": "submit", **ANSWERS}, headers=headers)
+                                          data={"_csrf": s["csrf"], "_action": "submit", **ANSWERS,
+                                                "vill-forandra": f"{WISH} {i}"}, headers=headers)
                     ok = r.status_code == 303 and "skickat=" in r.headers.get("location", "")
                     phase.acknowledged += ok
                 else:
@@ -189,6 +205,8 @@ local steps = {%(steps)s}
 local share_posts = %(share)f
 local answers = "%(answers)s"
 local interval = %(interval)d
+local wish = "%(wish)s"
+local sent = 0
 local threads = {}
 math.randomseed(%(seed)d)
 acks, errors = 0, 0
@@ -196,7 +214,8 @@ setup = function(thread) table.insert(threads, thread) end
 request = function()
   local s = sessions[math.random(#sessions)]
   if math.random() < share_posts then
-    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers
+    sent = sent + 1
+    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers .. "&vill-forandra=" .. wish .. "+" .. sent
     return wrk.format("POST", "/moment/" .. s[3] .. "/steg/%(form_path)s", {["Cookie"] = s[1],
       ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
   end
@@ -228,7 +247,8 @@ def run_wrk_phase(base: str, phase: Phase, sessions: list[dict], steps: list[tup
     script.write_text(WRK_SCRIPT % {
         "sessions": ", ".join(f'{{"{s["cookie"]}", "{s["csrf"]}", "{s["eid"]}"}}' for s in sessions),
         "steps": ", ".join(f'"{a}/{b}"' for a, b in steps), "share": share_posts,
-        "answers": urlencode(ANSWERS), "interval": int(1000 * connections / phase.rate), "seed": seed,
+        "answers": urlencode(ANSWERS), "wish": urlencode({"w": WISH})[2:],
+        "interval": int(1000 * connections / phase.rate), "seed": seed,
         "form_path": f"{m}/{st}/formular/{form}"}, "utf-8")
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(phase.seconds)}s", "--timeout", "30s",
                           "-s", str(script), base], capture_output=True, text=True, check=True).stdout
@@ -252,17 +272,39 @@ end
 """
 
 
-def wrk_closed(url: str, cookie: str, seconds: float, connections: int, work: Path) -> dict:
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of a process and its children alive now (the uvicorn workers), from /proc."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wrk_closed(url: str, cookie: str, seconds: float, connections: int, work: Path, server: int | None = None) -> dict:
     """wrk in a closed loop (each connection sends its next request when the answer comes): the most the
-    server answers; returns requests per second, percentiles (ms) and errors."""
+    server answers; returns requests per second, percentiles (ms), errors, and the CPU milliseconds the
+    server's processes (`server`: the parent's pid) spent per request."""
     script = work / "ratio.lua"
     script.write_text(RATIO_SCRIPT % {"cookie": cookie}, "utf-8")
+    cpu = cpu_seconds(server)
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", "--timeout", "30s",
                           "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(server) - cpu
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     requests, micros, p50, p95, p99, top, errors = line.split()[1:]
     return {"rps": int(requests) / (int(micros) / 1e6), "p50": float(p50), "p95": float(p95), "p99": float(p99),
-            "max": float(top), "errors": int(errors), "requests": int(requests)}
+            "max": float(top), "errors": int(errors), "requests": int(requests),
+            "cpu_ms": 1000 * cpu / max(1, int(requests))}
 
 
 def median(values: list[float]) -> float:
@@ -280,15 +322,15 @@ def cpu_burner() -> subprocess.Popen:
 
 
 def ratio_rounds(runtime_url: str, floor_url: str, cookie: str, rounds: int, seconds: float, connections: int,
-                 work: Path) -> dict:
+                 work: Path, pids: dict[str, int]) -> dict:
     """`rounds` rounds of the runtime's step page and the floor's page, taking turns (the order alternates)."""
     out: dict[str, list[dict]] = {"runtime": [], "floor": []}
     for i in range(rounds):
         order = [("runtime", runtime_url), ("floor", floor_url)]
         for name, url in (order if i % 2 == 0 else order[::-1]):
-            out[name].append(wrk_closed(url, cookie, seconds, connections, work))
+            out[name].append(wrk_closed(url, cookie, seconds, connections, work, pids[name]))
     ratios = [r["rps"] / f["rps"] for r, f in zip(out["runtime"], out["floor"], strict=True)]
-    summary = {name: {k: median([r[k] for r in runs]) for k in ("rps", "p50", "p95", "p99")} | {
+    summary = {name: {k: median([r[k] for r in runs]) for k in ("rps", "p50", "p95", "p99", "cpu_ms")} | {
         "errors": sum(r["errors"] for r in runs)} for name, runs in out.items()}
     return {"rounds": out, "ratios": ratios, "ratio": median(ratios), **summary}
 
@@ -330,6 +372,10 @@ def load() -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--prepare"]:
+        packages, database, logins, steps = prepare(Path(sys.argv[2]), int(sys.argv[3]))
+        print(json.dumps([str(packages), str(database), logins, steps]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
@@ -344,6 +390,9 @@ def main() -> int:
     parser.add_argument("--ratio-connections", type=int, default=8, help="wrk connections of the ratio rounds")
     parser.add_argument("--ratio-step", default="introduktion/sa-fungerar-programmet",
                         help="the step (module/step) of the ratio rounds")
+    parser.add_argument("--floor-commits", type=int, choices=(1, 2), default=1,
+                        help="the floor's transactions per request: 1 (both inserts in one, as the runtime "
+                             "writes them; default) or 2 (each insert committed and fsynced on its own)")
     parser.add_argument("--skip-ratio", action="store_true", help="no runtime vs floor rounds")
     parser.add_argument("--skip-load", action="store_true", help="no 200-patient phases")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose runtime is served")
@@ -355,7 +404,7 @@ def main() -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="stegvis-bench-"))
     started = time.perf_counter()
-    packages, database, logins, steps = prepare(work, args.patients)
+    packages, database, logins, steps = prepare_with(args.root, work, args.patients)
     print(f"Prepared {args.patients} patients, {len(steps)} readable steps in {time.perf_counter() - started:.1f} s.",
           file=sys.stderr)
     if args.ratio_step not in {f"{m}/{st}" for m, st in steps}:
@@ -384,7 +433,7 @@ def main() -> int:
             page.raise_for_status()
             floor = subprocess.Popen([sys.executable, str(ROOT / "bench" / "floor_app.py"), "--port", str(floor_port),
                                       "--workers", str(args.workers), "--database", str(work / "floor.sqlite3"),
-                                      "--page-bytes", str(len(page.content))],
+                                      "--page-bytes", str(len(page.content)), "--commits", str(args.floor_commits)],
                                      cwd=work, env=dict(os.environ, PYTHONUNBUFFERED="1"),
                                      stdout=subprocess.DEVNULL, stderr=open(work / "floor.log", "w"))
             floor_url = f"{floor_base}/moment/{me['eid']}/steg/{args.ratio_step}"
@@ -399,7 +448,7 @@ def main() -> int:
                 try:
                     report[f"load_{condition}"] = load()
                     result = ratio_rounds(step_url, floor_url, me["cookie"], args.ratio_rounds, args.ratio_seconds,
-                                          args.ratio_connections, work)
+                                          args.ratio_connections, work, {"runtime": server.pid, "floor": floor.pid})
                 finally:
                     if burner is not None:
                         burner.kill()
@@ -442,15 +491,17 @@ def main() -> int:
     if not args.skip_ratio:
         print(f"\nOne patient's step page ({args.ratio_step}, {report['page_bytes']['runtime']} bytes) against the "
               f"floor ({report['page_bytes']['floor']} bytes): wrk closed loop, {args.ratio_connections} connections, "
-              f"{args.ratio_rounds} rounds of {args.ratio_seconds:g} s each, medians.\n")
-        print("| condition | runtime req/s | floor req/s | ratio | runtime p50/p95/p99 ms | floor p50/p95/p99 ms |")
-        print("|---|---|---|---|---|---|")
+              f"{args.ratio_rounds} rounds of {args.ratio_seconds:g} s each, medians; the floor commits its two "
+              f"inserts in {args.floor_commits} transaction(s).\n")
+        print("| condition | runtime req/s | floor req/s | ratio | runtime p50/p95/p99 ms | floor p50/p95/p99 ms "
+              "| CPU ms per request: runtime / floor |")
+        print("|---|---|---|---|---|---|---|")
         for condition in ("quiet", "contention"):
             r = report[condition]
             rt, fl = r["runtime"], r["floor"]
             print(f"| {condition} (load {report[f'load_{condition}']}) | {rt['rps']:.0f} | {fl['rps']:.0f} | "
                   f"{r['ratio']:.2f} | {rt['p50']:.1f} / {rt['p95']:.1f} / {rt['p99']:.1f} | "
-                  f"{fl['p50']:.1f} / {fl['p95']:.1f} / {fl['p99']:.1f} |")
+                  f"{fl['p50']:.1f} / {fl['p95']:.1f} / {fl['p99']:.1f} | {rt['cpu_ms']:.2f} / {fl['cpu_ms']:.2f} |")
     if phases:
         print(f"\n{args.patients} patients (load at start {report['load_phases']}):\n")
         print("| phase | offered | requests | throughput | p50 ms | p95 ms | p99 ms | max ms | errors |")
