@@ -105,6 +105,9 @@ class RuntimeSettings(BaseModel):
                                               "Set it only when a proxy always sets (or overwrites) the header.")
     argon2: Argon2Params = Field(default_factory=Argon2Params, description="Password hash cost.")
     timezone: str = Field("Europe/Stockholm", description="Time zone of schedules and of dates shown.")
+    reload_templates: bool = Field(False, description="Compile a runtime template again when its file changes "
+                                   "(development: `stegvis runtime --reload-templates`, or --demo). Off, a page "
+                                   "costs no file check per template it uses.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body, in bytes; a bigger one "
                                 "is refused with 413 before it is read (issue 14).")
