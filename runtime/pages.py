@@ -182,7 +182,7 @@ def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[
     """The enrolment's navigation: program title, links, unread messages."""
     unread = services.unread_messages(ctx, enrolment)
     return {"id": enrolment.id, "title": package.title, "current": current, "unread": unread,
-            "plans": bool(visible_plans(enrolment)),
+            "plans": services.tree(ctx, enrolment, package).has_plans,
             "stylesheet": f"/moment/{enrolment.id}/filer/assets/stegvis.css"
             if "assets/stegvis.css" in package.files else None,
             "readonly": patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).reason}
@@ -306,7 +306,7 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
 def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
     """Enrolment, package and (module, section, step) of a step the patient may open."""
     enrolment, package = load_enrolment(ctx, eid)
-    found = step_readable(enrolment, package, module_id, step_id)
+    found = step_readable(enrolment, package, module_id, step_id, services.tree(ctx, enrolment, package))
     if found is None:
         raise not_found()
     return enrolment, package, found

@@ -14,11 +14,12 @@ everything is checked again here against program.json and the schedule.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import forms as formcheck
@@ -26,11 +27,14 @@ from runtime.context import AppError, Ctx, not_found
 from runtime.enrolments import (
     ModuleView,
     StepView,
+    Tree,
     form_location,
+    make_tree,
     module_tree,
     patient_access,
     plan_definition,
     plan_schedule,
+    tree_key,
     visible_plans,
 )
 from runtime.models import (
@@ -78,9 +82,19 @@ def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     return enrolment, package
 
 
+def tree(ctx: Ctx, enrolment: Enrolment, package: Package) -> Tree:
+    """The enrolment's tree (what the patient sees of the program), kept in this process until it changes.
+
+    Kept by `tree_key`: a change to the enrolment's modules, hidden steps, plans or status
+    gives it a new `tree_version` in the same transaction (runtime.models), so the next
+    request, in any process, reads the tree anew.
+    """
+    return ctx.app.trees.get(tree_key(enrolment, package), lambda: make_tree(enrolment, package))
+
+
 def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
     """The visible steps before and after a step, in reading order (None at either end)."""
-    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False) for s in m.steps]
+    steps = tree(ctx, enrolment, package).steps
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
         return None, None
@@ -99,21 +113,32 @@ def _touch(ctx: Ctx, enrolment: Enrolment) -> None:
     # A statement, not an attribute: the enrolment may have been loaded by a read-only session.
     last = enrolment.last_patient_activity_at
     if last is None or ctx.now - last > timedelta(minutes=5):
-        ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id)
-                       .values(last_patient_activity_at=ctx.now))
+        ctx.db.connection().execute(_TOUCH_ENROLMENT, {"eid": enrolment.id, "now": ctx.now})
+
+
+#: The statements of a step page's writes, made once: their compiled forms are cached, so a
+#: request only binds its values (issue 16).
+_TOUCH_ENROLMENT = (update(Enrolment.__table__).where(Enrolment.__table__.c.id == bindparam("eid"))
+                    .values(last_patient_activity_at=bindparam(
+                        "now", type_=Enrolment.__table__.c.last_patient_activity_at.type)))
+
+
+@functools.cache
+def _open_statement(dialect: str):
+    """The step-opened upsert of a dialect: one row per step, race-free."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = StepOpening.__table__
+    return insert(table).on_conflict_do_update(
+        index_elements=["enrolment_id", "module_id", "step_id"],
+        set_={"last_opened_at": bindparam("now", type_=table.c.last_opened_at.type), "times": table.c.times + 1})
 
 
 def open_step(ctx: Ctx, enrolment: Enrolment, module_id: str, step_id: str) -> None:
     """Mark a step opened (first and last time, and how often); one row per step, race-free."""
-    values = dict(enrolment_id=enrolment.id, module_id=module_id, step_id=step_id, first_opened_at=ctx.now,
-                  last_opened_at=ctx.now, times=1)
-    dialect = ctx.db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = StepOpening.__table__
-    stmt = insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["enrolment_id", "module_id", "step_id"],
-                                      set_={"last_opened_at": ctx.now, "times": table.c.times + 1})
-    ctx.db.connection().execute(stmt)
+    connection = ctx.db.connection()
+    connection.execute(_open_statement(connection.dialect.name),
+                       dict(enrolment_id=enrolment.id, module_id=module_id, step_id=step_id,
+                            first_opened_at=ctx.now, last_opened_at=ctx.now, times=1, now=ctx.now))
     _touch(ctx, enrolment)
     ctx.audit("step.open", enrolment, f"step:{module_id}/{step_id}")
 
@@ -318,11 +343,16 @@ def threads(ctx: Ctx, enrolment: Enrolment) -> list[ThreadSummary]:
     return out
 
 
+_M, _T = Message.__table__, MessageThread.__table__
+#: Unread messages from care staff in an enrolment (every patient page's navigation shows the count).
+_UNREAD = (select(func.count()).select_from(_M.join(_T, _M.c.thread_id == _T.c.id))
+           .where(_T.c.enrolment_id == bindparam("eid"), _M.c.read_at.is_(None),
+                  _M.c.sender_role != AuthorRole.patient))
+
+
 def unread_messages(ctx: Ctx, enrolment: Enrolment) -> int:
     """Messages from care staff the patient has not opened."""
-    return ctx.db.scalar(select(func.count()).select_from(Message).join(MessageThread)
-                         .where(MessageThread.enrolment_id == enrolment.id, Message.read_at.is_(None),
-                                Message.sender_role != AuthorRole.patient)) or 0
+    return ctx.db.connection().execute(_UNREAD, {"eid": enrolment.id}).scalar() or 0
 
 
 def read_thread(ctx: Ctx, enrolment: Enrolment, thread: MessageThread) -> None:
@@ -422,7 +452,7 @@ def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
 
 def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
-    modules = module_tree(ctx.db, enrolment, package)
+    modules = module_tree(ctx.db, enrolment, package, tree=tree(ctx, enrolment, package))
     steps = [s for m in modules for s in m.steps]
     visible = {(s.module_id, s.id): s for s in steps}
     latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
