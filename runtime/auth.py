@@ -31,8 +31,10 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.session import make_transient_to_detached
 
 from runtime.db import Database
 from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind
@@ -241,22 +243,40 @@ class SessionLookup:
     must_change_password: bool = False
 
 
+def _session_query():
+    """The session row, its user and the one-time-password mark, by token hash: one Core statement."""
+    sessions, users, credentials = LoginSession.__table__, User.__table__, LocalCredential.__table__
+    return (select(sessions, users, credentials.c.must_change_password)
+            .join(users, users.c.id == sessions.c.user_id)
+            .outerjoin(credentials, credentials.c.user_id == sessions.c.user_id)
+            .where(sessions.c.token_hash == bindparam("hash")))
+
+
+#: Made once: every request with a cookie runs it, and its compiled form is cached (issue 16).
+_SESSION_QUERY = _session_query()
+
+
+def _detached(cls, row) -> object:
+    """A mapped object from a Core row's columns, detached as if loaded and expunged (no lazy loads)."""
+    obj = cls(**{prop.key: row._mapping[prop.columns[0]] for prop in inspect(cls).column_attrs})
+    make_transient_to_detached(obj)
+    return obj
+
+
 def find_session(db: Session, token: str | None, settings: RuntimeSettings, now: datetime) -> SessionLookup:
     """The live session a cookie names, read without writing (see runtime.web for why).
 
-    The row comes back with its user loaded and detached from `db`.
+    The row comes back with its user, both detached from `db` (a Core read: no ORM load).
     """
     if not token or len(token) > 200:
         return SessionLookup(None)
-    found = db.execute(select(LoginSession, LocalCredential.must_change_password)
-                       .options(joinedload(LoginSession.user))
-                       .outerjoin(LocalCredential, LocalCredential.user_id == LoginSession.user_id)
-                       .where(LoginSession.token_hash == token_hash(token))).first()
+    found = db.connection().execute(_SESSION_QUERY, {"hash": token_hash(token)}).first()
     if found is None:
         return SessionLookup(None)
-    row, must_change = found
-    db.expunge(row)
-    db.expunge(row.user)
+    user = _detached(User, found)
+    row = _detached(LoginSession, found)
+    set_committed_value(row, "user", user)
+    must_change = found._mapping[LocalCredential.__table__.c.must_change_password]
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if now >= row.expires_at or now >= idle_limit or row.user.disabled_at is not None:
         return SessionLookup(None, expired_id=row.id)
