@@ -31,7 +31,7 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import bindparam, delete, inspect, select, update
+from sqlalchemy import Connection, bindparam, delete, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.session import make_transient_to_detached
@@ -263,14 +263,17 @@ def _detached(cls, row) -> object:
     return obj
 
 
-def find_session(db: Session, token: str | None, settings: RuntimeSettings, now: datetime) -> SessionLookup:
+def find_session(db: Session | Connection, token: str | None, settings: RuntimeSettings,
+                 now: datetime) -> SessionLookup:
     """The live session a cookie names, read without writing (see runtime.web for why).
 
-    The row comes back with its user, both detached from `db` (a Core read: no ORM load).
+    The row comes back with its user, both detached (a Core read: no ORM load). `db` may be
+    a plain connection: the request's lookup needs no ORM session.
     """
     if not token or len(token) > 200:
         return SessionLookup(None)
-    found = db.connection().execute(_SESSION_QUERY, {"hash": token_hash(token)}).first()
+    connection = db.connection() if isinstance(db, Session) else db
+    found = connection.execute(_SESSION_QUERY, {"hash": token_hash(token)}).first()
     if found is None:
         return SessionLookup(None)
     user = _detached(User, found)

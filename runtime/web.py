@@ -116,7 +116,7 @@ class RequestCtx(Ctx):
         self.authenticated = True
         token = self.request.cookies.get(self.app.session_cookie)
         if token:
-            with self.app.db.reads() as reads:
+            with self.app.db.read_engine.connect() as reads:  # a connection: no ORM session needed
                 self.lookup = find_session(reads, token, self.app.settings, self.now)
             self.session = self.lookup.row
             self.user = self.lookup.row.user if self.lookup.row is not None else None
