@@ -67,6 +67,7 @@ from runtime.web import (
     package_file_response,
     redirect,
     render,
+    require_patient,
     set_login_cookie,
     set_session_cookie,
 )
@@ -313,8 +314,14 @@ def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
 
 
 @router.get("/moment/{eid}/steg/{module_id}/{step_id}")
-def step_page(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> Response:
-    """A step; opening it marks it opened for the therapist."""
+def step_page(eid: int, module_id: str, step_id: str, ctx: CtxDep) -> Response:
+    """A step; opening it marks it opened for the therapist.
+
+    The busiest page checks its patient here, in the route's own worker thread, rather than
+    in a dependency (FastAPI runs each sync dependency in a worker thread of its own): one
+    thread hop per request instead of two (issue 16). The check is `require_patient`'s.
+    """
+    require_patient(ctx)
     # Read and render without the write lock; then mark the step opened and log, briefly locked.
     with ctx.uow.reading():
         enrolment, package, found = load_step(ctx, eid, module_id, step_id)
