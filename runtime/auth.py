@@ -31,13 +31,12 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, bindparam, delete, inspect, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.session import make_transient_to_detached
 
 from runtime.db import Database
-from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind
+from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind, detached
 from runtime.settings import Argon2Params, RuntimeSettings
 from runtime.throttle import Throttle, throttle_message
 
@@ -256,13 +255,6 @@ def _session_query():
 _SESSION_QUERY = _session_query()
 
 
-def _detached(cls, row) -> object:
-    """A mapped object from a Core row's columns, detached as if loaded and expunged (no lazy loads)."""
-    obj = cls(**{prop.key: row._mapping[prop.columns[0]] for prop in inspect(cls).column_attrs})
-    make_transient_to_detached(obj)
-    return obj
-
-
 def find_session(db: Session | Connection, token: str | None, settings: RuntimeSettings,
                  now: datetime) -> SessionLookup:
     """The live session a cookie names, read without writing (see runtime.web for why).
@@ -276,8 +268,8 @@ def find_session(db: Session | Connection, token: str | None, settings: RuntimeS
     found = connection.execute(_SESSION_QUERY, {"hash": token_hash(token)}).first()
     if found is None:
         return SessionLookup(None)
-    user = _detached(User, found)
-    row = _detached(LoginSession, found)
+    user = detached(User, found)
+    row = detached(LoginSession, found)
     set_committed_value(row, "user", user)
     must_change = found._mapping[LocalCredential.__table__.c.must_change_password]
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)

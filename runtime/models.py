@@ -595,6 +595,23 @@ class RetentionRule(Base):
     keep_days: Mapped[int] = mapped_column(Integer)
 
 
+# --- rows read by Core statements (issue 16) --------------------------------------------------------
+
+
+def detached(cls: type, row) -> Base:
+    """A mapped object from the columns of a Core row, as if loaded by a session and expunged.
+
+    For the hot path's reads, which skip the ORM's loading machinery; `Session.add` attaches
+    the object to a session (lazy loads then work), and nothing is written for it unless
+    it is changed.
+    """
+    from sqlalchemy.orm.session import make_transient_to_detached
+
+    obj = cls(**{prop.key: row._mapping[prop.columns[0]] for prop in inspect(cls).column_attrs})
+    make_transient_to_detached(obj)
+    return obj
+
+
 # --- the enrolment's tree version (issue 16) -------------------------------------------------------
 
 

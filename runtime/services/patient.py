@@ -55,6 +55,7 @@ from runtime.models import (
     StepOpening,
     StepSetting,
     User,
+    detached,
 )
 from runtime.packages import Package
 from runtime.schedule import find_occasion, format_day, format_local, last_day, open_occasions, parse_occasion_key
@@ -67,9 +68,27 @@ from runtime.services.notify import notify_therapist
 CONTACTS_MAX = 30
 
 
+#: An enrolment's row by id: a Core read, made once (every patient page reads one).
+_ENROLMENT = select(Enrolment.__table__).where(Enrolment.__table__.c.id == bindparam("eid"))
+
+
+def _get_enrolment(ctx: Ctx, eid: int) -> Enrolment | None:
+    """`ctx.db.get(Enrolment, eid)` without the ORM's loading: a Core read, attached to the session."""
+    db = ctx.db
+    known = db.identity_map.get(db.identity_key(Enrolment, eid))
+    if known is not None:
+        return known
+    row = db.connection().execute(_ENROLMENT, {"eid": eid}).first()
+    if row is None:
+        return None
+    enrolment = detached(Enrolment, row)
+    db.add(enrolment)  # attached: its modules, plans and contacts load lazily as before
+    return enrolment
+
+
 def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     """The logged-in patient's own enrolment and its pinned package; 404 for anyone else's."""
-    enrolment = ctx.db.get(Enrolment, eid)
+    enrolment = _get_enrolment(ctx, eid)
     if enrolment is None or enrolment.patient_id != ctx.user.id:
         raise not_found()
     access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
