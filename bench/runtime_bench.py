@@ -513,15 +513,18 @@ def main() -> int:
                              "percentiles": p.percentiles, "errors": p.errors} for p in phases]
     print("\nRuntime workers' peak RSS: " + ", ".join(f"{peak / 1024:.0f} MB (now {now / 1024:.0f} MB)"
                                                     for _, peak, now in report["rss"]))
+    # wrk stops at the end of a phase without waiting for the answers in flight: those submissions
+    # are stored but never counted as acknowledged, so only fewer stored than acknowledged is a loss.
     print(f"\nSubmissions acknowledged: {acknowledged}; stored in the database: {stored}; "
-          f"lost: {acknowledged - stored}.")
+          f"lost: {max(0, acknowledged - stored)} (stored but unanswered when a phase ended: "
+          f"{max(0, stored - acknowledged)}).")
     print(f"Machine: {os.cpu_count()} cores; server: {args.workers} uvicorn process(es), SQLite WAL synchronous=FULL; "
           f"client: {args.client} on the same machine; {args.patients} patients; runtime from {args.root}.")
     report["acknowledged"], report["stored"] = acknowledged, stored
     if args.json:
         args.json.write_text(json.dumps(report, indent=1), "utf-8")
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if acknowledged == stored and not any(p.errors for p in phases) else 1
+    return 0 if acknowledged <= stored and not any(p.errors for p in phases) else 1
 
 
 if __name__ == "__main__":
