@@ -215,7 +215,7 @@ request = function()
   local s = sessions[math.random(#sessions)]
   if math.random() < share_posts then
     sent = sent + 1
-    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers .. "&vill-forandra=" .. wish .. "+" .. sent
+    local body = "_csrf=" .. s[2] .. "&_action=submit&" .. answers .. "&vill-forandra=" .. wish .. "+%(seed)d-" .. sent
     return wrk.format("POST", "/moment/" .. s[3] .. "/steg/%(form_path)s", {["Cookie"] = s[1],
       ["Content-Type"] = "application/x-www-form-urlencoded"}, body)
   end
