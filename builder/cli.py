@@ -166,6 +166,8 @@ def make_parser() -> argparse.ArgumentParser:
     rt.add_argument("--local-accounts", action="store_true",
                     help="allow logins with username and password (demo and development; --demo turns it on)")
     rt.add_argument("--workers", type=int, default=1, help="server processes sharing the database (default: 1)")
+    rt.add_argument("--reload-templates", action="store_true",
+                    help="compile a runtime template again when its file changes (development; --demo turns it on)")
     rt.add_argument("--insecure-cookies", action="store_true",
                     help="cookies without Secure, for plain HTTP on a host other than localhost (never in production)")
     rt.add_argument("--client-address-header", metavar="NAME",
@@ -503,11 +505,12 @@ def run(args: argparse.Namespace) -> int:
         from runtime.settings import ConfigurationError
 
         try:
-            # The demo's accounts are local accounts: --demo turns them on.
+            # The demo's accounts are local accounts, and the demo is for development: --demo turns both on.
             settings = settings_from_args(args.packages, args.database, args.public_key, args.insecure_cookies,
                                           require_signature=args.require_signature, oidc_config=args.oidc_config,
                                           local_accounts=args.local_accounts or args.demo,
-                                          client_address_header=args.client_address_header)
+                                          client_address_header=args.client_address_header,
+                                          reload_templates=args.reload_templates or args.demo)
         except (ConfigurationError, OidcConfigError) as exc:
             raise UsageError(str(exc)) from exc
         return serve(settings, args.host, args.port, demo=args.demo, workers=args.workers)

@@ -60,7 +60,8 @@ def create_app(settings: RuntimeSettings, clock: Clock | None = None, migrate: b
     store = PackageStore(settings.packages, key)
     if scan:
         store.scan()
-    state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(), templates=make_templates(),
+    state = AppState(settings=settings, db=db, store=store, clock=clock or SystemClock(),
+                     templates=make_templates(settings.reload_templates),
                      local_accounts=LocalAccountProvider(settings, db),
                      catalogues=Catalogues.load(catalogue_folder(TEMPLATES)))
     if settings.local_accounts:

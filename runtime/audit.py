@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 
 from runtime.models import AccessLogEntry, Enrolment, LoginSession, PurgeReceipt, User, UserKind
 
+#: The access log's insert; the values come with each execution.
+_INSERT = insert(AccessLogEntry.__table__)
+
 
 def _access_row(now: datetime, user: User | None, session: LoginSession | None, action: str,
                 enrolment: Enrolment | None, target: str | None, patient_id: int | None,
@@ -45,17 +48,16 @@ def write_access(db: Session, now: datetime, user: User | None, session: LoginSe
                  unit_id: int | None = None) -> None:
     """Add one access-log row to the current transaction (`unit_id`: the unit to tell, when
     neither the session nor the enrolment names one)."""
-    # A Core insert on the table: much cheaper than the ORM's, and nothing reads the row back.
-    db.connection().execute(insert(AccessLogEntry.__table__).values(
-        _access_row(now, user, session, action, enrolment, target, patient_id, unit_id)))
+    # A Core insert on the table, made once (its compiled form is cached): much cheaper than the
+    # ORM's, and nothing reads the row back.
+    db.connection().execute(_INSERT, _access_row(now, user, session, action, enrolment, target, patient_id, unit_id))
 
 
 def write_access_each(db: Session, now: datetime, user: User | None, session: LoginSession | None, action: str,
                       enrolments: Sequence[Enrolment]) -> None:
     """One access-log row per enrolment (the rows `write_access` would write), as one statement."""
     if enrolments:
-        db.connection().execute(insert(AccessLogEntry.__table__),
-                                [_access_row(now, user, session, action, e, None, None) for e in enrolments])
+        db.connection().execute(_INSERT, [_access_row(now, user, session, action, e, None, None) for e in enrolments])
 
 
 #: The access-log target that names a purge receipt (the rows of extracts taken after the person was purged).

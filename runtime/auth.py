@@ -31,12 +31,13 @@ from typing import Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from runtime.db import Database
 from runtime.i18n import N_
-from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind
+from runtime.models import LocalCredential, LoginSession, UnitRole, User, UserKind, detached
 from runtime.settings import Argon2Params, RuntimeSettings
 from runtime.throttle import Throttle, throttle_message
 
@@ -242,22 +243,36 @@ class SessionLookup:
     must_change_password: bool = False
 
 
-def find_session(db: Session, token: str | None, settings: RuntimeSettings, now: datetime) -> SessionLookup:
+def _session_query():
+    """The session row, its user and the one-time-password mark, by token hash: one Core statement."""
+    sessions, users, credentials = LoginSession.__table__, User.__table__, LocalCredential.__table__
+    return (select(sessions, users, credentials.c.must_change_password)
+            .join(users, users.c.id == sessions.c.user_id)
+            .outerjoin(credentials, credentials.c.user_id == sessions.c.user_id)
+            .where(sessions.c.token_hash == bindparam("hash")))
+
+
+#: Made once: every request with a cookie runs it, and its compiled form is cached (issue 16).
+_SESSION_QUERY = _session_query()
+
+
+def find_session(db: Session | Connection, token: str | None, settings: RuntimeSettings,
+                 now: datetime) -> SessionLookup:
     """The live session a cookie names, read without writing (see runtime.web for why).
 
-    The row comes back with its user loaded and detached from `db`.
+    The row comes back with its user, both detached (a Core read: no ORM load). `db` may be
+    a plain connection: the request's lookup needs no ORM session.
     """
     if not token or len(token) > 200:
         return SessionLookup(None)
-    found = db.execute(select(LoginSession, LocalCredential.must_change_password)
-                       .options(joinedload(LoginSession.user))
-                       .outerjoin(LocalCredential, LocalCredential.user_id == LoginSession.user_id)
-                       .where(LoginSession.token_hash == token_hash(token))).first()
+    connection = db.connection() if isinstance(db, Session) else db
+    found = connection.execute(_SESSION_QUERY, {"hash": token_hash(token)}).first()
     if found is None:
         return SessionLookup(None)
-    row, must_change = found
-    db.expunge(row)
-    db.expunge(row.user)
+    user = detached(User, found)
+    row = detached(LoginSession, found)
+    set_committed_value(row, "user", user)
+    must_change = found._mapping[LocalCredential.__table__.c.must_change_password]
     idle_limit = row.last_seen_at + timedelta(minutes=settings.session_idle_minutes)
     if now >= row.expires_at or now >= idle_limit or row.user.disabled_at is not None:
         return SessionLookup(None, expired_id=row.id)

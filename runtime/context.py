@@ -12,7 +12,9 @@ Must not: import FastAPI or Starlette, or keep per-request or per-app state in m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -30,6 +32,40 @@ from runtime.i18n import N_, SOURCE_LANGUAGE, Catalogues, Day, Language, Moment
 from runtime.models import Enrolment, LoginSession, User, UserKind
 from runtime.packages import PackageStore
 from runtime.settings import RuntimeSettings
+
+
+class LruCache:
+    """Values by key; past `size` keys the least recently used goes. Shared by the worker threads.
+
+    For values that are a pure function of their key (the key carries a version of what
+    they are made from), so a value is never stale, only unused.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        """The value kept for `key`, else `make()` (called without the lock held) kept and returned."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: Enrolment trees kept per process (runtime.enrolments.Tree: about 10 kB each for FRAMÅT).
+TREES_KEPT = 4096
 
 
 class Waker(Protocol):
@@ -58,6 +94,8 @@ class AppState:
     #: Refused requests logged per person in the current minute: user id -> (minute, count) (runtime.web).
     #: Per process: it caps the log's growth, not access, so N processes log at most N times the cap.
     refusals_logged: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: The patients' enrolment trees by runtime.enrolments.tree_key (runtime.services.patient.tree).
+    trees: LruCache = field(default_factory=lambda: LruCache(TREES_KEPT))
     #: The patient pages' translations, one per language with a catalogue (runtime.i18n); read at app start.
     catalogues: Catalogues = field(default_factory=Catalogues)
 
@@ -143,6 +181,11 @@ class UnitOfWork:
         finally:
             reads, self._reading = self._reading, None
             reads.close()
+
+    @property
+    def in_reading(self) -> bool:
+        """Whether queries go to the read-only session now (inside `reading()`)."""
+        return self._reading is not None
 
     def commit(self) -> None:
         """Commit what was done so far (the connection, and SQLite's write lock, are released)."""

@@ -218,17 +218,50 @@ def opened_steps(db: Session, enrolment: Enrolment) -> set[tuple[str, str]]:
     return {(m, s) for m, s in rows}
 
 
-def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened: bool = True,
-                text: Reading | None = None) -> list[ModuleView]:
-    """Current modules → sections → visible steps, with opened marks (unless `with_opened` is False).
+@dataclass(frozen=True)
+class Tree:
+    """What the patient sees of an enrolment's program, without opened marks.
+
+    A pure function of the package and the enrolment's status, modules, hidden steps and
+    plans, and of the text it is read in (issue 18: titles from the translation), so the
+    patient's pages keep it per (enrolment id, `Enrolment.tree_version`, language, packages)
+    between changes (`tree_key`; runtime.services.patient.tree). Shared between requests
+    and threads: never change it, nor the views in it.
+    """
+
+    #: Module ids the patient may open.
+    readable: frozenset[str]
+    #: (module, step) -> visible, as the therapist set it.
+    choices: dict[tuple[str, str], bool]
+    #: Readable modules with their visible steps (opened always False).
+    modules: tuple[ModuleView, ...]
+    #: Every visible step, in reading order.
+    steps: tuple[StepView, ...]
+    #: Whether the patient has an activated, started activity plan.
+    has_plans: bool
+
+
+def tree_key(enrolment: Enrolment, package: Package, text: Reading | None = None) -> tuple:
+    """The key a `Tree` is kept by: it changes with every change the tree depends on (runtime.models).
+
+    The language and the packages' manifest hashes are in it too: a patient who changes
+    language, or a translation package installed or replaced by a rescan, gets a new tree.
+    """
+    translation = text.translation if text is not None else None
+    return (enrolment.id, enrolment.tree_version, enrolment.language, package.manifest_sha256,
+            translation.manifest_sha256 if translation is not None else None)
+
+
+def make_tree(enrolment: Enrolment, package: Package, text: Reading | None = None) -> Tree:
+    """An enrolment's `Tree`, read from its rows (the modules, hidden steps and plans are loaded).
 
     What is visible comes from `package` (the enrolment's own); titles come from `text`, the
     enrolment's program in its language, when given (issue 18).
     """
-    opened = opened_steps(db, enrolment) if with_opened else set()
     choices = step_choices(enrolment)
+    readable = readable_modules(enrolment)
     views = []
-    for em in readable_modules(enrolment):
+    for em in readable:
         module = package.module(em.module_id)
         if module is None:
             continue
@@ -245,20 +278,42 @@ def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened
                         title = shown_step["title"]
                         if translated and not any(s.translated for s in sv.steps):
                             sv.title = shown_section["title"]
-                    sv.steps.append(StepView(module["id"], step["id"], title,
-                                             (module["id"], step["id"]) in opened, list(step.get("forms", [])),
-                                             translated))
+                    sv.steps.append(StepView(module["id"], step["id"], title, False,
+                                             list(step.get("forms", [])), translated))
             if sv.steps:
                 view.sections.append(sv)
         if view.sections:
             views.append(view)
-    return views
+    return Tree(frozenset(m.module_id for m in readable), choices, tuple(views),
+                tuple(s for v in views for s in v.steps), bool(visible_plans(enrolment)))
 
 
-def step_readable(enrolment: Enrolment, package: Package, module_id: str, step_id: str) -> tuple[dict, dict, dict] | None:
-    """(module, section, step) when the patient may open the step, else None."""
+def module_tree(db: Session, enrolment: Enrolment, package: Package, with_opened: bool = True,
+                tree: Tree | None = None) -> list[ModuleView]:
+    """Current modules → sections → visible steps, with opened marks (unless `with_opened` is False).
+
+    `tree`: the enrolment's `Tree` when the caller has it (else it is made); the views
+    returned are new, so the caller may change them.
+    """
+    tree = tree or make_tree(enrolment, package)
+    opened = opened_steps(db, enrolment) if with_opened else set()
+    return [ModuleView(m.id, m.title, m.description, m.kind,
+                       [SectionView(sec.title, [StepView(s.module_id, s.id, s.title, (s.module_id, s.id) in opened,
+                                                         list(s.forms), s.translated) for s in sec.steps])
+                        for sec in m.sections])
+            for m in tree.modules]
+
+
+def step_readable(enrolment: Enrolment, package: Package, module_id: str, step_id: str,
+                  tree: Tree | None = None) -> tuple[dict, dict, dict] | None:
+    """(module, section, step) when the patient may open the step, else None (`tree`: as for module_tree)."""
     found = package.step(module_id, step_id)
-    if found is None or module_id not in {m.module_id for m in readable_modules(enrolment)}:
+    if found is None:
+        return None
+    if tree is not None:
+        return found if module_id in tree.readable and step_visible(enrolment, module_id, found[2],
+                                                                   tree.choices) else None
+    if module_id not in {m.module_id for m in readable_modules(enrolment)}:
         return None
     return found if step_visible(enrolment, module_id, found[2]) else None
 

@@ -4,7 +4,9 @@ The patient's side (issue #8) and the staff side (issue #9: roles per unit, flag
 read receipts, maintenance, ending, the timeline's events, notices, purge receipts)
 share it; migration 0001 made the first, 0002 added what the staff side needed, 0003 the
 OpenID Connect logins under way and sessions' ID tokens, 0004 the local accounts' one-time
-passwords, login throttling and the sessions page (issue #13).
+passwords, login throttling and the sessions page (issue #13), 0005 scoring, 0006 the
+patient's interface settings, 0007 the enrolment's language (issue 18), 0008 the
+enrolment's tree version (issue 16).
 
 Rules the model keeps:
 - Times are stored as aware UTC datetimes; dates (a plan's start) as plain dates that
@@ -15,15 +17,24 @@ Rules the model keeps:
 - Patient data hangs off an enrolment with ON DELETE CASCADE, so a purge is one
   DELETE of the enrolment; the person (`users` row) is purged separately when no
   enrolment is left.
+- `Enrolment.tree_version` changes (to a new random number) in the same flush as any
+  change to what the patient sees of the program: the enrolment's status, package or
+  maintenance date, and its module, hidden-step and plan rows (`TREE_CHANGES`, applied by
+  a `before_flush` listener on every ORM session). The patient's pages cache the module
+  tree by (enrolment id, tree_version) in each process (runtime.enrolments.Tree), so
+  every process sees a change at its next request. Changing those rows with a Core
+  statement bypasses the listener: call `new_tree_version` yourself.
 """
 
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -36,8 +47,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -278,6 +291,8 @@ class Enrolment(Base):
     #: itself; another language is served from the translation package of the same program version
     #: where it has the step, form or plan. Answers, plans and flags keep the base program's ids.
     language: Mapped[str] = mapped_column(String(35), default="sv", server_default="sv")
+    #: Changes whenever what the patient sees of the program changes (see the module docstring).
+    tree_version: Mapped[int] = mapped_column(BigInteger, default=lambda: new_tree_version(), server_default="0")
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     therapist: Mapped[User | None] = relationship(foreign_keys=[therapist_id])
@@ -583,3 +598,78 @@ class RetentionRule(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
     category: Mapped[str] = mapped_column(String(64))
     keep_days: Mapped[int] = mapped_column(Integer)
+
+
+# --- rows read by Core statements (issue 16) --------------------------------------------------------
+
+
+def detached(cls: type, row) -> Base:
+    """A mapped object from the columns of a Core row, as if loaded by a session and expunged.
+
+    For the hot path's reads, which skip the ORM's loading machinery; `Session.add` attaches
+    the object to a session (lazy loads then work), and nothing is written for it unless
+    it is changed.
+    """
+    from sqlalchemy.orm.session import make_transient_to_detached
+
+    obj = cls(**{prop.key: row._mapping[prop.columns[0]] for prop in inspect(cls).column_attrs})
+    make_transient_to_detached(obj)
+    return obj
+
+
+# --- the enrolment's tree version (issue 16) -------------------------------------------------------
+
+
+def new_tree_version() -> int:
+    """A fresh tree version: random, so an enrolment id SQLite gives anew never meets an old cache entry."""
+    return secrets.randbits(62)
+
+
+#: The changes that give an enrolment a new tree version: its own attributes and collections,
+#: and, per child row, the attributes whose change matters (a new or deleted child always does).
+TREE_CHANGES: dict[type, tuple[str, ...]] = {
+    Enrolment: ("status", "program_id", "program_version", "maintenance_until", "modules", "step_settings", "plans"),
+    EnrolmentModule: ("module_id", "position", "state", "in_maintenance"),
+    StepSetting: ("module_id", "step_id", "visible"),
+    EnrolmentPlan: ("plan_id", "activated", "start_date"),
+}
+
+
+def tree_changes(session: Session) -> tuple[set[int], list[Enrolment]]:
+    """The enrolments whose tree the session's pending changes change: ids, and loaded parents."""
+    ids: set[int] = set()
+    parents: list[Enrolment] = []
+    for group, pending in (("new", session.new), ("dirty", session.dirty), ("deleted", session.deleted)):
+        for obj in pending:
+            names = TREE_CHANGES.get(type(obj))
+            if names is None or (isinstance(obj, Enrolment) and group != "dirty"):
+                continue  # a new enrolment starts with its own version; a deleted one needs none
+            if group == "dirty":
+                state = inspect(obj)
+                if not any(state.attrs[name].history.has_changes() for name in names):
+                    continue
+            if isinstance(obj, Enrolment):
+                parents.append(obj)
+            elif obj.enrolment_id is not None:
+                ids.add(obj.enrolment_id)
+            elif isinstance(obj, EnrolmentModule | EnrolmentPlan) and obj.enrolment is not None:
+                parents.append(obj.enrolment)  # a new child added through the parent's collection
+    return ids, parents
+
+
+@event.listens_for(Session, "before_flush")
+def _new_tree_versions(session: Session, _context, _instances) -> None:
+    from sqlalchemy import update
+
+    ids, parents = tree_changes(session)
+    for enrolment in parents:
+        enrolment.tree_version = new_tree_version()
+        if enrolment.id is not None:
+            ids.discard(enrolment.id)
+    for enrolment_id in sorted(ids):
+        loaded = session.identity_map.get(session.identity_key(Enrolment, enrolment_id))
+        if loaded is not None and loaded not in session.deleted:
+            loaded.tree_version = new_tree_version()
+        elif loaded is None:
+            session.connection().execute(update(Enrolment.__table__).where(Enrolment.__table__.c.id == enrolment_id)
+                                         .values(tree_version=new_tree_version()))

@@ -72,6 +72,7 @@ from runtime.web import (
     page_values,
     redirect,
     render,
+    require_patient,
     set_login_cookie,
     set_session_cookie,
 )
@@ -198,7 +199,7 @@ def nav(ctx: Ctx, enrolment: Enrolment, package: Package, current: str) -> dict[
     unread = services.unread_messages(ctx, enrolment)
     words = services.text_of(ctx, enrolment, package)
     return {"id": enrolment.id, "title": words.title, "current": current, "unread": unread,
-            "plans": bool(visible_plans(enrolment)),
+            "plans": services.tree(ctx, enrolment, package).has_plans,
             "stylesheet": f"/moment/{enrolment.id}/filer/assets/stegvis.css"
             if "assets/stegvis.css" in package.files else None,
             "readonly": patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date()).reason}
@@ -343,15 +344,21 @@ def render_step(ctx: Ctx, enrolment: Enrolment, package: Package, found: tuple[d
 def load_step(ctx: Ctx, eid: int, module_id: str, step_id: str):
     """Enrolment, package and (module, section, step) of a step the patient may open."""
     enrolment, package = load_enrolment(ctx, eid)
-    found = step_readable(enrolment, package, module_id, step_id)
+    found = step_readable(enrolment, package, module_id, step_id, services.tree(ctx, enrolment, package))
     if found is None:
         raise not_found()
     return enrolment, package, found
 
 
 @router.get("/moment/{eid}/steg/{module_id}/{step_id}")
-def step_page(eid: int, module_id: str, step_id: str, ctx: PatientDep) -> Response:
-    """A step; opening it marks it opened for the therapist."""
+def step_page(eid: int, module_id: str, step_id: str, ctx: CtxDep) -> Response:
+    """A step; opening it marks it opened for the therapist.
+
+    The busiest page checks its patient here, in the route's own worker thread, rather than
+    in a dependency (FastAPI runs each sync dependency in a worker thread of its own): one
+    thread hop per request instead of two (issue 16). The check is `require_patient`'s.
+    """
+    require_patient(ctx)
     # Read and render without the write lock; then mark the step opened and log, briefly locked.
     with ctx.uow.reading():
         enrolment, package, found = load_step(ctx, eid, module_id, step_id)

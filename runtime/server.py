@@ -114,7 +114,8 @@ OIDC_CONFIG_ENV = "STEGVIS_OIDC_CONFIG"
 def settings_from_args(packages: Path, database: str | None, public_key: Path | None,
                        insecure_cookies: bool, require_signature: bool = False,
                        oidc_config: Path | None = None, local_accounts: bool = False,
-                       client_address_header: str | None = None) -> RuntimeSettings:
+                       client_address_header: str | None = None,
+                       reload_templates: bool = False) -> RuntimeSettings:
     """Settings from the command line; DATABASE_URL is the default database.
 
     The OpenID Connect providers come from `oidc_config`, else the file STEGVIS_OIDC_CONFIG
@@ -134,7 +135,8 @@ def settings_from_args(packages: Path, database: str | None, public_key: Path | 
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc
     values: dict = {"packages": packages, "public_key": public_key, "cookie_secure": not insecure_cookies,
-                    "require_signature": require_signature, "local_accounts": local_accounts}
+                    "require_signature": require_signature, "local_accounts": local_accounts,
+                    "reload_templates": reload_templates}
     if database:
         values["database_url"] = database
     if client_address_header and client_address_header.strip():

@@ -114,6 +114,9 @@ class RuntimeSettings(BaseModel):
                                        "STEGVIS_FORCE_LANGUAGE) whatever the enrolment says: for tests, demonstrations "
                                        "and translators. A language without a catalogue gives Swedish; staff pages "
                                        "stay Swedish. None: each page in its patient's language (runtime.i18n).")
+    reload_templates: bool = Field(False, description="Compile a runtime template again when its file changes "
+                                   "(development: `stegvis runtime --reload-templates`, or --demo). Off, a page "
+                                   "costs no file check per template it uses.")
     max_text_length: int = Field(10000, description="Longest free-text answer, comment or message, in characters.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body, in bytes; a bigger one "
                                 "is refused with 413 before it is read (issue 14).")

@@ -107,6 +107,8 @@ class RequestCtx(Ctx):
     request: Request = field(kw_only=True)
     authenticated: bool = False
     lookup: SessionLookup | None = None
+    #: The session's touch (or deletion) is committed: finishing has nothing left to do for it.
+    session_done: bool = False
 
     def authenticate(self) -> None:
         """Find the session the cookie names (read-only, no write lock); idempotent."""
@@ -115,19 +117,34 @@ class RequestCtx(Ctx):
         self.authenticated = True
         token = self.request.cookies.get(self.app.session_cookie)
         if token:
-            with self.app.db.reads() as reads:
+            with self.app.db.read_engine.connect() as reads:  # a connection: no ORM session needed
                 self.lookup = find_session(reads, token, self.app.settings, self.now)
             self.session = self.lookup.row
             self.user = self.lookup.row.user if self.lookup.row is not None else None
 
-    def finish(self, error: bool) -> None:
-        """End the request's unit of work: touch the session if due, commit (or roll back), close."""
+    def _session_due(self, error: bool) -> bool:
+        """Whether the session row is still to be touched (or, expired, deleted: even on error)."""
         lookup = self.lookup
+        return (lookup is not None and not self.session_done and self.session is lookup.row
+                and (lookup.expired_id is not None or (lookup.touch and not error)))
+
+    def commit(self) -> None:
+        """Commit the request's writes, with the session's touch when due: one transaction, before the
+        page is sent (a no-op inside `uow.reading()`)."""
+        if self.uow.in_reading:
+            return
+        if self._session_due(error=False):
+            touch_session(self.db, self.lookup, self.now)
+            self.session_done = True
+        self.uow.commit()
+
+    def finish(self, error: bool) -> None:
+        """End the request's unit of work: touch the session if still due, commit (or roll back), close."""
         if error and self.uow.active:
             self.db.rollback()
-        if lookup is not None and (lookup.expired_id is not None or (lookup.touch and not error)) \
-                and self.session is lookup.row:
-            touch_session(self.db, lookup, self.now)  # an expired session is deleted even on error
+        if self._session_due(error):
+            touch_session(self.db, self.lookup, self.now)  # an expired session is deleted even on error
+            self.session_done = True
         self.uow.close(error=False)
 
     def use_language(self, code: str | None) -> str:
@@ -149,9 +166,7 @@ class RequestCtx(Ctx):
     @property
     def pending(self) -> bool:
         """Whether finishing needs the database (an open transaction, or a session to touch)."""
-        lookup = self.lookup
-        touch = lookup is not None and (lookup.touch or lookup.expired_id is not None) and self.session is lookup.row
-        return touch or self.uow.active
+        return self._session_due(error=False) or self.uow.active
 
 
 async def _context(request: Request) -> AsyncIterator[RequestCtx]:
@@ -367,14 +382,16 @@ def clear_session_cookie(response: Response, state: AppState) -> None:
 
 
 @functools.cache
-def make_templates() -> jinja2.Environment:
+def make_templates(reload: bool = False) -> jinja2.Environment:
     """The runtime's Jinja2 environment: autoescape, StrictUndefined, no logic beyond loops.
 
-    One per process, shared by every app in it: it holds no app's state, only compiled
-    templates (which it still reloads when a file changes), so a second app (each test
-    makes one) does not compile every template again.
+    One per process and `reload`, shared by every app in it: it holds no app's state, only
+    compiled templates, so a second app (each test makes one) does not compile every
+    template again. With `reload` (development) a template whose file changed is compiled
+    again, at the cost of a file check for every template a page uses; without it (the
+    default, production) templates are compiled once, at first use.
     """
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=reload,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              extensions=["jinja2.ext.i18n"], finalize=localise_output)
     # Swedish (the msgids themselves) unless a render passes its language's callables (`page_values`).

@@ -14,11 +14,12 @@ everything is checked again here against program.json and the schedule.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from runtime import forms as formcheck
@@ -26,11 +27,14 @@ from runtime.context import AppError, Ctx, not_found
 from runtime.enrolments import (
     ModuleView,
     StepView,
+    Tree,
     form_location,
+    make_tree,
     module_tree,
     patient_access,
     plan_definition,
     plan_schedule,
+    tree_key,
     visible_plans,
 )
 from runtime.i18n import N_, NP_
@@ -53,6 +57,7 @@ from runtime.models import (
     StepOpening,
     StepSetting,
     User,
+    detached,
 )
 from runtime.packages import Package
 from runtime.schedule import find_occasion, format_day, format_local, last_day, open_occasions, parse_occasion_key
@@ -67,9 +72,27 @@ PLAN = N_("Aktivitetsplan")
 CONTACTS_MAX = 30
 
 
+#: An enrolment's row by id: a Core read, made once (every patient page reads one).
+_ENROLMENT = select(Enrolment.__table__).where(Enrolment.__table__.c.id == bindparam("eid"))
+
+
+def _get_enrolment(ctx: Ctx, eid: int) -> Enrolment | None:
+    """`ctx.db.get(Enrolment, eid)` without the ORM's loading: a Core read, attached to the session."""
+    db = ctx.db
+    known = db.identity_map.get(db.identity_key(Enrolment, eid))
+    if known is not None:
+        return known
+    row = db.connection().execute(_ENROLMENT, {"eid": eid}).first()
+    if row is None:
+        return None
+    enrolment = detached(Enrolment, row)
+    db.add(enrolment)  # attached: its modules, plans and contacts load lazily as before
+    return enrolment
+
+
 def load_enrolment(ctx: Ctx, eid: int) -> tuple[Enrolment, Package]:
     """The logged-in patient's own enrolment and its pinned package; 404 for anyone else's."""
-    enrolment = ctx.db.get(Enrolment, eid)
+    enrolment = _get_enrolment(ctx, eid)
     if enrolment is None or enrolment.patient_id != ctx.user.id:
         raise not_found()
     access = patient_access(enrolment, ctx.now.astimezone(ctx.app.tz).date())
@@ -93,10 +116,21 @@ def text_of(ctx: Ctx, enrolment: Enrolment, package: Package) -> Reading:
     return found
 
 
+def tree(ctx: Ctx, enrolment: Enrolment, package: Package) -> Tree:
+    """The enrolment's tree (what the patient sees of the program), kept in this process until it changes.
+
+    Kept by `tree_key`: a change to the enrolment's modules, hidden steps, plans or status
+    gives it a new `tree_version` in the same transaction (runtime.models), so the next
+    request, in any process, reads the tree anew; the key holds the enrolment's language
+    and the packages' hashes too, as the titles are in that language.
+    """
+    text = text_of(ctx, enrolment, package)
+    return ctx.app.trees.get(tree_key(enrolment, package, text), lambda: make_tree(enrolment, package, text))
+
+
 def neighbours(ctx: Ctx, enrolment: Enrolment, package: Package, module_id: str, step_id: str):
     """The visible steps before and after a step, in reading order (None at either end)."""
-    steps = [s for m in module_tree(ctx.db, enrolment, package, with_opened=False,
-                                    text=text_of(ctx, enrolment, package)) for s in m.steps]
+    steps = tree(ctx, enrolment, package).steps
     index = next((i for i, s in enumerate(steps) if (s.module_id, s.id) == (module_id, step_id)), None)
     if index is None:
         return None, None
@@ -115,21 +149,32 @@ def _touch(ctx: Ctx, enrolment: Enrolment) -> None:
     # A statement, not an attribute: the enrolment may have been loaded by a read-only session.
     last = enrolment.last_patient_activity_at
     if last is None or ctx.now - last > timedelta(minutes=5):
-        ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id)
-                       .values(last_patient_activity_at=ctx.now))
+        ctx.db.connection().execute(_TOUCH_ENROLMENT, {"eid": enrolment.id, "now": ctx.now})
+
+
+#: The statements of a step page's writes, made once: their compiled forms are cached, so a
+#: request only binds its values (issue 16).
+_TOUCH_ENROLMENT = (update(Enrolment.__table__).where(Enrolment.__table__.c.id == bindparam("eid"))
+                    .values(last_patient_activity_at=bindparam(
+                        "now", type_=Enrolment.__table__.c.last_patient_activity_at.type)))
+
+
+@functools.cache
+def _open_statement(dialect: str):
+    """The step-opened upsert of a dialect: one row per step, race-free."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = StepOpening.__table__
+    return insert(table).on_conflict_do_update(
+        index_elements=["enrolment_id", "module_id", "step_id"],
+        set_={"last_opened_at": bindparam("now", type_=table.c.last_opened_at.type), "times": table.c.times + 1})
 
 
 def open_step(ctx: Ctx, enrolment: Enrolment, module_id: str, step_id: str) -> None:
     """Mark a step opened (first and last time, and how often); one row per step, race-free."""
-    values = dict(enrolment_id=enrolment.id, module_id=module_id, step_id=step_id, first_opened_at=ctx.now,
-                  last_opened_at=ctx.now, times=1)
-    dialect = ctx.db.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = StepOpening.__table__
-    stmt = insert(table).values(**values)
-    stmt = stmt.on_conflict_do_update(index_elements=["enrolment_id", "module_id", "step_id"],
-                                      set_={"last_opened_at": ctx.now, "times": table.c.times + 1})
-    ctx.db.connection().execute(stmt)
+    connection = ctx.db.connection()
+    connection.execute(_open_statement(connection.dialect.name),
+                       dict(enrolment_id=enrolment.id, module_id=module_id, step_id=step_id,
+                            first_opened_at=ctx.now, last_opened_at=ctx.now, times=1, now=ctx.now))
     _touch(ctx, enrolment)
     ctx.audit("step.open", enrolment, f"step:{module_id}/{step_id}")
 
@@ -349,11 +394,16 @@ def threads(ctx: Ctx, enrolment: Enrolment) -> list[ThreadSummary]:
     return out
 
 
+_M, _T = Message.__table__, MessageThread.__table__
+#: Unread messages from care staff in an enrolment (every patient page's navigation shows the count).
+_UNREAD = (select(func.count()).select_from(_M.join(_T, _M.c.thread_id == _T.c.id))
+           .where(_T.c.enrolment_id == bindparam("eid"), _M.c.read_at.is_(None),
+                  _M.c.sender_role != AuthorRole.patient))
+
+
 def unread_messages(ctx: Ctx, enrolment: Enrolment) -> int:
     """Messages from care staff the patient has not opened."""
-    return ctx.db.scalar(select(func.count()).select_from(Message).join(MessageThread)
-                         .where(MessageThread.enrolment_id == enrolment.id, Message.read_at.is_(None),
-                                Message.sender_role != AuthorRole.patient)) or 0
+    return ctx.db.connection().execute(_UNREAD, {"eid": enrolment.id}).scalar() or 0
 
 
 def read_thread(ctx: Ctx, enrolment: Enrolment, thread: MessageThread) -> None:
@@ -456,7 +506,7 @@ def last_visit(ctx: Ctx, enrolment: Enrolment) -> datetime | None:
 def home(ctx: Ctx, enrolment: Enrolment, package: Package) -> Home:
     """The home page's parts. Hidden steps and upcoming modules never appear (module_tree leaves them out)."""
     text = text_of(ctx, enrolment, package)
-    modules = module_tree(ctx.db, enrolment, package, text=text)
+    modules = module_tree(ctx.db, enrolment, package, tree=tree(ctx, enrolment, package))
     steps = [s for m in modules for s in m.steps]
     visible = {(s.module_id, s.id): s for s in steps}
     latest = ctx.db.execute(select(StepOpening.module_id, StepOpening.step_id)
