@@ -276,7 +276,7 @@ def api_enrolment(eid: int, ctx: PatientDep) -> EnrolmentOut:
                                                                              title=st.title, opened=st.opened,
                                                                              forms=st.forms) for st in s.steps])
                                    for s in m.sections])
-               for m in module_tree(ctx.db, enrolment, package, text=services.text_of(ctx, enrolment, package))]
+               for m in module_tree(ctx.db, enrolment, package, tree=services.tree(ctx, enrolment, package))]
     words = services.text_of(ctx, enrolment, package)
     plans = [PlanSummary(id=p.id, plan_id=p.plan_id, title=(words.plan(p) or {}).get("title", ""))
              for p in visible_plans(enrolment)]
