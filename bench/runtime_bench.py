@@ -211,7 +211,6 @@ local share_posts = %(share)f
 local answers = "%(answers)s"
 local interval = %(interval)d
 local wish = "%(wish)s"
-local sent = 0
 local threads = {}
 math.randomseed(%(seed)d)
 acks, errors, sent = 0, 0, 0
@@ -258,7 +257,10 @@ def run_wrk_phase(base: str, phase: Phase, sessions: list[dict], steps: list[tup
         "interval": int(1000 * connections / phase.rate), "seed": seed,
         "form_path": f"{m}/{st}/formular/{form}"}, "utf-8")
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{int(phase.seconds)}s", "--timeout", "30s",
-                          "-s", str(script), base], capture_output=True, text=True, check=True).stdout
+                          "-s", str(script), base], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    out = out.stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     requests, micros, p50, p95, p99, top, acks, errors, socket_errors, posted = line.split()[1:]
     phase.posted = int(posted)
