@@ -25,11 +25,12 @@ from markupsafe import Markup
 
 from runtime.content import FormSlot, markdown, step_body
 from runtime.enrolments import module_tree, patient_access, plan_definition, step_readable, visible_plans
+from runtime.language import Reading
 from runtime.models import Enrolment
-from runtime.packages import Package
+from runtime.packages import BASE_LANGUAGE, Package
 from runtime.services.access import Action, enrolment_package, unit_enrolment
 from runtime.services.enrolment import local_today
-from runtime.services.patient import neighbours
+from runtime.services.patient import neighbours, program_files
 from runtime.staff.common import render_staff
 from runtime.views import QuestionView, question_views
 from runtime.web import AppError, Ctx, StaffDep, package_file_response
@@ -76,7 +77,7 @@ def preview_start(eid: int, ctx: StaffDep) -> Response:
     ctx.audit("enrolment.preview", enrolment)
     return render_staff(ctx, "staff/preview.html", title=f"Förhandsvisning – {package.title}", modules=modules,
                         plans=plans, welcome=enrolment.welcome_text, contacts=enrolment.contacts,
-                        pdf=package.program.get("pdf", {}).get("program"), **values)
+                        program_files=program_files(enrolment, Reading(package, BASE_LANGUAGE, None)), **values)
 
 
 @router.get("/personal/moment/{eid}/forhandsvisning/steg/{module_id}/{step_id}")

@@ -480,3 +480,72 @@ def test_step__translated__readout_from_the_translation(tmp_path, app, people, a
     assert f'src="../../sprak/fi/{readout["cues"]}" srclang="fi"' in page
     for rel in (readout["mp3"], readout["cues"]):
         assert anna.get(f"/moment/{people.enrolment_a}/sprak/fi/{rel}").status_code == 200
+
+
+# --- L2: program-wide files (brochure, program PDF) in the enrolment's language -------------------------
+
+
+@pytest.fixture(scope="session")
+def pdf_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test program and its Finnish translation with their PDFs (read-only for tests)."""
+    from builder.config import BuildConfig
+    from builder.diagnostics import Diagnostics
+    from builder.pipeline import build_dir
+
+    out = tmp_path_factory.mktemp("language-pdf-packages")
+    for name in ("minimal", "minimal-fi"):
+        diags = Diagnostics()
+        outcome = build_dir(ROOT / "tests" / "fixtures" / name,
+                            BuildConfig(out=out, audio=False, pdf=True, cache=out.parent / "language-pdf-cache",
+                                        source_date_epoch=1700000000), diags)
+        assert outcome.package is not None, [str(d) for d in diags.items]
+    return out
+
+
+def _serve(app, built: Path, *names: str) -> None:
+    """Replace the served packages of these names by the built ones and read the store again."""
+    store = app.state.stegvis.store
+    for name in names:
+        shutil.rmtree(store.root / name)
+        shutil.copytree(built / name, store.root / name)
+    assert store.scan().refused == {}
+
+
+def _print_links(page: str) -> list[tuple[str, str, str]]:
+    return re.findall(r'<p class="print-link"><a href="([^"]+)" type="application/pdf"([^>]*)>([^<]+)</a>', page)
+
+
+def test_start_page__finnish_with_translated_pdfs__links_the_translations_brochure(app, people, anna, pdf_packages):
+    _serve(app, pdf_packages, "testprogram", FI)
+    _set_language(app, people.enrolment_a, "fi")
+    page = anna.get(f"/moment/{people.enrolment_a}").text
+    root = f"/moment/{people.enrolment_a}"
+    # The whole-program PDF prints every step and is staff-only: never linked for the patient.
+    assert _print_links(page) == [(f"{root}/sprak/fi/pdf/patientbroschyr.pdf", "", "Tietoa ohjelmasta PDF-tiedostona")]
+    assert "rt-untranslated\">Tätä osaa" not in page
+    brochure = anna.get(f"{root}/sprak/fi/pdf/patientbroschyr.pdf")
+    assert brochure.status_code == 200 and brochure.content.startswith(b"%PDF")
+    assert brochure.content == (pdf_packages / FI / "0.1.0" / "pdf" / "patientbroschyr.pdf").read_bytes()
+
+
+def test_start_page__finnish_translation_without_pdfs__swedish_brochure_with_a_note(app, people, anna, pdf_packages):
+    _serve(app, pdf_packages, "testprogram")  # the translation served is built without PDFs
+    assert app.state.stegvis.store.translation("testprogram", "0.1.0", "fi") is not None
+    _set_language(app, people.enrolment_a, "fi")
+    page = anna.get(f"/moment/{people.enrolment_a}").text
+    root = f"/moment/{people.enrolment_a}"
+    assert _print_links(page) == [(f"{root}/filer/pdf/patientbroschyr.pdf", ' hreflang="sv"',
+                                   "Tietoa ohjelmasta PDF-tiedostona")]
+    assert ('<span class="rt-untranslated">Tätä osaa ei ole vielä käännetty kielellesi, '
+            "joten se näytetään ruotsiksi.</span></p>") in page
+    assert anna.get(f"{root}/filer/pdf/patientbroschyr.pdf").status_code == 200
+
+
+def test_start_page__swedish__every_linked_program_file_can_be_fetched(app, people, anna, pdf_packages):
+    _serve(app, pdf_packages, "testprogram", FI)
+    page = anna.get(f"/moment/{people.enrolment_a}").text
+    links = _print_links(page)
+    assert links == [(f"/moment/{people.enrolment_a}/filer/pdf/patientbroschyr.pdf", "", "Om programmet som PDF")]
+    assert "rt-untranslated" not in page
+    assert anna.get(links[0][0]).status_code == 200
+    assert anna.get(f"/moment/{people.enrolment_a}/filer/pdf/testprogram.pdf").status_code == 404
