@@ -62,7 +62,7 @@ from runtime.models import (
 from runtime.packages import Package
 from runtime.patient_files import patient_may_fetch
 from runtime.schedule import find_occasion, format_day, format_local, last_day, open_occasions, parse_occasion_key
-from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile
+from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile, welcome_for_language
 from runtime.services.events import record
 from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
@@ -669,7 +669,10 @@ def set_language(ctx: Ctx, enrolment: Enrolment, code: str) -> bool:
     if language == enrolment.language:
         return False
     before = enrolment.language
-    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language))
+    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
+    welcome = enrolment.welcome_text if package is None else welcome_for_language(ctx, enrolment, package, language)
+    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language,
+                                                                                welcome_text=welcome))
     record(ctx, enrolment, EventKind.customised,
            f"Patienten bytte språk: {swedish_name(before)} → {swedish_name(language)}.")
     ctx.audit("enrolment.language.update", enrolment, f"language:{language}")

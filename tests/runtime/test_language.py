@@ -15,7 +15,7 @@ Requirements tested here:
 
 The fixture program is tests/fixtures/minimal (testprogram 0.1.0) with its Finnish translation
 tests/fixtures/minimal-fi (testprogram-fi 0.1.0): module "start" with step "mitt-mal", the form
-"mal" and both activity plans are translated; step "valkommen" and module "fordjupning" are not.
+"mal", both activity plans and the contacts are translated; step "valkommen" and module "fordjupning" are not.
 """
 
 from __future__ import annotations
@@ -369,7 +369,8 @@ def test_staff_enrolment_page__change_language__recorded_and_logged(app, people,
     with app.state.stegvis.db.session() as db:
         assert db.get(Enrolment, people.enrolment_a).language == "fi"
         texts = [e.detail for e in db.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == people.enrolment_a))]
-        assert "Språk: svenska → finska." in texts
+        # The seeded welcome text is the program's default, so it follows (see the welcome tests below).
+        assert "Språk: svenska → finska; välkomsttexten följer med till finska." in texts
         assert db.scalars(select(AccessLogEntry).where(AccessLogEntry.enrolment_id == people.enrolment_a,
                                                        AccessLogEntry.action == "enrolment.customise")).first()
 
@@ -549,3 +550,88 @@ def test_start_page__swedish__every_linked_program_file_can_be_fetched(app, peop
     assert "rt-untranslated" not in page
     assert anna.get(links[0][0]).status_code == 200
     assert anna.get(f"/moment/{people.enrolment_a}/filer/pdf/testprogram.pdf").status_code == 404
+
+
+# --- L4: the welcome text and contacts in the enrolment's language -----------------------------------
+
+WELCOME_SV = ("Välkommen till Testprogrammet!\n\nEtt litet program som prövar varje del av formatet.\n\n"
+              "Börja med den första modulen. Skriv ett meddelande till din behandlare om du undrar något.")
+WELCOME_FI = ("Tervetuloa ohjelmaan Testiohjelma!\n\nPieni ohjelma, joka kokeilee formaatin jokaista osaa.\n\n"
+              "Aloita ensimmäisestä moduulista. Kirjoita viesti ammattilaiselle, jos sinulla on kysyttävää.")
+
+
+def _welcome_and_contacts(app, eid: int) -> tuple[str, list[tuple[str, str | None]]]:
+    with app.state.stegvis.db.session() as db:
+        enrolment = db.get(Enrolment, eid)
+        return enrolment.welcome_text, [(c.name, c.role) for c in enrolment.contacts]
+
+
+def test_staff_start__in_finnish__welcome_and_contacts_from_the_translation(app, people, tove, anna):
+    started = tove.post("/personal/moment/nytt", {**START, "language": "fi"})
+    assert started.status_code == 303
+    eid = int(re.search(r"/personal/moment/(\d+)/", started.headers["location"]).group(1))
+    assert _welcome_and_contacts(app, eid) == (WELCOME_FI, [("1177", "Tekninen tuki")])
+
+
+def test_staff_start__in_swedish__welcome_and_contacts_from_the_base(app, people, tove):
+    started = tove.post("/personal/moment/nytt", {**START, "language": "sv"})
+    assert started.status_code == 303
+    eid = int(re.search(r"/personal/moment/(\d+)/", started.headers["location"]).group(1))
+    assert _welcome_and_contacts(app, eid) == (WELCOME_SV, [("1177", "Teknisk hjälp")])
+
+
+def test_staff_api__start_in_finnish__welcome_and_contacts_from_the_translation(app, people, tove):
+    started = tove.api("POST", "/api/v1/staff/enrolments", {**{k: v for k, v in START.items() if k != "package"},
+                                                           "program_id": "testprogram", "version": "0.1.0",
+                                                           "language": "fi"})
+    assert started.status_code == 201, started.text
+    assert _welcome_and_contacts(app, started.json()["id"]) == (WELCOME_FI, [("1177", "Tekninen tuki")])
+
+
+def test_staff_change_language__default_welcome_follows_both_ways(app, people, tove):
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_SV
+    assert tove.post(url, {"_section": "sprak", "language": "fi"}).status_code == 303
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_FI
+    assert tove.post(url, {"_section": "sprak", "language": "sv"}).status_code == 303
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_SV
+    with app.state.stegvis.db.session() as db:
+        texts = [e.detail for e in db.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == people.enrolment_a))]
+    assert "Språk: svenska → finska; välkomsttexten följer med till finska." in texts
+    assert "Språk: finska → svenska; välkomsttexten följer med till svenska." in texts
+
+
+def test_staff_change_language__edited_welcome_kept(app, people, tove):
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    assert tove.post(url, {"_section": "valkomst", "welcome_text": "Hej Anna! Välkommen."}).status_code == 303
+    assert tove.post(url, {"_section": "sprak", "language": "fi"}).status_code == 303
+    with app.state.stegvis.db.session() as db:
+        enrolment = db.get(Enrolment, people.enrolment_a)
+        assert (enrolment.language, enrolment.welcome_text) == ("fi", "Hej Anna! Välkommen.")
+        texts = [e.detail for e in db.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == people.enrolment_a))]
+    assert "Språk: svenska → finska." in texts
+
+
+def test_staff_api__language_and_welcome_in_one_change__the_written_welcome_wins(app, people, tove):
+    changed = tove.api("PATCH", f"/api/v1/staff/enrolments/{people.enrolment_a}",
+                       {"language": "fi", "welcome_text": "Hei Anna!"})
+    assert changed.status_code == 200, changed.text
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == "Hei Anna!"
+    # The present welcome text sent back unchanged with a new language is no text of the therapist's own.
+    changed = tove.api("PATCH", f"/api/v1/staff/enrolments/{people.enrolment_b}",
+                       {"language": "fi", "welcome_text": WELCOME_SV})
+    assert changed.status_code == 200, changed.text
+    assert _welcome_and_contacts(app, people.enrolment_b)[0] == WELCOME_FI
+
+
+def test_patient_settings__choose_finnish__default_welcome_follows_edited_kept(app, people, anna, tove):
+    saved = anna.post("/mina-uppgifter/sprak", {"enrolment": str(people.enrolment_a), "language": "fi"})
+    assert saved.status_code == 303
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_FI
+    assert "Tervetuloa ohjelmaan Testiohjelma!" in anna.get(f"/moment/{people.enrolment_a}").text
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    assert tove.post(url, {"_section": "valkomst", "welcome_text": "Hei Anna!"}).status_code == 303
+    assert anna.post("/mina-uppgifter/sprak", {"enrolment": str(people.enrolment_a), "language": "sv"}).status_code == 303
+    with app.state.stegvis.db.session() as db:
+        enrolment = db.get(Enrolment, people.enrolment_a)
+        assert (enrolment.language, enrolment.welcome_text) == ("sv", "Hei Anna!")
