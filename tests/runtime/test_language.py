@@ -635,3 +635,38 @@ def test_patient_settings__choose_finnish__default_welcome_follows_edited_kept(a
     with app.state.stegvis.db.session() as db:
         enrolment = db.get(Enrolment, people.enrolment_a)
         assert (enrolment.language, enrolment.welcome_text) == ("sv", "Hei Anna!")
+
+
+# --- L3: the staff preview shows the program in the enrolment's language --------------------------------
+
+
+def test_staff_preview__finnish__program_texts_in_finnish_chrome_swedish(app, people, tove):
+    _set_language(app, people.enrolment_a, "fi")
+    root = f"/personal/moment/{people.enrolment_a}/forhandsvisning"
+    page = tove.get(root).text
+    assert "<h1>Testiohjelma</h1>" in page and ">Tavoitteeni</a>" in page
+    assert "Patienten läser programmet på finska" in page
+    assert '<html lang="sv"' in page and ">Dina moduler<" in page  # the page's own texts stay Swedish
+    assert re.search(r'<a href="[^"]*/steg/start/valkommen" lang="sv">Välkommen</a> '
+                     r'<span class="rt-tag rt-untranslated">På svenska</span>', page)
+    step = tove.get(f"{root}/steg/start/mitt-mal").text
+    assert '<article class="step" lang="fi">' in step
+    assert "Kirjoita tavoitteesi tähän alle." in step and "Tupakoitko?" in step
+    assert "Skriv ditt mål här nedan." not in step and "Röker du?" not in step
+    assert "rt-untranslated" not in step
+    image = re.search(r'src="\.\./\.\./(sprak/fi/media/bilder/sol\.[0-9a-f]+\.svg)"', step)
+    assert image is not None
+    assert tove.get(f"{root}/{image.group(1)}").status_code == 200
+    assert tove.get(f"{root}/sprak/fi/program.json").status_code == 404  # the patient-file rules hold
+    untranslated = tove.get(f"{root}/steg/start/valkommen").text
+    assert '<article class="step" lang="sv">' in untranslated and "Det här är ett kort steg." in untranslated
+    assert "Steget finns inte på finska än, så patienten ser det på svenska." in untranslated
+
+
+def test_staff_preview__swedish__as_before(app, people, tove):
+    root = f"/personal/moment/{people.enrolment_a}/forhandsvisning"
+    page = tove.get(root).text
+    assert "<h1>Testprogrammet</h1>" in page and ">Mitt mål</a>" in page
+    assert "Patienten läser programmet på" not in page and "rt-untranslated" not in page
+    step = tove.get(f"{root}/steg/start/mitt-mal").text
+    assert '<article class="step" lang="sv">' in step and "Röker du?" in step and "rt-untranslated" not in step
