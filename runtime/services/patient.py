@@ -671,8 +671,13 @@ def set_language(ctx: Ctx, enrolment: Enrolment, code: str) -> bool:
     before = enrolment.language
     package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
     welcome = enrolment.welcome_text if package is None else welcome_for_language(ctx, enrolment, package, language)
-    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language,
-                                                                                welcome_text=welcome))
+    ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language))
+    if welcome != enrolment.welcome_text:
+        # The default welcome text follows the language; only while it is still the text read here, so
+        # that a welcome text the therapist saves meanwhile is never overwritten.
+        ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id,
+                                               Enrolment.welcome_text == enrolment.welcome_text)
+                       .values(welcome_text=welcome))
     record(ctx, enrolment, EventKind.customised,
            f"Patienten bytte språk: {swedish_name(before)} → {swedish_name(language)}.")
     ctx.audit("enrolment.language.update", enrolment, f"language:{language}")
