@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from runtime.i18n import N_
+from runtime.i18n import N_, SWEDISH, Language
 from runtime.language import Reading
 from runtime.models import (
     AuthorRole,
@@ -97,21 +97,31 @@ def login_refusal(db: Session, user: User, today: date) -> str | None:
     return closed_reason(patient_enrolments(db, user.id), today)
 
 
-def default_welcome(package: Package) -> str:
-    """The welcome text an enrolment starts with; the therapist edits it."""
+def default_welcome(package: Package, language: Language = SWEDISH) -> str:
+    """The welcome text an enrolment starts with; the therapist edits it.
+
+    `package` is the base, or its translation for an enrolment in that language (issue 18):
+    the program's title and description come from it, the runtime's own sentences are in
+    `language` (Swedish without a catalogue for it).
+    """
     program = package.program["program"]
-    return (f"Välkommen till {program['title']}!\n\n{(program.get('description') or '').strip()}\n\n"
-            "Börja med den första modulen. Skriv ett meddelande till din behandlare om du undrar något.").strip()
+    greeting = N_("Välkommen till %(program)s!", program=program["title"]).translate(language)
+    advice = N_("Börja med den första modulen. Skriv ett meddelande till din behandlare om du undrar något."
+                ).translate(language)
+    return f"{greeting}\n\n{(program.get('description') or '').strip()}\n\n{advice}".strip()
 
 
 def create_enrolment(db: Session, patient: User, unit: Unit, package: Package, now: datetime,
                      therapist: User | None = None, started_by: User | None = None,
-                     language: str = BASE_LANGUAGE) -> Enrolment:
+                     language: str = BASE_LANGUAGE, translation: Package | None = None,
+                     catalogue: Language = SWEDISH) -> Enrolment:
     """Start an enrolment of a patient in a package, copying the package's defaults.
 
     `language` is the language the patient reads it in; the caller has checked that the
     program version has it (`runtime.language.check_language`). The enrolment is on the
-    base package whatever the language.
+    base package whatever the language; the welcome text and the contacts are copied from
+    `translation` (the program version's package in that language) when given, with the
+    runtime's sentences of the welcome text from `catalogue`.
     """
     if patient.kind != UserKind.citizen:
         raise ValueError("only citizens are enrolled")
@@ -119,9 +129,9 @@ def create_enrolment(db: Session, patient: User, unit: Unit, package: Package, n
         raise ValueError("an enrolment is on a base program, never on a translation package")
     enrolment = Enrolment(patient=patient, unit=unit, therapist=therapist, program_id=package.program_id,
                           program_version=package.version, status=EnrolmentStatus.active, language=language,
-                          welcome_text=default_welcome(package), started_at=now,
+                          welcome_text=default_welcome(translation or package, catalogue), started_at=now,
                           started_by=started_by.id if started_by is not None else None)
-    for i, c in enumerate(package.program["program"].get("contacts") or []):
+    for i, c in enumerate((translation or package).program["program"].get("contacts") or []):
         enrolment.contacts.append(Contact(position=i, name=c["name"], role=c.get("role"), phone=c.get("phone"),
                                           email=c.get("email"), hours=c.get("hours"), url=c.get("url"),
                                           added_by=AuthorRole.therapist))

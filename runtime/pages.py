@@ -234,7 +234,7 @@ def start_page(eid: int, ctx: PatientDep) -> Response:
     ctx.audit("enrolment.read", enrolment)
     return render(ctx, "start.html", title=words.title, enrolment_nav=nav(ctx, enrolment, package, "start"),
                   welcome=enrolment.welcome_text, contacts=enrolment.contacts, modules=home.modules, plans=plans,
-                  pdf=package.program.get("pdf", {}).get("program"), home=home,
+                  program_files=services.program_files(enrolment, words), home=home,
                   last_visit=day_text(home.last_visit, ctx.app.tz) if home.last_visit else None)
 
 

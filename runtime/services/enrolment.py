@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from runtime.context import AppError, Ctx
-from runtime.enrolments import create_enrolment, step_visible
+from runtime.enrolments import create_enrolment, default_welcome, step_visible
 from runtime.i18n import N_
 from runtime.identity import InvalidPersonalNumber, parse_personal_number
 from runtime.language import LanguageRefused, check_language, swedish_name
@@ -252,7 +252,8 @@ def start_enrolment(ctx: Ctx, req: StartRequest) -> Started:
     unit = ctx.db.get(Unit, ctx.session.unit_id)
     starter = ctx.db.get(User, ctx.user.id)
     enrolment = create_enrolment(ctx.db, patient, unit, package, ctx.now, therapist=therapist, started_by=starter,
-                                 language=language)
+                                 language=language, translation=_translation(ctx, package, language),
+                                 catalogue=ctx.app.catalogues.language(language))
     in_language = f" Språk: {swedish_name(language)}." if language != BASE_LANGUAGE else ""
     record(ctx, enrolment, EventKind.started,
            f"Startat i {package.title} {package.version}. Behandlare: {therapist.display_name}.{in_language}")
@@ -304,6 +305,30 @@ def check_contact(c: ContactData) -> tuple[ContactData, dict[str, str]]:
     if values["url"] and "url" not in errors and not re.fullmatch(r"https://[^\s]+", values["url"]):
         errors["url"] = "Skriv en webbadress som börjar med https://."
     return ContactData(added_by=c.added_by, **values), errors
+
+
+def _translation(ctx: Ctx, package: Package, language: str) -> Package | None:
+    """The program version's translation package in `language` (None for Swedish or when none is served)."""
+    return None if language == BASE_LANGUAGE else ctx.app.store.translation(package.program_id, package.version,
+                                                                           language)
+
+
+def default_welcome_in(ctx: Ctx, package: Package, language: str) -> str:
+    """The default welcome text of the base `package` in `language`, as an enrolment started in it gets it."""
+    return default_welcome(_translation(ctx, package, language) or package, ctx.app.catalogues.language(language))
+
+
+def welcome_for_language(ctx: Ctx, enrolment: Enrolment, package: Package, language: str) -> str:
+    """The welcome text once the enrolment reads `language` (issue 18).
+
+    A welcome text that is still the default of the enrolment's present language becomes the
+    default of the new one; one the therapist has written or edited stays as it is (as does
+    one whose default can no longer be made the same, e.g. a translation since removed: it
+    cannot be told from an edited one).
+    """
+    if enrolment.welcome_text == default_welcome_in(ctx, package, enrolment.language):
+        return default_welcome_in(ctx, package, language)
+    return enrolment.welcome_text
 
 
 @dataclass
@@ -382,8 +407,15 @@ def customise(ctx: Ctx, enrolment: Enrolment, package: Package, change: Customis
         raise AppError(422, next(iter(errors.values())), errors=errors)
 
     changes: list[str] = []
+    if welcome is not None and welcome == enrolment.welcome_text:
+        welcome = None  # sent as it is: not a change of its own
     if language is not None and language != enrolment.language:
         changes.append(f"språk: {swedish_name(enrolment.language)} → {swedish_name(language)}")
+        if welcome is None:  # a welcome text written in the same change wins
+            followed = welcome_for_language(ctx, enrolment, package, language)
+            if followed != enrolment.welcome_text:
+                enrolment.welcome_text = followed
+                changes.append(f"välkomsttexten följer med till {swedish_name(language)}")
         enrolment.language = language
     if change.scoring_sex is not None and (change.scoring_sex or None) != enrolment.scoring_sex:
         changes.append(f"kön vid bedömning av poäng: {SCORING_SEXES[enrolment.scoring_sex or '']} → "

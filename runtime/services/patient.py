@@ -60,8 +60,9 @@ from runtime.models import (
     detached,
 )
 from runtime.packages import Package
+from runtime.patient_files import patient_may_fetch
 from runtime.schedule import find_occasion, format_day, format_local, last_day, open_occasions, parse_occasion_key
-from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile
+from runtime.services.enrolment import ContactData, check_contact, clean_email, clean_mobile, welcome_for_language
 from runtime.services.events import record
 from runtime.services.messages import SUBJECT_MAX
 from runtime.services.notify import notify_therapist
@@ -113,6 +114,38 @@ def text_of(ctx: Ctx, enrolment: Enrolment, package: Package) -> Reading:
     found = ctx.memo.get(key)
     if found is None:
         found = ctx.memo[key] = reading(ctx.app.store, enrolment, package)
+    return found
+
+
+#: The program-wide files a patient's start page links to (keys of program.json's `pdf`), in this order.
+PROGRAM_FILES = ("brochure", "program")
+
+
+@dataclass(frozen=True)
+class ProgramFile:
+    """A program-wide patient file to link: its URL below /moment/<e>/ and whether it is in the enrolment's language."""
+
+    kind: str
+    url: str
+    translated: bool
+
+
+def program_files(enrolment: Enrolment, words: Reading) -> list[ProgramFile]:
+    """The program-wide files (brochure, whole-program PDF) the patient may fetch, each from the translation if it has it.
+
+    A file the translation lacks is the Swedish package's (`translated` false: the page says
+    so); one the patient may not have (the whole-program PDF is staff-only, as it prints
+    every step) is not linked at all, by the same rules as the file routes.
+    """
+    found = []
+    sources = (words.translation, words.base) if words.translation is not None else (words.base,)
+    for kind in PROGRAM_FILES:
+        for source in sources:
+            rel = (source.program.get("pdf") or {}).get(kind)
+            if rel and patient_may_fetch(enrolment, source, rel, base=words.base):
+                found.append(ProgramFile(kind, f"{source.files_url}/{rel}",
+                                         source is not words.base or not words.in_translation))
+                break
     return found
 
 
@@ -636,7 +669,15 @@ def set_language(ctx: Ctx, enrolment: Enrolment, code: str) -> bool:
     if language == enrolment.language:
         return False
     before = enrolment.language
+    package = ctx.app.store.get(enrolment.program_id, enrolment.program_version)
+    welcome = enrolment.welcome_text if package is None else welcome_for_language(ctx, enrolment, package, language)
     ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id).values(language=language))
+    if welcome != enrolment.welcome_text:
+        # The default welcome text follows the language; only while it is still the text read here, so
+        # that a welcome text the therapist saves meanwhile is never overwritten.
+        ctx.db.execute(update(Enrolment).where(Enrolment.id == enrolment.id,
+                                               Enrolment.welcome_text == enrolment.welcome_text)
+                       .values(welcome_text=welcome))
     record(ctx, enrolment, EventKind.customised,
            f"Patienten bytte språk: {swedish_name(before)} → {swedish_name(language)}.")
     ctx.audit("enrolment.language.update", enrolment, f"language:{language}")

@@ -15,7 +15,7 @@ Requirements tested here:
 
 The fixture program is tests/fixtures/minimal (testprogram 0.1.0) with its Finnish translation
 tests/fixtures/minimal-fi (testprogram-fi 0.1.0): module "start" with step "mitt-mal", the form
-"mal" and both activity plans are translated; step "valkommen" and module "fordjupning" are not.
+"mal", both activity plans and the contacts are translated; step "valkommen" and module "fordjupning" are not.
 """
 
 from __future__ import annotations
@@ -369,7 +369,8 @@ def test_staff_enrolment_page__change_language__recorded_and_logged(app, people,
     with app.state.stegvis.db.session() as db:
         assert db.get(Enrolment, people.enrolment_a).language == "fi"
         texts = [e.detail for e in db.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == people.enrolment_a))]
-        assert "Språk: svenska → finska." in texts
+        # The seeded welcome text is the program's default, so it follows (see the welcome tests below).
+        assert "Språk: svenska → finska; välkomsttexten följer med till finska." in texts
         assert db.scalars(select(AccessLogEntry).where(AccessLogEntry.enrolment_id == people.enrolment_a,
                                                        AccessLogEntry.action == "enrolment.customise")).first()
 
@@ -480,3 +481,192 @@ def test_step__translated__readout_from_the_translation(tmp_path, app, people, a
     assert f'src="../../sprak/fi/{readout["cues"]}" srclang="fi"' in page
     for rel in (readout["mp3"], readout["cues"]):
         assert anna.get(f"/moment/{people.enrolment_a}/sprak/fi/{rel}").status_code == 200
+
+
+# --- L2: program-wide files (brochure, program PDF) in the enrolment's language -------------------------
+
+
+@pytest.fixture(scope="session")
+def pdf_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test program and its Finnish translation with their PDFs (read-only for tests)."""
+    from builder.config import BuildConfig
+    from builder.diagnostics import Diagnostics
+    from builder.pipeline import build_dir
+
+    out = tmp_path_factory.mktemp("language-pdf-packages")
+    for name in ("minimal", "minimal-fi"):
+        diags = Diagnostics()
+        outcome = build_dir(ROOT / "tests" / "fixtures" / name,
+                            BuildConfig(out=out, audio=False, pdf=True, cache=out.parent / "language-pdf-cache",
+                                        source_date_epoch=1700000000), diags)
+        assert outcome.package is not None, [str(d) for d in diags.items]
+    return out
+
+
+def _serve(app, built: Path, *names: str) -> None:
+    """Replace the served packages of these names by the built ones and read the store again."""
+    store = app.state.stegvis.store
+    for name in names:
+        shutil.rmtree(store.root / name)
+        shutil.copytree(built / name, store.root / name)
+    assert store.scan().refused == {}
+
+
+def _print_links(page: str) -> list[tuple[str, str, str]]:
+    return re.findall(r'<p class="print-link"><a href="([^"]+)" type="application/pdf"([^>]*)>([^<]+)</a>', page)
+
+
+def test_start_page__finnish_with_translated_pdfs__links_the_translations_brochure(app, people, anna, pdf_packages):
+    _serve(app, pdf_packages, "testprogram", FI)
+    _set_language(app, people.enrolment_a, "fi")
+    page = anna.get(f"/moment/{people.enrolment_a}").text
+    root = f"/moment/{people.enrolment_a}"
+    # The whole-program PDF prints every step and is staff-only: never linked for the patient.
+    assert _print_links(page) == [(f"{root}/sprak/fi/pdf/patientbroschyr.pdf", "", "Tietoa ohjelmasta PDF-tiedostona")]
+    assert "rt-untranslated\">Tätä osaa" not in page
+    brochure = anna.get(f"{root}/sprak/fi/pdf/patientbroschyr.pdf")
+    assert brochure.status_code == 200 and brochure.content.startswith(b"%PDF")
+    assert brochure.content == (pdf_packages / FI / "0.1.0" / "pdf" / "patientbroschyr.pdf").read_bytes()
+
+
+def test_start_page__finnish_translation_without_pdfs__swedish_brochure_with_a_note(app, people, anna, pdf_packages):
+    _serve(app, pdf_packages, "testprogram")  # the translation served is built without PDFs
+    assert app.state.stegvis.store.translation("testprogram", "0.1.0", "fi") is not None
+    _set_language(app, people.enrolment_a, "fi")
+    page = anna.get(f"/moment/{people.enrolment_a}").text
+    root = f"/moment/{people.enrolment_a}"
+    assert _print_links(page) == [(f"{root}/filer/pdf/patientbroschyr.pdf", ' hreflang="sv"',
+                                   "Tietoa ohjelmasta PDF-tiedostona")]
+    assert ('<span class="rt-untranslated">Tätä osaa ei ole vielä käännetty kielellesi, '
+            "joten se näytetään ruotsiksi.</span></p>") in page
+    assert anna.get(f"{root}/filer/pdf/patientbroschyr.pdf").status_code == 200
+
+
+def test_start_page__swedish__every_linked_program_file_can_be_fetched(app, people, anna, pdf_packages):
+    _serve(app, pdf_packages, "testprogram", FI)
+    page = anna.get(f"/moment/{people.enrolment_a}").text
+    links = _print_links(page)
+    assert links == [(f"/moment/{people.enrolment_a}/filer/pdf/patientbroschyr.pdf", "", "Om programmet som PDF")]
+    assert "rt-untranslated" not in page
+    assert anna.get(links[0][0]).status_code == 200
+    assert anna.get(f"/moment/{people.enrolment_a}/filer/pdf/testprogram.pdf").status_code == 404
+
+
+# --- L4: the welcome text and contacts in the enrolment's language -----------------------------------
+
+WELCOME_SV = ("Välkommen till Testprogrammet!\n\nEtt litet program som prövar varje del av formatet.\n\n"
+              "Börja med den första modulen. Skriv ett meddelande till din behandlare om du undrar något.")
+WELCOME_FI = ("Tervetuloa ohjelmaan Testiohjelma!\n\nPieni ohjelma, joka kokeilee formaatin jokaista osaa.\n\n"
+              "Aloita ensimmäisestä moduulista. Kirjoita viesti ammattilaiselle, jos sinulla on kysyttävää.")
+
+
+def _welcome_and_contacts(app, eid: int) -> tuple[str, list[tuple[str, str | None]]]:
+    with app.state.stegvis.db.session() as db:
+        enrolment = db.get(Enrolment, eid)
+        return enrolment.welcome_text, [(c.name, c.role) for c in enrolment.contacts]
+
+
+def test_staff_start__in_finnish__welcome_and_contacts_from_the_translation(app, people, tove, anna):
+    started = tove.post("/personal/moment/nytt", {**START, "language": "fi"})
+    assert started.status_code == 303
+    eid = int(re.search(r"/personal/moment/(\d+)/", started.headers["location"]).group(1))
+    assert _welcome_and_contacts(app, eid) == (WELCOME_FI, [("1177", "Tekninen tuki")])
+
+
+def test_staff_start__in_swedish__welcome_and_contacts_from_the_base(app, people, tove):
+    started = tove.post("/personal/moment/nytt", {**START, "language": "sv"})
+    assert started.status_code == 303
+    eid = int(re.search(r"/personal/moment/(\d+)/", started.headers["location"]).group(1))
+    assert _welcome_and_contacts(app, eid) == (WELCOME_SV, [("1177", "Teknisk hjälp")])
+
+
+def test_staff_api__start_in_finnish__welcome_and_contacts_from_the_translation(app, people, tove):
+    started = tove.api("POST", "/api/v1/staff/enrolments", {**{k: v for k, v in START.items() if k != "package"},
+                                                           "program_id": "testprogram", "version": "0.1.0",
+                                                           "language": "fi"})
+    assert started.status_code == 201, started.text
+    assert _welcome_and_contacts(app, started.json()["id"]) == (WELCOME_FI, [("1177", "Tekninen tuki")])
+
+
+def test_staff_change_language__default_welcome_follows_both_ways(app, people, tove):
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_SV
+    assert tove.post(url, {"_section": "sprak", "language": "fi"}).status_code == 303
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_FI
+    assert tove.post(url, {"_section": "sprak", "language": "sv"}).status_code == 303
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_SV
+    with app.state.stegvis.db.session() as db:
+        texts = [e.detail for e in db.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == people.enrolment_a))]
+    assert "Språk: svenska → finska; välkomsttexten följer med till finska." in texts
+    assert "Språk: finska → svenska; välkomsttexten följer med till svenska." in texts
+
+
+def test_staff_change_language__edited_welcome_kept(app, people, tove):
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    assert tove.post(url, {"_section": "valkomst", "welcome_text": "Hej Anna! Välkommen."}).status_code == 303
+    assert tove.post(url, {"_section": "sprak", "language": "fi"}).status_code == 303
+    with app.state.stegvis.db.session() as db:
+        enrolment = db.get(Enrolment, people.enrolment_a)
+        assert (enrolment.language, enrolment.welcome_text) == ("fi", "Hej Anna! Välkommen.")
+        texts = [e.detail for e in db.scalars(select(EnrolmentEvent).where(EnrolmentEvent.enrolment_id == people.enrolment_a))]
+    assert "Språk: svenska → finska." in texts
+
+
+def test_staff_api__language_and_welcome_in_one_change__the_written_welcome_wins(app, people, tove):
+    changed = tove.api("PATCH", f"/api/v1/staff/enrolments/{people.enrolment_a}",
+                       {"language": "fi", "welcome_text": "Hei Anna!"})
+    assert changed.status_code == 200, changed.text
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == "Hei Anna!"
+    # The present welcome text sent back unchanged with a new language is no text of the therapist's own.
+    changed = tove.api("PATCH", f"/api/v1/staff/enrolments/{people.enrolment_b}",
+                       {"language": "fi", "welcome_text": WELCOME_SV})
+    assert changed.status_code == 200, changed.text
+    assert _welcome_and_contacts(app, people.enrolment_b)[0] == WELCOME_FI
+
+
+def test_patient_settings__choose_finnish__default_welcome_follows_edited_kept(app, people, anna, tove):
+    saved = anna.post("/mina-uppgifter/sprak", {"enrolment": str(people.enrolment_a), "language": "fi"})
+    assert saved.status_code == 303
+    assert _welcome_and_contacts(app, people.enrolment_a)[0] == WELCOME_FI
+    assert "Tervetuloa ohjelmaan Testiohjelma!" in anna.get(f"/moment/{people.enrolment_a}").text
+    url = f"/personal/moment/{people.enrolment_a}/anpassa"
+    assert tove.post(url, {"_section": "valkomst", "welcome_text": "Hei Anna!"}).status_code == 303
+    assert anna.post("/mina-uppgifter/sprak", {"enrolment": str(people.enrolment_a), "language": "sv"}).status_code == 303
+    with app.state.stegvis.db.session() as db:
+        enrolment = db.get(Enrolment, people.enrolment_a)
+        assert (enrolment.language, enrolment.welcome_text) == ("sv", "Hei Anna!")
+
+
+# --- L3: the staff preview shows the program in the enrolment's language --------------------------------
+
+
+def test_staff_preview__finnish__program_texts_in_finnish_chrome_swedish(app, people, tove):
+    _set_language(app, people.enrolment_a, "fi")
+    root = f"/personal/moment/{people.enrolment_a}/forhandsvisning"
+    page = tove.get(root).text
+    assert "<h1>Testiohjelma</h1>" in page and ">Tavoitteeni</a>" in page
+    assert "Patienten läser programmet på finska" in page
+    assert '<html lang="sv"' in page and ">Dina moduler<" in page  # the page's own texts stay Swedish
+    assert re.search(r'<a href="[^"]*/steg/start/valkommen" lang="sv">Välkommen</a> '
+                     r'<span class="rt-tag rt-untranslated">På svenska</span>', page)
+    step = tove.get(f"{root}/steg/start/mitt-mal").text
+    assert '<article class="step" lang="fi">' in step
+    assert "Kirjoita tavoitteesi tähän alle." in step and "Tupakoitko?" in step
+    assert "Skriv ditt mål här nedan." not in step and "Röker du?" not in step
+    assert "rt-untranslated" not in step
+    image = re.search(r'src="\.\./\.\./(sprak/fi/media/bilder/sol\.[0-9a-f]+\.svg)"', step)
+    assert image is not None
+    assert tove.get(f"{root}/{image.group(1)}").status_code == 200
+    assert tove.get(f"{root}/sprak/fi/program.json").status_code == 404  # the patient-file rules hold
+    untranslated = tove.get(f"{root}/steg/start/valkommen").text
+    assert '<article class="step" lang="sv">' in untranslated and "Det här är ett kort steg." in untranslated
+    assert "Steget finns inte på finska än, så patienten ser det på svenska." in untranslated
+
+
+def test_staff_preview__swedish__as_before(app, people, tove):
+    root = f"/personal/moment/{people.enrolment_a}/forhandsvisning"
+    page = tove.get(root).text
+    assert "<h1>Testprogrammet</h1>" in page and ">Mitt mål</a>" in page
+    assert "Patienten läser programmet på" not in page and "rt-untranslated" not in page
+    step = tove.get(f"{root}/steg/start/mitt-mal").text
+    assert '<article class="step" lang="sv">' in step and "Röker du?" in step and "rt-untranslated" not in step
