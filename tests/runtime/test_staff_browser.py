@@ -82,7 +82,8 @@ def test_staff_pages_in_chromium__customise_review_plans_roles_support_and_axe(s
     browser.get(f"{server}/personal/moment/{eid}/anpassa")
     wait_for("Det här ser patienten inte")
     folded = browser.execute_script("return document.documentElement.scrollHeight")
-    assert folded < 4000, folded  # about 10,000 px before, with every module open
+    # About 10,000 px with every module open; the program language field (issue 18) made it 4,149.
+    assert folded < 4500, folded
     boxes = browser.find_elements(By.CSS_SELECTOR, "details.rt-module-box")
     assert len(boxes) >= 13 and not any(b.get_attribute("open") for b in boxes)
     check("customise")
