@@ -52,14 +52,19 @@ def build_package(source: Path, out: Path) -> Path:
     return outcome.package.folder
 
 
-@pytest.fixture(scope="session")
-def built_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A package folder holding the minimal test program, built once per run (read-only for tests)."""
-    out = tmp_path_factory.mktemp("packages")
-    build_package(ROOT / "tests" / "fixtures" / "minimal", out)
+def build_fixture_packages(out: Path, *fixtures: str) -> Path:
+    """Build tests/fixtures/<name> for each name into `out` as package folders (no zips)."""
+    for name in fixtures:
+        build_package(ROOT / "tests" / "fixtures" / name, out)
     for zip_file in out.glob("*.zip"):
         zip_file.unlink()
     return out
+
+
+@pytest.fixture(scope="session")
+def built_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A package folder holding the minimal test program, built once per run (read-only for tests)."""
+    return build_fixture_packages(tmp_path_factory.mktemp("packages"), "minimal")
 
 
 @pytest.fixture

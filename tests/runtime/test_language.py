@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from runtime.models import AccessLogEntry, Enrolment, EnrolmentEvent, Flag, FlagKind, FormSubmission
 from runtime.packages import PackageStore
-from tests.runtime.conftest import ROOT, build_package
+from tests.runtime.conftest import ROOT, build_fixture_packages, build_package
 
 FI = "testprogram-fi"
 
@@ -38,12 +38,7 @@ FI = "testprogram-fi"
 @pytest.fixture(scope="session")
 def language_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test program and its Finnish translation, built once per run (read-only for tests)."""
-    out = tmp_path_factory.mktemp("language-packages")
-    build_package(ROOT / "tests" / "fixtures" / "minimal", out)
-    build_package(ROOT / "tests" / "fixtures" / "minimal-fi", out)
-    for zip_file in out.glob("*.zip"):
-        zip_file.unlink()
-    return out
+    return build_fixture_packages(tmp_path_factory.mktemp("language-packages"), "minimal", "minimal-fi")
 
 
 @pytest.fixture
